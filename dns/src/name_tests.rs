@@ -1,0 +1,165 @@
+//! Unit tests of [`Name`](super::Name): parsing, display, limits, comparison.
+
+use super::*;
+use std::collections::hash_map::DefaultHasher;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+fn name(text: &str) -> Name {
+    text.parse().expect(text)
+}
+
+fn invalid(text: &str) -> String {
+    match text.parse::<Name>() {
+        Err(Error::InvalidName(why)) => why,
+        other => panic!("{text:?} parsed as {other:?}"),
+    }
+}
+
+#[test]
+fn parses_with_and_without_trailing_dot() {
+    assert_eq!(name("www.example.com").as_wire(), b"\x03www\x07example\x03com\x00");
+    assert_eq!(name("www.example.com."), name("www.example.com"));
+    assert_eq!(name("localhost").to_string(), "localhost.");
+}
+
+#[test]
+fn root() {
+    assert!(name(".").is_root());
+    assert_eq!(name(".").as_wire(), b"\x00");
+    assert_eq!(Name::root().to_string(), ".");
+    assert_eq!(Name::root().label_count(), 0);
+}
+
+#[test]
+fn rejects_bad_text() {
+    assert!(invalid("").contains("empty name"));
+    assert!(invalid("..").contains("empty label"));
+    assert!(invalid("a..b").contains("empty label"));
+    assert!(invalid(".a").contains("empty label"));
+    assert!(invalid("a b").contains("space"));
+    assert!(invalid("bücher.de").contains("non-ASCII"));
+    assert!(invalid("a\\").contains("dangling"));
+    assert!(invalid("a\\256").contains("above 255"));
+    assert!(invalid("a\\12").contains("three digits"));
+    assert!(invalid("a\tb").contains("control"));
+}
+
+#[test]
+fn label_and_name_limits() {
+    let l63 = "a".repeat(63);
+    assert_eq!(name(&l63).wire_len(), 65);
+    assert!(invalid(&"a".repeat(64)).contains("label longer than 63"));
+    // 4 labels of 63 = 4 * 64 + 1 = 257 bytes: too long.
+    let long = [l63.as_str(); 4].join(".");
+    assert!(invalid(&long).contains("longer than 255"));
+    // 3 * 64 + 62 + 1 = 255 bytes exactly is fine.
+    let max = format!("{l63}.{l63}.{l63}.{}", "b".repeat(61));
+    assert_eq!(name(&max).wire_len(), 255);
+    assert_eq!(name(&format!("{max}.")).wire_len(), 255);
+    assert!(invalid(&format!("{max}a")).contains("longer than 255"));
+    // Huge input stops early with a short message.
+    let huge = "x".repeat(100_000);
+    assert!(invalid(&huge).len() < 200);
+}
+
+#[test]
+fn escapes_round_trip() {
+    let n = name("a\\.b.c");
+    assert_eq!(n.label_count(), 2);
+    assert_eq!(n.labels().next(), Some(&b"a.b"[..]));
+    assert_eq!(n.to_string(), "a\\.b.c.");
+    let n = name("\\000\\255\\032x\\\\");
+    assert_eq!(n.labels().next(), Some(&b"\x00\xff x\\"[..]));
+    assert_eq!(n.to_string(), "\\000\\255\\032x\\\\.");
+    assert_eq!(name(&n.to_string()), n);
+    assert_eq!(name("\\065").to_string(), "A.");
+    assert_eq!(name("a\\ b").to_string(), "a\\032b.");
+}
+
+#[test]
+fn case_insensitive_eq_hash_ord() {
+    let a = name("WWW.Example.COM");
+    let b = name("www.example.com");
+    assert_eq!(a, b);
+    let hash = |n: &Name| {
+        let mut h = DefaultHasher::new();
+        n.hash(&mut h);
+        h.finish()
+    };
+    assert_eq!(hash(&a), hash(&b));
+    assert_eq!(a.cmp(&b), Ordering::Equal);
+    assert_eq!(a.to_string(), "WWW.Example.COM.");
+    assert_ne!(name("a.example"), name("b.example"));
+}
+
+#[test]
+fn canonical_order() {
+    // RFC 4034 §6.1 example, in order.
+    let sorted = [
+        "example",
+        "a.example",
+        "yljkjljk.a.example",
+        "Z.a.example",
+        "zABC.a.EXAMPLE",
+        "z.example",
+        "\\001.z.example",
+        "*.z.example",
+        "\\200.z.example",
+    ];
+    let names: Vec<Name> = sorted.iter().map(|t| name(t)).collect();
+    for pair in names.windows(2) {
+        assert!(pair[0] < pair[1], "{} < {}", pair[0], pair[1]);
+    }
+}
+
+#[test]
+fn join_and_subdomain() {
+    let www = name("www");
+    let joined = www.join(&name("example.com")).unwrap();
+    assert_eq!(joined, name("www.example.com"));
+    assert_eq!(www.join(&Name::root()).unwrap(), www);
+    assert_eq!(Name::root().join(&www).unwrap(), www);
+    let l63 = "a".repeat(63);
+    let big = name(&format!("{l63}.{l63}.{l63}"));
+    assert!(big.join(&big).is_err());
+
+    assert!(name("www.Example.com").is_subdomain_of(&name("example.COM")));
+    assert!(name("example.com").is_subdomain_of(&name("example.com")));
+    assert!(name("example.com").is_subdomain_of(&Name::root()));
+    assert!(!name("example.com").is_subdomain_of(&name("www.example.com")));
+    assert!(!name("badexample.com").is_subdomain_of(&name("example.com")));
+}
+
+#[test]
+fn from_labels_checks_limits() {
+    let n = Name::from_labels(["www", "example"]).unwrap();
+    assert_eq!(n, name("www.example"));
+    assert!(Name::from_labels([""]).is_err());
+    assert!(Name::from_labels([[b'a'; 64]]).is_err());
+    assert!(Name::from_labels([[b'a'; 63]; 4]).is_err());
+    assert_eq!(Name::from_labels(Vec::<&str>::new()).unwrap(), Name::root());
+}
+
+#[test]
+fn reverse_names() {
+    let v4 = Name::reverse_of(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
+    assert_eq!(v4.to_string(), "1.2.0.192.in-addr.arpa.");
+    let v6: Ipv6Addr = "2001:db8::567:89ab".parse().unwrap();
+    let v6 = Name::reverse_of(IpAddr::V6(v6));
+    assert_eq!(
+        v6.to_string(),
+        "b.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."
+    );
+    assert_eq!(v6.label_count(), 34);
+}
+
+#[test]
+fn wire_check() {
+    assert!(is_valid_wire(b"\x00"));
+    assert!(is_valid_wire(b"\x01a\x00"));
+    assert!(!is_valid_wire(b""));
+    assert!(!is_valid_wire(b"\x01a"));
+    assert!(!is_valid_wire(b"\x02a\x00"));
+    assert!(!is_valid_wire(b"\x00\x00"));
+    assert!(!is_valid_wire(b"\x40aaaa\x00"));
+}

@@ -1,0 +1,286 @@
+//! The DNS wire format (RFC 1035 §4, RFC 6891): [`Message`] to bytes and back.
+//!
+//! ```
+//! use tern_dns::wire::Message;
+//! use tern_dns::{Name, RecordType};
+//!
+//! let name: Name = "example.com".parse().unwrap();
+//! let query = Message::query(0x1234, &name, RecordType::AAAA, Some(1232));
+//! let bytes = query.encode();
+//! assert_eq!(Message::decode(&bytes).unwrap(), query);
+//! ```
+//!
+//! # Decoding hostile input
+//!
+//! The network is hostile, so [`Message::decode`] never panics and never
+//! trusts a count or a length: it never indexes out of bounds (see
+//! `reader.rs`), follows compression pointers only backwards, caps names at
+//! 255 bytes and labels at 63, rejects the label types 0x40 and 0x80, makes
+//! each record's data fill its RDLENGTH exactly, sizes its vectors by the
+//! bytes actually left rather than by the counts in the header, and rejects
+//! trailing bytes after the last record. Every failure is
+//! [`Error::Malformed`] naming what was wrong and where.
+//!
+//! Records of classes other than IN are skipped (tern only asks class-IN
+//! questions); the OPT record becomes [`Message::edns`].
+
+mod edns;
+mod header;
+mod rdata;
+mod reader;
+mod tcp;
+mod writer;
+
+pub use edns::{Edns, OPT};
+pub use header::{Header, Rcode, HEADER_LEN, OPCODE_QUERY};
+pub use tcp::{frame_tcp, tcp_frame_len};
+
+use crate::error::{malformed, Error};
+use crate::name::Name;
+use crate::record::{Record, RecordType};
+use reader::Reader;
+use writer::Writer;
+
+/// The class of Internet records, the only one tern asks for.
+pub const CLASS_IN: u16 = 1;
+
+/// The smallest a record can be on the wire: root owner name, type, class,
+/// TTL and RDLENGTH.
+const MIN_RECORD_LEN: usize = 11;
+/// The smallest a question can be: root name, type, class.
+const MIN_QUESTION_LEN: usize = 5;
+
+/// A question: which name, which type, which class.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Question {
+    /// The name asked about.
+    pub name: Name,
+    /// The type asked for.
+    pub qtype: RecordType,
+    /// The class, normally [`CLASS_IN`].
+    pub qclass: u16,
+}
+
+/// A whole DNS message, query or reply.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Message {
+    /// ID and flags.
+    pub header: Header,
+    /// The question section (one question in practice).
+    pub questions: Vec<Question>,
+    /// The answer section.
+    pub answers: Vec<Record>,
+    /// The authority section (NS, or the SOA of a negative answer).
+    pub authorities: Vec<Record>,
+    /// The additional section, without the OPT record.
+    pub additionals: Vec<Record>,
+    /// The EDNS(0) OPT record, if the message has one.
+    pub edns: Option<Edns>,
+}
+
+impl Message {
+    /// A recursive query (RD set) for `name`/`rtype` in class IN, with an
+    /// EDNS(0) OPT record offering `edns_payload` bytes if one is given.
+    pub fn query(id: u16, name: &Name, rtype: RecordType, edns_payload: Option<u16>) -> Message {
+        Message {
+            header: Header { id, rd: true, opcode: OPCODE_QUERY, ..Header::default() },
+            questions: vec![Question { name: name.clone(), qtype: rtype, qclass: CLASS_IN }],
+            edns: edns_payload.map(Edns::new),
+            ..Message::default()
+        }
+    }
+
+    /// The full response code: the header's 4 bits extended by EDNS's 8.
+    pub fn rcode(&self) -> Rcode {
+        let ext = self.edns.as_ref().map_or(0, |e| u16::from(e.ext_rcode));
+        Rcode((ext << 4) | (self.header.rcode.0 & 0x0f))
+    }
+
+    /// Decodes a whole message; see the module notes for what is checked.
+    pub fn decode(msg: &[u8]) -> Result<Message, Error> {
+        let mut r = Reader::new(msg);
+        let (mut message, counts) = decode_head(&mut r)?;
+        let [_, an, ns, ar] = counts;
+        message.answers = decode_records(&mut r, an, Section::Answer, &mut message.edns)?;
+        message.authorities = decode_records(&mut r, ns, Section::Authority, &mut message.edns)?;
+        message.additionals = decode_records(&mut r, ar, Section::Additional, &mut message.edns)?;
+        if r.remaining() != 0 {
+            return Err(malformed(format_args!(
+                "{} bytes of trailing data after the last record",
+                r.remaining()
+            )));
+        }
+        Ok(message)
+    }
+
+    /// Decodes the header and the question section only, leaving the other
+    /// sections empty. Enough to match a reply to its query, and to act on a
+    /// truncated (TC) reply whose later sections may be cut short.
+    pub fn decode_question(msg: &[u8]) -> Result<Message, Error> {
+        decode_head(&mut Reader::new(msg)).map(|(message, _)| message)
+    }
+
+    /// Encodes the message, compressing names.
+    ///
+    /// Never fails. Limits the wire cannot express are handled so: TXT
+    /// strings longer than 255 bytes are split into 255-byte strings, a
+    /// record whose data would exceed 65535 bytes is left out, and a section
+    /// keeps at most 65535 entries. The counts always match what was written.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u16(self.header.id);
+        w.u16(self.header.flag_bits());
+        w.bytes(&[0; 8]); // counts, patched below
+        let mut qdcount: u16 = 0;
+        for q in self.questions.iter().take(usize::from(u16::MAX)) {
+            w.name(&q.name, true);
+            w.u16(q.qtype.to_u16());
+            w.u16(q.qclass);
+            qdcount += 1;
+        }
+        let ancount = encode_records(&mut w, &self.answers, u16::MAX);
+        let nscount = encode_records(&mut w, &self.authorities, u16::MAX);
+        let room = if self.edns.is_some() { u16::MAX - 1 } else { u16::MAX };
+        let mut arcount = encode_records(&mut w, &self.additionals, room);
+        if let Some(edns) = &self.edns {
+            if encode_opt(&mut w, edns) {
+                arcount += 1;
+            }
+        }
+        for (at, count) in [(4, qdcount), (6, ancount), (8, nscount), (10, arcount)] {
+            w.patch_u16(at, count);
+        }
+        w.finish()
+    }
+}
+
+/// Which section records come from; OPT is allowed only in the last.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Section {
+    Answer,
+    Authority,
+    Additional,
+}
+
+impl Section {
+    fn owner(self) -> &'static str {
+        match self {
+            Section::Answer => "owner name of an answer record",
+            Section::Authority => "owner name of an authority record",
+            Section::Additional => "owner name of an additional record",
+        }
+    }
+}
+
+/// Reads the header, the counts and the questions.
+fn decode_head(r: &mut Reader<'_>) -> Result<(Message, [u16; 4]), Error> {
+    let id = r.u16("header")?;
+    let flags = r.u16("header")?;
+    let mut counts = [0u16; 4];
+    for count in &mut counts {
+        *count = r.u16("header")?;
+    }
+    let [qd, ..] = counts;
+    let mut questions = Vec::with_capacity(usize::from(qd).min(r.remaining() / MIN_QUESTION_LEN));
+    for _ in 0..qd {
+        let name = r.name("question name")?;
+        let qtype = RecordType::from_u16(r.u16("question type")?);
+        let qclass = r.u16("question class")?;
+        questions.push(Question { name, qtype, qclass });
+    }
+    let message = Message { header: Header::from_bits(id, flags), questions, ..Message::default() };
+    Ok((message, counts))
+}
+
+/// Reads `count` records of one section, taking any OPT record out into
+/// `edns` and skipping records of classes other than IN.
+fn decode_records(
+    r: &mut Reader<'_>,
+    count: u16,
+    section: Section,
+    edns: &mut Option<Edns>,
+) -> Result<Vec<Record>, Error> {
+    let mut records = Vec::with_capacity(usize::from(count).min(r.remaining() / MIN_RECORD_LEN));
+    for _ in 0..count {
+        let start = r.pos();
+        let name = r.name(section.owner())?;
+        let rtype = r.u16("record type")?;
+        let class = r.u16("record class")?;
+        let ttl = r.u32("record TTL")?;
+        let rdlength = r.u16("record data length")?;
+        let data = r.sub(usize::from(rdlength), "record data")?;
+        if rtype == OPT {
+            if section != Section::Additional {
+                return Err(malformed(format_args!(
+                    "OPT record at offset {start} outside the additional section"
+                )));
+            }
+            if !name.is_root() {
+                return Err(malformed(format_args!("OPT record at offset {start} not owned by the root")));
+            }
+            if edns.is_some() {
+                return Err(malformed(format_args!("second OPT record at offset {start}")));
+            }
+            let mut data = data;
+            *edns = Some(Edns::from_opt(class, ttl, data.rest()));
+            continue;
+        }
+        if class != CLASS_IN {
+            continue;
+        }
+        let data = rdata::decode(rtype, data)?;
+        records.push(Record { name, ttl, data });
+    }
+    Ok(records)
+}
+
+/// Writes up to `max` records and returns how many were written.
+fn encode_records(w: &mut Writer, records: &[Record], max: u16) -> u16 {
+    let mut written: u16 = 0;
+    for record in records {
+        if written == max {
+            break;
+        }
+        let start = w.len();
+        w.name(&record.name, true);
+        w.u16(record.rtype().to_u16());
+        w.u16(CLASS_IN);
+        w.u32(record.ttl);
+        if write_rdata(w, start, |w| rdata::encode(&record.data, w)) {
+            written += 1;
+        }
+    }
+    written
+}
+
+/// Writes the OPT record; false if its options did not fit.
+fn encode_opt(w: &mut Writer, edns: &Edns) -> bool {
+    let start = w.len();
+    w.u8(0); // root owner
+    w.u16(OPT);
+    w.u16(edns.payload);
+    w.u32(edns.ttl_bits());
+    write_rdata(w, start, |w| w.bytes(&edns.options))
+}
+
+/// Writes RDLENGTH and the data; if the data is over 65535 bytes, removes
+/// the whole record (from `record_start`) and returns false.
+fn write_rdata(w: &mut Writer, record_start: usize, data: impl FnOnce(&mut Writer)) -> bool {
+    let length_at = w.len();
+    w.u16(0);
+    data(w);
+    match u16::try_from(w.len() - length_at - 2) {
+        Ok(len) => {
+            w.patch_u16(length_at, len);
+            true
+        }
+        Err(_) => {
+            w.truncate(record_start);
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

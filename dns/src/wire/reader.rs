@@ -1,0 +1,260 @@
+//! A bounds-checked cursor over a received message, for the decoder.
+//!
+//! # Implementation
+//!
+//! Nothing here indexes: every read goes through `get` or
+//! `split_at_checked` and a short read becomes [`Error::Malformed`] naming
+//! what was being read and at which offset. A reader has a window `pos..end`
+//! inside the whole message; the decoder opens a narrower window for each
+//! record's data so that the data must be consumed exactly, while names in
+//! it may still point backwards anywhere into the message.
+//!
+//! Compression pointers (RFC 1035 §4.1.4) are followed only strictly
+//! backwards: a pointer must target an offset before the start of the name
+//! segment being read, and each jump lowers that bound further. A pointer
+//! into the segment itself would make the reader pass the same pointer again,
+//! so this rule loses no valid message and makes loops impossible; together
+//! with the 255-byte name limit it bounds the work per name.
+
+use crate::error::{malformed, Error};
+use crate::name::{Name, MAX_NAME_LEN};
+
+/// Cursor over `msg[pos..end]`; see the module notes.
+#[derive(Clone, Debug)]
+pub(crate) struct Reader<'a> {
+    msg: &'a [u8],
+    pos: usize,
+    end: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader over the whole message.
+    pub(crate) fn new(msg: &'a [u8]) -> Reader<'a> {
+        Reader { msg, pos: 0, end: msg.len() }
+    }
+
+    /// Offset of the next byte to read.
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// Bytes left in the window.
+    pub(crate) fn remaining(&self) -> usize {
+        self.end.saturating_sub(self.pos)
+    }
+
+    /// A reader over the next `len` bytes, which this reader skips.
+    pub(crate) fn sub(&mut self, len: usize, what: &str) -> Result<Reader<'a>, Error> {
+        if len > self.remaining() {
+            return Err(malformed(format_args!(
+                "{what} at offset {} claims {len} bytes, only {} left",
+                self.pos,
+                self.remaining()
+            )));
+        }
+        let sub = Reader { msg: self.msg, pos: self.pos, end: self.pos + len };
+        self.pos += len;
+        Ok(sub)
+    }
+
+    /// The next `len` bytes.
+    pub(crate) fn bytes(&mut self, len: usize, what: &str) -> Result<&'a [u8], Error> {
+        let window = self.msg.get(self.pos..self.end).unwrap_or(&[]);
+        match window.split_at_checked(len) {
+            Some((taken, _)) => {
+                self.pos += len;
+                Ok(taken)
+            }
+            None => Err(malformed(format_args!(
+                "{what} at offset {} needs {len} bytes, only {} left",
+                self.pos,
+                self.remaining()
+            ))),
+        }
+    }
+
+    /// The rest of the window.
+    pub(crate) fn rest(&mut self) -> &'a [u8] {
+        let rest = self.msg.get(self.pos..self.end).unwrap_or(&[]);
+        self.pos = self.end.max(self.pos);
+        rest
+    }
+
+    /// One byte.
+    pub(crate) fn u8(&mut self, what: &str) -> Result<u8, Error> {
+        let bytes = self.bytes(1, what)?;
+        Ok(bytes.first().copied().unwrap_or(0))
+    }
+
+    /// A big-endian u16.
+    pub(crate) fn u16(&mut self, what: &str) -> Result<u16, Error> {
+        let bytes = self.bytes(2, what)?;
+        let mut out = [0u8; 2];
+        out.copy_from_slice(bytes);
+        Ok(u16::from_be_bytes(out))
+    }
+
+    /// A big-endian u32.
+    pub(crate) fn u32(&mut self, what: &str) -> Result<u32, Error> {
+        let bytes = self.bytes(4, what)?;
+        let mut out = [0u8; 4];
+        out.copy_from_slice(bytes);
+        Ok(u32::from_be_bytes(out))
+    }
+
+    /// A possibly compressed domain name.
+    pub(crate) fn name(&mut self, what: &str) -> Result<Name, Error> {
+        let msg = self.msg;
+        let start = self.pos;
+        let mut wire = Vec::with_capacity(32);
+        let mut pos = self.pos;
+        // Reads past `bound` fail: the window end before the first jump, the
+        // message end after it (pointers may lead anywhere earlier).
+        let mut bound = self.end;
+        // Pointers must target offsets below `limit`.
+        let mut limit = start;
+        let mut jumped = false;
+        let byte_at = |at: usize, bound: usize| -> Result<u8, Error> {
+            msg.get(at)
+                .copied()
+                .filter(|_| at < bound)
+                .ok_or_else(|| malformed(format_args!("{what} at offset {start} runs past the end")))
+        };
+        loop {
+            let len = byte_at(pos, bound)?;
+            match len & 0xc0 {
+                0x00 if len == 0 => {
+                    wire.push(0);
+                    if !jumped {
+                        self.pos = pos + 1;
+                    }
+                    return Ok(Name::from_checked_wire(wire));
+                }
+                0x00 => {
+                    let label_len = usize::from(len);
+                    let label = msg
+                        .get(pos + 1..pos + 1 + label_len)
+                        .filter(|_| pos + 1 + label_len <= bound)
+                        .ok_or_else(|| {
+                            malformed(format_args!(
+                                "{what} at offset {start}: label at offset {pos} runs past the end"
+                            ))
+                        })?;
+                    if wire.len() + 1 + label_len + 1 > MAX_NAME_LEN {
+                        return Err(malformed(format_args!(
+                            "{what} at offset {start} is longer than 255 bytes"
+                        )));
+                    }
+                    wire.push(len);
+                    wire.extend_from_slice(label);
+                    pos += 1 + label_len;
+                }
+                0xc0 => {
+                    let low = byte_at(pos + 1, bound)?;
+                    let target = usize::from(u16::from_be_bytes([len & 0x3f, low]));
+                    if target >= limit {
+                        return Err(malformed(format_args!(
+                            "{what} at offset {start}: compression pointer at offset {pos} \
+                             to offset {target} does not point backwards"
+                        )));
+                    }
+                    if !jumped {
+                        self.pos = pos + 2;
+                        jumped = true;
+                        bound = msg.len();
+                    }
+                    limit = target;
+                    pos = target;
+                }
+                _ => {
+                    return Err(malformed(format_args!(
+                        "{what} at offset {start}: unsupported label type 0x{:02x} at offset {pos}",
+                        len & 0xc0
+                    )))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_name(msg: &[u8], at: usize) -> Result<Name, Error> {
+        let mut r = Reader::new(msg);
+        r.bytes(at, "skip")?;
+        r.name("name")
+    }
+
+    #[test]
+    fn plain_and_compressed() {
+        let msg = b"\x03www\x07example\x00\x03ftp\xc0\x04";
+        let n = read_name(msg, 0).unwrap();
+        assert_eq!(n.to_string(), "www.example.");
+        let mut r = Reader::new(msg);
+        r.bytes(13, "skip").unwrap();
+        assert_eq!(r.name("n").unwrap().to_string(), "ftp.example.");
+        assert_eq!(r.remaining(), 0);
+    }
+
+    #[test]
+    fn pointer_rules() {
+        // Pointer to itself.
+        assert!(read_name(b"\xc0\x00", 0).is_err());
+        // Forward pointer.
+        assert!(read_name(b"\xc0\x02\x00", 0).is_err());
+        // Pointer into its own name (a loop through a label).
+        assert!(read_name(b"\x01a\xc0\x00", 0).is_err());
+        // Two pointers bouncing between each other.
+        let msg = b"\xc0\x02\xc0\x00";
+        assert!(read_name(msg, 2).is_err());
+        // Truncated pointer.
+        assert!(read_name(b"\x00\xc0", 1).is_err());
+        // Reserved label types.
+        assert!(read_name(b"\x41a\x00", 0).is_err());
+        assert!(read_name(b"\x81a\x00", 0).is_err());
+    }
+
+    #[test]
+    fn chain_of_backward_pointers_works() {
+        // "a." at 0, "b" + ptr(0) at 3, "c" + ptr(3) at 7.
+        let msg = b"\x01a\x00\x01b\xc0\x00\x01c\xc0\x03";
+        assert_eq!(read_name(msg, 7).unwrap().to_string(), "c.b.a.");
+    }
+
+    #[test]
+    fn length_limit() {
+        let mut msg = Vec::new();
+        for _ in 0..4 {
+            msg.push(63);
+            msg.extend_from_slice(&[b'x'; 63]);
+        }
+        msg.push(0);
+        let err = read_name(&msg, 0).unwrap_err();
+        assert!(err.to_string().contains("longer than 255"), "{err}");
+        // 255 exactly is fine.
+        let mut ok = Vec::new();
+        for _ in 0..3 {
+            ok.push(63);
+            ok.extend_from_slice(&[b'x'; 63]);
+        }
+        ok.push(61);
+        ok.extend_from_slice(&[b'y'; 61]);
+        ok.push(0);
+        assert_eq!(read_name(&ok, 0).unwrap().wire_len(), 255);
+    }
+
+    #[test]
+    fn sub_window_bounds_reads() {
+        let msg = b"\x01a\x00\x00\x05";
+        let mut r = Reader::new(msg);
+        let mut sub = r.sub(2, "rdata").unwrap();
+        assert!(sub.name("name").is_err(), "name must stay inside its window");
+        assert_eq!(r.u16("x").unwrap(), 0);
+        assert_eq!(r.u8("y").unwrap(), 5);
+        assert!(r.u8("z").is_err());
+        let mut r = Reader::new(msg);
+        assert!(r.sub(6, "rdata").is_err());
+    }
+}
