@@ -1,1 +1,34 @@
-//! tern
+//! tern: a small, fast async runtime for Linux.
+//!
+//! A single-threaded executor parks on an epoll reactor; I/O sources and
+//! timers wake tasks through wakers. Write `tern::block_on(async { .. })`,
+//! spawn `!Send` tasks with [`spawn`], sleep with [`time::sleep`], and test
+//! with `#[tern::test]`.
+//!
+//! ```
+//! let v = tern::block_on(async {
+//!     let h = tern::spawn(async { 40 + 2 });
+//!     tern::time::sleep(std::time::Duration::from_micros(100)).await;
+//!     h.await.unwrap()
+//! });
+//! assert_eq!(v, 42);
+//! ```
+
+pub use tern_macros::{main, test};
+pub use tern_runtime::{
+    block_on, current_metrics, in_runtime, spawn, spawn_blocking, yield_now, Builder, JoinError,
+    JoinHandle, Metrics, Runtime,
+};
+
+/// Timers: sleeps, timeouts and intervals.
+pub mod time {
+    pub use tern_runtime::time::*;
+}
+
+/// Low-level building blocks: registered I/O sources and the OS layer, for
+/// crates that build their own I/O types on tern.
+pub mod io {
+    pub use tern_runtime::io::*;
+}
+
+pub use tern_runtime::sys;

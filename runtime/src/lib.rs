@@ -1,1 +1,39 @@
-//! tern runtime
+//! tern-runtime: a small, fast single-threaded async runtime for Linux.
+//!
+//! One thread runs an executor that parks on an epoll reactor; I/O sources
+//! and timers wake tasks through wakers. This crate is re-exported by the
+//! `tern` facade; most users write `tern::block_on`, `tern::spawn` and
+//! `tern::time::sleep`.
+//!
+//! # Implementation
+//!
+//! Layers, each using only the ones before it:
+//!
+//! - [`sys`]: the only code that calls libc (epoll, eventfd, timerfd,
+//!   sockets, getrandom), with a per-thread syscall counter.
+//! - [`reactor`](crate::io): readiness cached per registered fd, one epoll
+//!   registration per fd (edge-triggered, never re-armed), generation-checked
+//!   tokens.
+//! - [`time`]: a heap of exact deadlines; sleeps, timeouts, intervals.
+//! - `task` and `executor`: one allocation per task, a FIFO run queue, an
+//!   inject queue and eventfd for wake-ups from other threads.
+//!
+//! Everything but the wakers is single-threaded (`Rc`, `Cell`), which is
+//! what makes local spawns and wake-ups cheap: a wake on the runtime thread
+//! is a push onto a `VecDeque`.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod blocking;
+mod executor;
+pub mod io;
+mod reactor;
+mod runtime;
+pub mod sys;
+mod task;
+pub mod time;
+
+pub use blocking::spawn_blocking;
+pub use executor::{current_metrics, in_runtime, Metrics};
+pub use runtime::{block_on, spawn, yield_now, Builder, Runtime};
+pub use task::{JoinError, JoinHandle};

@@ -1,1 +1,224 @@
-//! macros
+//! `#[tern::test]` and `#[tern::main]`: run an `async fn` on a fresh tern
+//! runtime.
+//!
+//! Written against `proc_macro` alone (no syn, no quote) to keep builds
+//! fast. The attribute reads the item's tokens just far enough to find
+//! `async`, the name, the argument list, the return type and the body, and
+//! rewrites
+//!
+//! ```ignore
+//! #[tern::test]
+//! async fn name() -> R { body }
+//! ```
+//!
+//! into
+//!
+//! ```ignore
+//! #[test]
+//! fn name() -> R { ::tern::block_on(async move { body }) }
+//! ```
+//!
+//! Anything it cannot handle (a non-async fn, arguments, generics) is a
+//! compile error pointing at the offending tokens.
+
+use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
+
+/// Marks an `async fn` as a test that runs on its own fresh tern runtime.
+///
+/// ```ignore
+/// #[tern::test]
+/// async fn sleeps() {
+///     tern::time::sleep(std::time::Duration::from_millis(1)).await;
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(args, item, "test", true)
+}
+
+/// Runs `async fn main` on a tern runtime.
+///
+/// ```ignore
+/// #[tern::main]
+/// async fn main() -> std::io::Result<()> {
+///     Ok(())
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(args, item, "main", false)
+}
+
+fn expand(args: TokenStream, item: TokenStream, which: &str, is_test: bool) -> TokenStream {
+    if let Some(tt) = args.into_iter().next() {
+        return error(
+            tt.span(),
+            &format!("#[tern::{which}] takes no arguments"),
+        );
+    }
+    match parse(item, which) {
+        Ok(f) => f.render(is_test),
+        Err((span, msg)) => error(span, &msg),
+    }
+}
+
+struct AsyncFn {
+    attrs: Vec<TokenTree>,
+    vis: Vec<TokenTree>,
+    name: Ident,
+    ret: Vec<TokenTree>,
+    body: Group,
+}
+
+fn parse(item: TokenStream, which: &str) -> Result<AsyncFn, (Span, String)> {
+    let mut tokens = item.into_iter().peekable();
+    let mut attrs = Vec::new();
+    let mut vis = Vec::new();
+    let mut saw_async = false;
+    // Attributes, visibility and qualifiers up to `fn`.
+    loop {
+        let Some(tt) = tokens.next() else {
+            return Err((
+                Span::call_site(),
+                format!("#[tern::{which}] must be applied to an `async fn`"),
+            ));
+        };
+        match &tt {
+            TokenTree::Punct(p) if p.as_char() == '#' => {
+                attrs.push(tt.clone());
+                if let Some(group) = tokens.next() {
+                    attrs.push(group);
+                }
+            }
+            TokenTree::Ident(id) if id.to_string() == "pub" => {
+                vis.push(tt.clone());
+                if let Some(TokenTree::Group(g)) = tokens.peek() {
+                    if g.delimiter() == Delimiter::Parenthesis {
+                        vis.extend(tokens.next());
+                    }
+                }
+            }
+            TokenTree::Ident(id) if id.to_string() == "async" => saw_async = true,
+            TokenTree::Ident(id) if id.to_string() == "fn" => {
+                if !saw_async {
+                    return Err((
+                        id.span(),
+                        format!("#[tern::{which}] functions must be `async fn`: add `async` before `fn`"),
+                    ));
+                }
+                break;
+            }
+            other => {
+                return Err((
+                    other.span(),
+                    format!("#[tern::{which}] must be applied to an `async fn`; unexpected `{other}`"),
+                ));
+            }
+        }
+    }
+    let name = match tokens.next() {
+        Some(TokenTree::Ident(id)) => id,
+        Some(other) => return Err((other.span(), "expected the function's name".into())),
+        None => return Err((Span::call_site(), "expected the function's name".into())),
+    };
+    match tokens.next() {
+        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis => {
+            if !g.stream().is_empty() {
+                return Err((
+                    g.span(),
+                    format!("#[tern::{which}] functions take no arguments"),
+                ));
+            }
+        }
+        Some(TokenTree::Punct(p)) if p.as_char() == '<' => {
+            return Err((
+                p.span(),
+                format!("#[tern::{which}] functions cannot be generic"),
+            ));
+        }
+        Some(other) => return Err((other.span(), "expected `()`".into())),
+        None => return Err((Span::call_site(), "expected `()`".into())),
+    }
+    let mut ret = Vec::new();
+    loop {
+        match tokens.next() {
+            Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace && tokens.peek().is_none() => {
+                return Ok(AsyncFn {
+                    attrs,
+                    vis,
+                    name,
+                    ret,
+                    body: g,
+                });
+            }
+            Some(TokenTree::Ident(id)) if id.to_string() == "where" => {
+                return Err((
+                    id.span(),
+                    format!("#[tern::{which}] functions cannot have a where clause"),
+                ));
+            }
+            Some(tt) => ret.push(tt),
+            None => return Err((Span::call_site(), "expected the function body".into())),
+        }
+    }
+}
+
+impl AsyncFn {
+    fn render(self, is_test: bool) -> TokenStream {
+        let mut out = Vec::<TokenTree>::new();
+        if is_test {
+            out.push(Punct::new('#', Spacing::Alone).into());
+            out.push(
+                Group::new(
+                    Delimiter::Bracket,
+                    TokenStream::from(TokenTree::Ident(Ident::new("test", Span::call_site()))),
+                )
+                .into(),
+            );
+        }
+        out.extend(self.attrs);
+        out.extend(self.vis);
+        out.push(Ident::new("fn", Span::call_site()).into());
+        out.push(self.name.into());
+        out.push(Group::new(Delimiter::Parenthesis, TokenStream::new()).into());
+        out.extend(self.ret);
+        // ::tern::block_on(async move { body })
+        let mut call = Vec::<TokenTree>::new();
+        for seg in ["tern", "block_on"] {
+            call.push(Punct::new(':', Spacing::Joint).into());
+            call.push(Punct::new(':', Spacing::Alone).into());
+            call.push(Ident::new(seg, Span::call_site()).into());
+        }
+        let mut inner = Vec::<TokenTree>::new();
+        inner.push(Ident::new("async", Span::call_site()).into());
+        inner.push(Ident::new("move", Span::call_site()).into());
+        inner.push(self.body.into());
+        call.push(Group::new(Delimiter::Parenthesis, inner.into_iter().collect()).into());
+        out.push(Group::new(Delimiter::Brace, call.into_iter().collect()).into());
+        out.into_iter().collect()
+    }
+}
+
+fn error(span: Span, msg: &str) -> TokenStream {
+    // ::core::compile_error!("msg");
+    let mut lit = Literal::string(msg);
+    lit.set_span(span);
+    let tokens: Vec<TokenTree> = vec![
+        Punct::new(':', Spacing::Joint).into(),
+        Punct::new(':', Spacing::Alone).into(),
+        Ident::new("core", span).into(),
+        Punct::new(':', Spacing::Joint).into(),
+        Punct::new(':', Spacing::Alone).into(),
+        Ident::new("compile_error", span).into(),
+        Punct::new('!', Spacing::Alone).into(),
+        Group::new(Delimiter::Parenthesis, TokenStream::from(TokenTree::Literal(lit))).into(),
+        Punct::new(';', Spacing::Alone).into(),
+    ];
+    tokens
+        .into_iter()
+        .map(|mut t| {
+            t.set_span(span);
+            t
+        })
+        .collect()
+}

@@ -1,0 +1,165 @@
+//! [`spawn_blocking`]: a small pool of threads for blocking work.
+//!
+//! # Implementation
+//!
+//! One pool per process. A job is queued under a mutex; an idle thread
+//! takes it, or a new thread is started if none is idle and the pool is
+//! below [`MAX_THREADS`]. Threads idle for [`KEEP_ALIVE`] exit. The result
+//! travels back through a slot shared with an ordinary task on the runtime,
+//! which the pool thread wakes (a remote wake: inject queue + eventfd). A
+//! panic in the job is caught and re-raised inside that task, so the
+//! JoinHandle reports it as `is_panic()`.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::Duration;
+
+use crate::task::JoinHandle;
+
+/// Most threads the pool runs at once.
+pub const MAX_THREADS: usize = 64;
+/// How long an idle pool thread waits for work before exiting.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+struct Pool {
+    state: Mutex<PoolState>,
+    cond: Condvar,
+}
+
+struct PoolState {
+    queue: VecDeque<Job>,
+    threads: usize,
+    idle: usize,
+}
+
+static POOL: Pool = Pool {
+    state: Mutex::new(PoolState {
+        queue: VecDeque::new(),
+        threads: 0,
+        idle: 0,
+    }),
+    cond: Condvar::new(),
+};
+
+impl Pool {
+    fn submit(&'static self, job: Job) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.queue.push_back(job);
+        if st.idle > 0 {
+            drop(st);
+            self.cond.notify_one();
+            return;
+        }
+        if st.threads < MAX_THREADS {
+            st.threads += 1;
+            drop(st);
+            let spawned = thread::Builder::new()
+                .name("tern-blocking".into())
+                .spawn(move || self.worker());
+            if spawned.is_err() {
+                let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                st.threads -= 1;
+                // With no thread at all the job would never run: run it here.
+                if st.threads == 0 {
+                    if let Some(job) = st.queue.pop_back() {
+                        drop(st);
+                        job();
+                    }
+                }
+            }
+        }
+    }
+
+    fn worker(&'static self) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(job) = st.queue.pop_front() {
+                drop(st);
+                job();
+                st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            st.idle += 1;
+            let (next, timeout) = self
+                .cond
+                .wait_timeout(st, KEEP_ALIVE)
+                .unwrap_or_else(|e| e.into_inner());
+            st = next;
+            st.idle -= 1;
+            if timeout.timed_out() && st.queue.is_empty() {
+                st.threads -= 1;
+                return;
+            }
+        }
+    }
+}
+
+struct Slot<T> {
+    result: Option<thread::Result<T>>,
+    waker: Option<Waker>,
+}
+
+struct BlockingTask<T> {
+    slot: Arc<Mutex<Slot<T>>>,
+}
+
+impl<T> Future for BlockingTask<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.result.take() {
+            Some(Ok(v)) => Poll::Ready(v),
+            Some(Err(panic)) => {
+                drop(slot);
+                resume_unwind(panic)
+            }
+            None => {
+                match &slot.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => slot.waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Runs the blocking function `f` on the pool and awaits its result on the
+/// current runtime. A panic in `f` comes back as a [`JoinError`] with
+/// `is_panic()`. Aborting the handle stops waiting but cannot stop `f`.
+///
+/// [`JoinError`]: crate::JoinError
+///
+/// # Panics
+/// Outside a runtime.
+pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let slot = Arc::new(Mutex::new(Slot {
+        result: None,
+        waker: None,
+    }));
+    let handle = crate::spawn(BlockingTask { slot: slot.clone() });
+    POOL.submit(Box::new(move || {
+        let result = catch_unwind(AssertUnwindSafe(f));
+        let waker = {
+            let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
+            s.result = Some(result);
+            s.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }));
+    handle
+}

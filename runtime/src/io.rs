@@ -1,0 +1,125 @@
+//! [`IoSource`]: a file descriptor registered with the current runtime's
+//! reactor, and the building block of tern-net.
+//!
+//! ```ignore
+//! // A non-blocking receive: the closure runs the syscall; on WouldBlock the
+//! // cached readiness is cleared and the task waits for the next edge.
+//! source.poll_io(cx, Direction::Read, |fd| sys::socket::recv(fd, buf))
+//! ```
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::rc::Rc;
+use std::task::{ready, Context, Poll};
+
+use crate::executor::current_reactor;
+use crate::reactor::{Reactor, Token};
+
+pub use crate::reactor::Direction;
+
+/// An fd registered (once, edge-triggered) with a runtime's reactor.
+///
+/// Dropping it removes the fd from epoll and then closes it. It belongs to
+/// the runtime it was created in and is neither `Send` nor `Sync`.
+pub struct IoSource {
+    fd: OwnedFd,
+    token: Token,
+    reactor: Rc<Reactor>,
+}
+
+impl IoSource {
+    /// Registers `fd` (which must be non-blocking) with the current runtime.
+    ///
+    /// Fails with `ErrorKind::Other` outside a runtime.
+    pub fn new(fd: OwnedFd) -> io::Result<IoSource> {
+        let reactor = current_reactor().ok_or_else(|| {
+            io::Error::other(format!(
+                "fd {}: I/O sources must be created inside a tern runtime",
+                fd.as_raw_fd()
+            ))
+        })?;
+        let token = reactor.register(fd.as_raw_fd())?;
+        Ok(IoSource { fd, token, reactor })
+    }
+
+    /// Ready when the cached readiness says an operation in `dir` can make
+    /// progress; otherwise remembers the task's waker for the next edge.
+    pub fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<()> {
+        self.reactor.poll_ready(self.token, dir, cx)
+    }
+
+    /// Whether the cached readiness allows progress in `dir` now.
+    pub fn is_ready(&self, dir: Direction) -> bool {
+        self.reactor.is_ready(self.token, dir)
+    }
+
+    /// Forgets the readiness of `dir`; call it when an operation returned
+    /// `WouldBlock`.
+    pub fn clear_ready(&self, dir: Direction) {
+        self.reactor.clear_ready(self.token, dir)
+    }
+
+    /// Runs the non-blocking operation `op` once the cached readiness allows
+    /// it. `WouldBlock` clears the readiness and returns `Pending` (the task
+    /// is woken by the next edge); `Interrupted` retries; anything else is
+    /// returned.
+    pub fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            ready!(self.poll_ready(cx, dir));
+            match op(self.fd.as_fd()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_ready(dir),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                res => return Poll::Ready(res),
+            }
+        }
+    }
+
+    /// Async form of [`poll_io`](IoSource::poll_io).
+    pub async fn io<R>(
+        &self,
+        dir: Direction,
+        mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
+    ) -> io::Result<R> {
+        poll_fn(|cx| self.poll_io(cx, dir, &mut op)).await
+    }
+
+    /// Waits until the cached readiness allows progress in `dir`.
+    pub async fn ready(&self, dir: Direction) {
+        poll_fn(|cx| self.poll_ready(cx, dir)).await
+    }
+}
+
+impl AsFd for IoSource {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for IoSource {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl Drop for IoSource {
+    fn drop(&mut self) {
+        // Deregister before `self.fd` is closed (fields drop after this).
+        self.reactor.deregister(self.fd.as_raw_fd(), self.token);
+    }
+}
+
+impl fmt::Debug for IoSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IoSource")
+            .field("fd", &self.fd.as_raw_fd())
+            .field("token", &self.token)
+            .finish()
+    }
+}

@@ -1,0 +1,248 @@
+//! The epoll reactor: readiness of registered file descriptors, cached per
+//! source, and the wakers of the tasks waiting on it.
+//!
+//! # Implementation
+//!
+//! Each registered fd has a [`ScheduledIo`] in a slab: the readiness bits
+//! seen so far, plus one reader and one writer waker. The epoll registration
+//! is made once, edge-triggered for read, write and hang-up, and never
+//! changed; the kernel tells us about each new edge and the slab remembers
+//! it. An operation that fails with `WouldBlock` clears only the readiness of
+//! its own direction, so the task waits for the next edge instead of
+//! retrying a syscall known to block.
+//!
+//! An event carries a [`Token`]: the slab index in the low 32 bits and a
+//! generation in the high 32. A slot reused by a new source gets a new
+//! generation, so an event still queued for the old fd is dropped instead of
+//! waking the new source's tasks.
+//!
+//! Wakers are collected while the slab is borrowed and called after the
+//! borrow ends, because a waker may re-enter the runtime.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::fd::RawFd;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use slab::Slab;
+
+use crate::sys::epoll::{flags, Epoll, Events, TimedWait, TIMER_TOKEN};
+
+/// Token of the runtime's eventfd (remote wake-ups).
+pub(crate) const WAKE_TOKEN: u64 = u64::MAX - 1;
+
+/// Readiness that lets a read make progress (data, EOF or an error).
+const READ_READY: u32 = flags::READABLE | flags::READ_CLOSED | flags::HUP | flags::ERROR;
+/// Readiness that lets a write make progress (space or an error).
+const WRITE_READY: u32 = flags::WRITABLE | flags::HUP | flags::ERROR;
+/// Events that wake both directions.
+const WAKE_BOTH: u32 = flags::READ_CLOSED | flags::HUP | flags::ERROR;
+
+/// Which half of a source an operation uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Receiving, reading, accepting.
+    Read,
+    /// Sending, writing, connecting.
+    Write,
+}
+
+/// Identifies a registered source: slab index and generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Token {
+    index: u32,
+    generation: u32,
+}
+
+impl Token {
+    fn to_u64(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    fn from_u64(v: u64) -> Token {
+        Token {
+            index: v as u32,
+            generation: (v >> 32) as u32,
+        }
+    }
+}
+
+/// Per-source state.
+#[derive(Debug)]
+struct ScheduledIo {
+    generation: u32,
+    readiness: u32,
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+/// The reactor of one runtime.
+#[derive(Debug)]
+pub(crate) struct Reactor {
+    epoll: Epoll,
+    events: RefCell<Events>,
+    sources: RefCell<Slab<ScheduledIo>>,
+    next_generation: Cell<u32>,
+    to_wake: RefCell<Vec<Waker>>,
+}
+
+impl Reactor {
+    /// Creates the epoll instance and registers the runtime's eventfd.
+    pub(crate) fn new(mode: TimedWait, wake_fd: RawFd) -> io::Result<Reactor> {
+        let epoll = Epoll::create(mode)?;
+        epoll.add(wake_fd, WAKE_TOKEN)?;
+        Ok(Reactor {
+            epoll,
+            events: RefCell::new(Events::with_capacity(1024)),
+            sources: RefCell::new(Slab::new()),
+            next_generation: Cell::new(0),
+            to_wake: RefCell::new(Vec::new()),
+        })
+    }
+
+    /// The timed-wait mechanism in use.
+    pub(crate) fn mode(&self) -> TimedWait {
+        self.epoll.mode()
+    }
+
+    /// Number of registered sources.
+    pub(crate) fn source_count(&self) -> usize {
+        self.sources.borrow().len()
+    }
+
+    /// Waits for events (see [`Epoll::wait`] for `timeout`) and wakes the
+    /// tasks they concern. Returns the number of events received.
+    pub(crate) fn poll(&self, timeout: Option<Duration>) -> io::Result<usize> {
+        let mut events = self.events.borrow_mut();
+        self.epoll.wait(&mut events, timeout)?;
+        let n = events.len();
+        let mut to_wake = self.to_wake.borrow_mut();
+        {
+            let mut sources = self.sources.borrow_mut();
+            for (token, ready) in events.iter() {
+                if token == WAKE_TOKEN || token == TIMER_TOKEN {
+                    continue;
+                }
+                let token = Token::from_u64(token);
+                let Some(io) = sources.get_mut(token.index as usize) else {
+                    continue;
+                };
+                if io.generation != token.generation {
+                    continue;
+                }
+                io.readiness |= ready;
+                if ready & (READ_READY | WAKE_BOTH) != 0 {
+                    to_wake.extend(io.reader.take());
+                }
+                if ready & (WRITE_READY | WAKE_BOTH) != 0 {
+                    to_wake.extend(io.writer.take());
+                }
+            }
+        }
+        drop(events);
+        let mut wakers = std::mem::take(&mut *to_wake);
+        drop(to_wake);
+        for w in wakers.drain(..) {
+            w.wake();
+        }
+        // Keep the buffer's capacity for the next turn.
+        let mut to_wake = self.to_wake.borrow_mut();
+        if to_wake.capacity() < wakers.capacity() {
+            *to_wake = wakers;
+        }
+        Ok(n)
+    }
+
+    /// Registers `fd`; it starts with no readiness until the first edge.
+    pub(crate) fn register(&self, fd: RawFd) -> io::Result<Token> {
+        let generation = self.next_generation.get();
+        self.next_generation.set(generation.wrapping_add(1));
+        let mut sources = self.sources.borrow_mut();
+        let entry = sources.vacant_entry();
+        let index = u32::try_from(entry.key())
+            .map_err(|_| io::Error::other("too many registered I/O sources"))?;
+        let token = Token { index, generation };
+        self.epoll.add(fd, token.to_u64())?;
+        entry.insert(ScheduledIo {
+            generation,
+            readiness: 0,
+            reader: None,
+            writer: None,
+        });
+        Ok(token)
+    }
+
+    /// Removes `fd` from epoll and frees its slot. Wakers stored for it are
+    /// dropped without being called.
+    pub(crate) fn deregister(&self, fd: RawFd, token: Token) {
+        let _ = self.epoll.delete(fd);
+        let removed = {
+            let mut sources = self.sources.borrow_mut();
+            match sources.get(token.index as usize) {
+                Some(io) if io.generation == token.generation => {
+                    Some(sources.remove(token.index as usize))
+                }
+                _ => None,
+            }
+        };
+        // The wakers (if any) are dropped here, outside the borrow.
+        drop(removed);
+    }
+
+    /// Ready if the cached readiness allows progress in `dir`; otherwise
+    /// stores the task's waker for the next edge.
+    pub(crate) fn poll_ready(&self, token: Token, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
+        let mut sources = self.sources.borrow_mut();
+        let Some(io) = sources.get_mut(token.index as usize) else {
+            return Poll::Ready(());
+        };
+        if io.generation != token.generation {
+            return Poll::Ready(());
+        }
+        let (mask, slot) = match dir {
+            Direction::Read => (READ_READY, &mut io.reader),
+            Direction::Write => (WRITE_READY, &mut io.writer),
+        };
+        if io.readiness & mask != 0 {
+            return Poll::Ready(());
+        }
+        match slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => {
+                let old = slot.replace(cx.waker().clone());
+                drop(sources);
+                drop(old);
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Whether the cached readiness allows progress in `dir`.
+    pub(crate) fn is_ready(&self, token: Token, dir: Direction) -> bool {
+        let sources = self.sources.borrow();
+        let mask = match dir {
+            Direction::Read => READ_READY,
+            Direction::Write => WRITE_READY,
+        };
+        sources
+            .get(token.index as usize)
+            .is_some_and(|io| io.generation == token.generation && io.readiness & mask != 0)
+    }
+
+    /// Forgets the readiness of `dir` after an operation hit `WouldBlock`.
+    pub(crate) fn clear_ready(&self, token: Token, dir: Direction) {
+        let mut sources = self.sources.borrow_mut();
+        if let Some(io) = sources.get_mut(token.index as usize) {
+            if io.generation == token.generation {
+                // The kernel reported WouldBlock, so no error or hang-up is
+                // pending either; new ones arrive as new edges.
+                let bits = match dir {
+                    Direction::Read => flags::READABLE | flags::READ_CLOSED,
+                    Direction::Write => flags::WRITABLE,
+                };
+                io.readiness &= !(bits | flags::ERROR | flags::HUP);
+            }
+        }
+    }
+}

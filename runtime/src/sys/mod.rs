@@ -1,0 +1,53 @@
+//! The operating-system boundary: the only code in tern that calls libc.
+//!
+//! Every system call goes through [`syscall!`], which turns the C convention
+//! (`-1` and `errno`) into [`io::Result`] and counts the call in a per-thread
+//! counter ([`syscall_count`]) so tests can assert how many syscalls an
+//! operation costs. File descriptors are [`OwnedFd`](std::os::fd::OwnedFd)
+//! from the moment they are created, so nothing leaks on an error path.
+//!
+//! Higher layers (the reactor, timers, tern-net, tern-dns) use the safe
+//! wrappers here and never touch libc themselves.
+
+use std::cell::Cell;
+
+/// Calls a libc function, counts it, and maps `-1` to the thread's `errno`.
+macro_rules! syscall {
+    ($fn: ident ( $($arg: expr),* $(,)* ) ) => {{
+        $crate::sys::count_syscall();
+        #[allow(unused_unsafe)]
+        // SAFETY: the caller of the macro upholds the contract of the libc
+        // function; each use site states it.
+        let res = unsafe { libc::$fn($($arg, )*) };
+        if res == -1 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(res)
+        }
+    }};
+}
+
+
+pub mod epoll;
+pub mod eventfd;
+pub mod random;
+pub mod socket;
+pub mod thread;
+pub mod timerfd;
+
+thread_local! {
+    static SYSCALLS: Cell<u64> = const { Cell::new(0) };
+}
+
+#[inline]
+pub(crate) fn count_syscall() {
+    SYSCALLS.with(|c| c.set(c.get() + 1));
+}
+
+/// Number of system calls tern has made on the calling thread so far.
+///
+/// Tests take the difference of two readings to assert the cost of an
+/// operation (for example, at most four syscalls per UDP message).
+pub fn syscall_count() -> u64 {
+    SYSCALLS.with(|c| c.get())
+}

@@ -1,0 +1,413 @@
+//! The raw task: one allocation holding a header, then the future, then
+//! (in the same slot) its output.
+//!
+//! # Implementation
+//!
+//! ```text
+//!   TaskCell<F> (repr(C), one Box)
+//!   +-------------------------------------------+
+//!   | Header                                    |
+//!   |   state: AtomicUsize   flags + refcount   |
+//!   |   vtable: &Vtable      monomorphised fns  |
+//!   |   shared: *const Shared (Arc, owned)      |
+//!   |   prev/next            live-task list     |
+//!   |   join_waker           who awaits output  |
+//!   +-------------------------------------------+
+//!   | stage: Running(F) | Finished(out) | Consumed
+//!   +-------------------------------------------+
+//! ```
+//!
+//! Everything is reached through `NonNull<Header>`; the vtable knows the
+//! concrete `F`. The future and its output are only ever touched on the
+//! runtime's thread: the run queue, the live-task list and the JoinHandle
+//! (which is `!Send`) all live there. Other threads only hold wakers, which
+//! change the reference count and the SCHEDULED bit and push the pointer
+//! onto the runtime's inject queue. When the last reference is dropped on
+//! another thread the stage is always `Consumed` (the future and output were
+//! dropped on the runtime thread), so freeing the memory there is sound.
+
+use std::cell::{Cell, UnsafeCell};
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use super::join::JoinError;
+use super::state::{CANCEL, COMPLETE, HANDLE, REF_MASK, REF_ONE, SCHEDULED};
+use crate::executor::{schedule, Shared};
+
+/// The part of every task that does not depend on the future's type.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: AtomicUsize,
+    vtable: &'static Vtable,
+    /// The runtime this task belongs to; one strong `Arc` count is owned by
+    /// the task and released in `dealloc`.
+    pub(crate) shared: *const Shared,
+    /// Links of the runtime's list of live tasks (runtime thread only).
+    pub(crate) prev: Cell<Option<NonNull<Header>>>,
+    pub(crate) next: Cell<Option<NonNull<Header>>>,
+    /// The waker of the task awaiting the JoinHandle (runtime thread only).
+    join_waker: UnsafeCell<Option<Waker>>,
+}
+
+/// Functions that know the concrete future type.
+struct Vtable {
+    /// Runs the task once; returns true if it completed during this call.
+    poll: unsafe fn(NonNull<Header>) -> bool,
+    /// Drops the future and records cancellation; returns true if the task
+    /// was not complete before.
+    cancel: unsafe fn(NonNull<Header>) -> bool,
+    /// Moves the output into `*mut Poll<Result<T, JoinError>>`.
+    read_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// Drops the output if it is still stored.
+    drop_output: unsafe fn(NonNull<Header>),
+    /// Frees the allocation.
+    dealloc: unsafe fn(NonNull<Header>),
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+#[repr(C)]
+struct TaskCell<F: Future> {
+    header: Header,
+    stage: UnsafeCell<Stage<F>>,
+}
+
+/// Allocates a task for `future`, owned by the runtime behind `shared`.
+///
+/// The task starts SCHEDULED with a JoinHandle and three references: the
+/// run-queue entry, the live-task list and the handle. The caller must push
+/// the pointer on a run queue and into the live-task list.
+pub(crate) fn allocate<F>(future: F, shared: &Arc<Shared>) -> NonNull<Header>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let cell = Box::new(TaskCell {
+        header: Header {
+            state: AtomicUsize::new(SCHEDULED | HANDLE | 3 * REF_ONE),
+            vtable: &Vtable {
+                poll: poll::<F>,
+                cancel: cancel::<F>,
+                read_output: read_output::<F>,
+                drop_output: drop_output::<F>,
+                dealloc: dealloc::<F>,
+            },
+            shared: Arc::into_raw(shared.clone()),
+            prev: Cell::new(None),
+            next: Cell::new(None),
+            join_waker: UnsafeCell::new(None),
+        },
+        stage: UnsafeCell::new(Stage::Running(future)),
+    });
+    NonNull::from(Box::leak(cell)).cast()
+}
+
+// ===== operations used by the executor and the JoinHandle =====
+
+/// Polls the task behind a run-queue entry. Returns true if it completed.
+///
+/// # Safety
+/// `ptr` is a live task of the current thread's runtime and the caller owns
+/// a reference to it.
+pub(crate) unsafe fn run(ptr: NonNull<Header>) -> bool {
+    // SAFETY: per the contract, `ptr` is live.
+    let vtable = unsafe { ptr.as_ref() }.vtable;
+    // SAFETY: same contract as ours.
+    unsafe { (vtable.poll)(ptr) }
+}
+
+/// Drops the task's future (if still running) and records cancellation.
+/// Returns true if the task was still running.
+///
+/// # Safety
+/// Runtime thread; `ptr` is live and the caller owns a reference.
+pub(crate) unsafe fn cancel_now(ptr: NonNull<Header>) -> bool {
+    // SAFETY: per the contract, `ptr` is live.
+    let vtable = unsafe { ptr.as_ref() }.vtable;
+    // SAFETY: same contract as ours.
+    unsafe { (vtable.cancel)(ptr) }
+}
+
+/// Releases one reference, freeing the task when it was the last.
+///
+/// # Safety
+/// The caller owns the reference it gives up; `ptr` is not used afterwards.
+pub(crate) unsafe fn drop_ref(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the header alive until here.
+    let header = unsafe { ptr.as_ref() };
+    let prev = header.state.fetch_sub(REF_ONE, Ordering::AcqRel);
+    if prev & REF_MASK == REF_ONE {
+        // SAFETY: that was the last reference; nobody else can reach `ptr`.
+        unsafe { (header.vtable.dealloc)(ptr) };
+    }
+}
+
+/// Output of the task, or registers `waker` to be woken at completion.
+///
+/// # Safety
+/// Runtime thread; the caller is the task's JoinHandle and `out` points to a
+/// `Poll<Result<T, JoinError>>` where `T` is the future's output type.
+pub(crate) unsafe fn poll_join(ptr: NonNull<Header>, waker: &Waker, out: *mut ()) {
+    // SAFETY: the handle's reference keeps the task alive.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.load(Ordering::Acquire) & COMPLETE != 0 {
+        // SAFETY: contract forwarded; the output is read on the runtime thread.
+        unsafe { (header.vtable.read_output)(ptr, out) };
+        return;
+    }
+    // SAFETY: join_waker is only touched on the runtime thread, and no
+    // other reference to it is live during this call.
+    let slot = unsafe { &mut *header.join_waker.get() };
+    match slot {
+        Some(w) if w.will_wake(waker) => {}
+        _ => *slot = Some(waker.clone()),
+    }
+}
+
+/// Called when the JoinHandle is dropped.
+///
+/// # Safety
+/// Runtime thread; the caller is the handle and gives up its reference.
+pub(crate) unsafe fn drop_handle(ptr: NonNull<Header>) {
+    // SAFETY: the handle's reference keeps the task alive.
+    let header = unsafe { ptr.as_ref() };
+    let prev = header.state.fetch_and(!HANDLE, Ordering::AcqRel);
+    if prev & COMPLETE != 0 {
+        // SAFETY: runtime thread; the task is complete so the stage holds
+        // the output or nothing.
+        unsafe { (header.vtable.drop_output)(ptr) };
+    }
+    // SAFETY: the handle's reference is given up here.
+    unsafe { drop_ref(ptr) };
+}
+
+/// Requests cancellation: the task is scheduled and its future dropped the
+/// next time the runtime gets to it.
+///
+/// # Safety
+/// `ptr` is live and the caller holds a reference.
+pub(crate) unsafe fn abort(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the task alive.
+    let header = unsafe { ptr.as_ref() };
+    let mut cur = header.state.load(Ordering::Acquire);
+    loop {
+        if cur & (COMPLETE | CANCEL) != 0 {
+            return;
+        }
+        let push = cur & SCHEDULED == 0;
+        let next = (cur | CANCEL | SCHEDULED) + if push { REF_ONE } else { 0 };
+        match header
+            .state
+            .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {
+                if push {
+                    schedule(ptr);
+                }
+                return;
+            }
+            Err(actual) => cur = actual,
+        }
+    }
+}
+
+/// Whether the task has completed (output ready, or cancelled).
+///
+/// # Safety
+/// `ptr` is live.
+pub(crate) unsafe fn is_complete(ptr: NonNull<Header>) -> bool {
+    // SAFETY: per the contract.
+    unsafe { ptr.as_ref() }.state.load(Ordering::Acquire) & COMPLETE != 0
+}
+
+// ===== monomorphised vtable functions =====
+
+unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> bool {
+    // SAFETY: `ptr` came from `allocate::<F>` (the vtable is F's).
+    let cell = unsafe { ptr.cast::<TaskCell<F>>().as_ref() };
+    let prev = cell.header.state.fetch_and(!SCHEDULED, Ordering::AcqRel);
+    if prev & COMPLETE != 0 {
+        return false;
+    }
+    if prev & CANCEL != 0 {
+        // SAFETY: forwarded contract (runtime thread, live task).
+        return unsafe { cancel::<F>(ptr) };
+    }
+    // The run-queue entry's reference keeps the task alive for the whole
+    // poll, so the waker handed to the future borrows it without a count.
+    // SAFETY: RAW_WAKER_VTABLE functions treat the data pointer as a task
+    // header; ManuallyDrop ensures this borrowed waker never drops a ref.
+    let waker = ManuallyDrop::new(unsafe {
+        Waker::from_raw(RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE))
+    });
+    let mut cx = Context::from_waker(&waker);
+    // SAFETY: the stage is only accessed on the runtime thread, and nothing
+    // else borrows it while the task is being polled.
+    let stage = unsafe { &mut *cell.stage.get() };
+    let Stage::Running(fut) = stage else {
+        return false;
+    };
+    // SAFETY: the future is never moved out of its heap slot while running.
+    let fut = unsafe { Pin::new_unchecked(fut) };
+    let result = catch_unwind(AssertUnwindSafe(|| fut.poll(&mut cx)));
+    let output = match result {
+        Ok(Poll::Pending) => return false,
+        Ok(Poll::Ready(out)) => Ok(out),
+        Err(payload) => Err(JoinError::panic(payload)),
+    };
+    // SAFETY: runtime thread, task live.
+    unsafe { complete::<F>(cell, output) };
+    true
+}
+
+unsafe fn cancel<F: Future>(ptr: NonNull<Header>) -> bool {
+    // SAFETY: `ptr` came from `allocate::<F>`.
+    let cell = unsafe { ptr.cast::<TaskCell<F>>().as_ref() };
+    if cell.header.state.load(Ordering::Acquire) & COMPLETE != 0 {
+        return false;
+    }
+    // SAFETY: runtime thread, task live.
+    unsafe { complete::<F>(cell, Err(JoinError::cancelled())) };
+    true
+}
+
+/// Drops the future, stores (or drops) the output, and wakes the awaiter.
+///
+/// # Safety
+/// Runtime thread; the task is live and not complete.
+unsafe fn complete<F: Future>(cell: &TaskCell<F>, output: Result<F::Output, JoinError>) {
+    // SAFETY: the stage is only touched on the runtime thread and no borrow
+    // of it is live (the poll's borrow ended before this call).
+    let stage = unsafe { &mut *cell.stage.get() };
+    // A destructor that panics must not take the runtime down with it.
+    let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+    let prev = cell.header.state.fetch_or(COMPLETE, Ordering::AcqRel);
+    if prev & HANDLE != 0 {
+        *stage = Stage::Finished(output);
+    } else {
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(output)));
+    }
+    // SAFETY: join_waker is only touched on the runtime thread.
+    let waker = unsafe { (*cell.header.join_waker.get()).take() };
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+unsafe fn read_output<F: Future>(ptr: NonNull<Header>, out: *mut ()) {
+    // SAFETY: `ptr` came from `allocate::<F>`.
+    let cell = unsafe { ptr.cast::<TaskCell<F>>().as_ref() };
+    // SAFETY: runtime thread; no other borrow of the stage is live.
+    let stage = unsafe { &mut *cell.stage.get() };
+    match std::mem::replace(stage, Stage::Consumed) {
+        Stage::Finished(res) => {
+            // SAFETY: the caller passes a pointer to Poll<Result<F::Output,
+            // JoinError>> (the JoinHandle<T> was created with T = F::Output).
+            unsafe { *(out as *mut Poll<Result<F::Output, JoinError>>) = Poll::Ready(res) };
+        }
+        _ => panic!("JoinHandle polled after it returned its output"),
+    }
+}
+
+unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: `ptr` came from `allocate::<F>`.
+    let cell = unsafe { ptr.cast::<TaskCell<F>>().as_ref() };
+    // SAFETY: runtime thread; no other borrow of the stage is live.
+    let stage = unsafe { &mut *cell.stage.get() };
+    let old = std::mem::replace(stage, Stage::Consumed);
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(old)));
+}
+
+unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: `ptr` came from `Box::leak` in `allocate::<F>` and this is the
+    // last reference. The stage is `Consumed` (see the module docs), so no
+    // `F` or output is dropped here, whatever thread this is.
+    let cell = unsafe { Box::from_raw(ptr.cast::<TaskCell<F>>().as_ptr()) };
+    // SAFETY: the task owned one strong count of its runtime's Shared.
+    drop(unsafe { Arc::from_raw(cell.header.shared) });
+    drop(cell);
+}
+
+// ===== wakers =====
+
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+fn header_of(data: *const ()) -> NonNull<Header> {
+    // SAFETY-free: a waker's data pointer is always a non-null task header.
+    NonNull::new(data as *mut Header).unwrap_or_else(|| std::process::abort())
+}
+
+unsafe fn waker_clone(data: *const ()) -> RawWaker {
+    let ptr = header_of(data);
+    // SAFETY: the waker being cloned holds (or borrows) a reference.
+    let prev = unsafe { ptr.as_ref() }
+        .state
+        .fetch_add(REF_ONE, Ordering::Relaxed);
+    if prev > isize::MAX as usize {
+        std::process::abort();
+    }
+    RawWaker::new(data, &WAKER_VTABLE)
+}
+
+unsafe fn waker_wake(data: *const ()) {
+    let ptr = header_of(data);
+    // SAFETY: the waker's reference keeps the task alive.
+    let header = unsafe { ptr.as_ref() };
+    let mut cur = header.state.load(Ordering::Acquire);
+    loop {
+        if cur & (SCHEDULED | COMPLETE) != 0 {
+            // SAFETY: the waker's reference is given up.
+            unsafe { drop_ref(ptr) };
+            return;
+        }
+        match header.state.compare_exchange_weak(
+            cur,
+            cur | SCHEDULED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // The waker's reference becomes the run-queue entry's.
+            Ok(_) => return schedule(ptr),
+            Err(actual) => cur = actual,
+        }
+    }
+}
+
+unsafe fn waker_wake_by_ref(data: *const ()) {
+    let ptr = header_of(data);
+    // SAFETY: the waker's reference keeps the task alive.
+    let header = unsafe { ptr.as_ref() };
+    let mut cur = header.state.load(Ordering::Acquire);
+    loop {
+        if cur & (SCHEDULED | COMPLETE) != 0 {
+            return;
+        }
+        match header.state.compare_exchange_weak(
+            cur,
+            (cur | SCHEDULED) + REF_ONE,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // The new reference belongs to the run-queue entry.
+            Ok(_) => return schedule(ptr),
+            Err(actual) => cur = actual,
+        }
+    }
+}
+
+unsafe fn waker_drop(data: *const ()) {
+    // SAFETY: the waker owns the reference it gives up.
+    unsafe { drop_ref(header_of(data)) };
+}
+
