@@ -13,6 +13,24 @@
 //! });
 //! assert_eq!(v, 42);
 //! ```
+//!
+//! The test and main attributes only accept an `async fn` without
+//! arguments; anything else is a compile error that says so:
+//!
+//! ```compile_fail
+//! #[tern::test]
+//! fn not_async() {}
+//! ```
+//!
+//! ```compile_fail
+//! #[tern::main]
+//! async fn main(arg: u32) {}
+//! ```
+//!
+//! ```compile_fail
+//! #[tern::test(flavor = "multi")]
+//! async fn with_args() {}
+//! ```
 
 pub use tern_macros::{main, test};
 pub use tern_runtime::{

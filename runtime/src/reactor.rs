@@ -192,7 +192,12 @@ impl Reactor {
 
     /// Ready if the cached readiness allows progress in `dir`; otherwise
     /// stores the task's waker for the next edge.
-    pub(crate) fn poll_ready(&self, token: Token, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
+    pub(crate) fn poll_ready(
+        &self,
+        token: Token,
+        dir: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
         let mut sources = self.sources.borrow_mut();
         let Some(io) = sources.get_mut(token.index as usize) else {
             return Poll::Ready(());

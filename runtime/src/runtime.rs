@@ -121,7 +121,8 @@ impl Builder {
 /// Inside a running runtime, if the runtime cannot be created (no fds
 /// left), and if `future` panics.
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    let rt = Runtime::new().unwrap_or_else(|e| panic!("tern::block_on: cannot create a runtime: {e}"));
+    let rt =
+        Runtime::new().unwrap_or_else(|e| panic!("tern::block_on: cannot create a runtime: {e}"));
     rt.block_on(future)
 }
 

@@ -51,10 +51,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 
 fn expand(args: TokenStream, item: TokenStream, which: &str, is_test: bool) -> TokenStream {
     if let Some(tt) = args.into_iter().next() {
-        return error(
-            tt.span(),
-            &format!("#[tern::{which}] takes no arguments"),
-        );
+        return error(tt.span(), &format!("#[tern::{which}] takes no arguments"));
     }
     match parse(item, which) {
         Ok(f) => f.render(is_test),
@@ -111,7 +108,9 @@ fn parse(item: TokenStream, which: &str) -> Result<AsyncFn, (Span, String)> {
             other => {
                 return Err((
                     other.span(),
-                    format!("#[tern::{which}] must be applied to an `async fn`; unexpected `{other}`"),
+                    format!(
+                        "#[tern::{which}] must be applied to an `async fn`; unexpected `{other}`"
+                    ),
                 ));
             }
         }
@@ -142,7 +141,9 @@ fn parse(item: TokenStream, which: &str) -> Result<AsyncFn, (Span, String)> {
     let mut ret = Vec::new();
     loop {
         match tokens.next() {
-            Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace && tokens.peek().is_none() => {
+            Some(TokenTree::Group(g))
+                if g.delimiter() == Delimiter::Brace && tokens.peek().is_none() =>
+            {
                 return Ok(AsyncFn {
                     attrs,
                     vis,
@@ -189,10 +190,11 @@ impl AsyncFn {
             call.push(Punct::new(':', Spacing::Alone).into());
             call.push(Ident::new(seg, Span::call_site()).into());
         }
-        let mut inner = Vec::<TokenTree>::new();
-        inner.push(Ident::new("async", Span::call_site()).into());
-        inner.push(Ident::new("move", Span::call_site()).into());
-        inner.push(self.body.into());
+        let inner: Vec<TokenTree> = vec![
+            Ident::new("async", Span::call_site()).into(),
+            Ident::new("move", Span::call_site()).into(),
+            self.body.into(),
+        ];
         call.push(Group::new(Delimiter::Parenthesis, inner.into_iter().collect()).into());
         out.push(Group::new(Delimiter::Brace, call.into_iter().collect()).into());
         out.into_iter().collect()
@@ -211,7 +213,11 @@ fn error(span: Span, msg: &str) -> TokenStream {
         Punct::new(':', Spacing::Alone).into(),
         Ident::new("compile_error", span).into(),
         Punct::new('!', Spacing::Alone).into(),
-        Group::new(Delimiter::Parenthesis, TokenStream::from(TokenTree::Literal(lit))).into(),
+        Group::new(
+            Delimiter::Parenthesis,
+            TokenStream::from(TokenTree::Literal(lit)),
+        )
+        .into(),
         Punct::new(';', Spacing::Alone).into(),
     ];
     tokens

@@ -153,9 +153,9 @@ where
 {
     with_current(|core| match core {
         Some(core) => core.spawn(future),
-        None => panic!(
-            "tern::spawn called outside a tern runtime; call it from inside tern::block_on"
-        ),
+        None => {
+            panic!("tern::spawn called outside a tern runtime; call it from inside tern::block_on")
+        }
     })
 }
 

@@ -7,7 +7,6 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-
 /// An eventfd created non-blocking and close-on-exec.
 #[derive(Debug)]
 pub struct EventFd {

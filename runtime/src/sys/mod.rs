@@ -1,7 +1,7 @@
 //! The operating-system boundary: the only code in tern that calls libc.
 //!
-//! Every system call goes through [`syscall!`], which turns the C convention
-//! (`-1` and `errno`) into [`io::Result`] and counts the call in a per-thread
+//! Every system call goes through `syscall!`, which turns the C convention
+//! (`-1` and `errno`) into [`std::io::Result`] and counts the call in a per-thread
 //! counter ([`syscall_count`]) so tests can assert how many syscalls an
 //! operation costs. File descriptors are [`OwnedFd`](std::os::fd::OwnedFd)
 //! from the moment they are created, so nothing leaks on an error path.
@@ -26,7 +26,6 @@ macro_rules! syscall {
         }
     }};
 }
-
 
 pub mod epoll;
 pub mod eventfd;

@@ -2,7 +2,6 @@
 
 use std::io;
 
-
 /// Fills `buf` with random bytes from the kernel's CSPRNG.
 pub fn fill(buf: &mut [u8]) -> io::Result<()> {
     let mut filled = 0;

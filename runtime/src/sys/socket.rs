@@ -10,7 +10,6 @@ use std::mem::{size_of, MaybeUninit};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-
 /// The kind of socket to create.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -78,14 +77,23 @@ fn to_raw(addr: &SocketAddr) -> (RawAddr, libc::socklen_t) {
 }
 
 fn from_storage(st: &libc::sockaddr_storage, len: libc::socklen_t) -> io::Result<SocketAddr> {
-    let bad = || io::Error::new(io::ErrorKind::InvalidData, "unsupported socket address family");
+    let bad = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "unsupported socket address family",
+        )
+    };
     match st.ss_family as libc::c_int {
         libc::AF_INET if len as usize >= size_of::<libc::sockaddr_in>() => {
             // SAFETY: the family says the storage holds a sockaddr_in, and
             // sockaddr_storage is large and aligned enough for any address.
-            let sin = unsafe { &*(st as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let sin =
+                unsafe { &*(st as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
             let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-            Ok(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+            Ok(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(sin.sin_port),
+            )))
         }
         libc::AF_INET6 if len as usize >= size_of::<libc::sockaddr_in6>() => {
             // SAFETY: as above, for sockaddr_in6.
@@ -112,11 +120,7 @@ fn empty_storage() -> (libc::sockaddr_storage, libc::socklen_t) {
 /// `bind(2)`.
 pub fn bind(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
     let (raw, len) = to_raw(addr);
-    syscall!(bind(
-        fd.as_raw_fd(),
-        (&raw as *const RawAddr).cast(),
-        len
-    ))?;
+    syscall!(bind(fd.as_raw_fd(), (&raw as *const RawAddr).cast(), len))?;
     Ok(())
 }
 
@@ -200,12 +204,7 @@ pub fn recv_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Socke
 
 /// `recv(2)`.
 pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    let n = syscall!(recv(
-        fd.as_raw_fd(),
-        buf.as_mut_ptr().cast(),
-        buf.len(),
-        0
-    ))?;
+    let n = syscall!(recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0))?;
     Ok(n as usize)
 }
 
@@ -321,5 +320,7 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
 /// `/proc/self/fd`), for leak checks.
 pub fn open_fd_count() -> io::Result<usize> {
     // One of the entries is the directory handle used to list it.
-    Ok(std::fs::read_dir("/proc/self/fd")?.count().saturating_sub(1))
+    Ok(std::fs::read_dir("/proc/self/fd")?
+        .count()
+        .saturating_sub(1))
 }

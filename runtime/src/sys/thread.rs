@@ -1,6 +1,5 @@
 //! Per-thread scheduling knobs.
 
-
 /// Returns the calling thread's timer slack in nanoseconds.
 pub fn timer_slack() -> Option<u64> {
     syscall!(prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0))

@@ -4,7 +4,6 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-
 /// A monotonic timerfd, non-blocking and close-on-exec.
 #[derive(Debug)]
 pub struct TimerFd {

@@ -94,7 +94,7 @@ where
 {
     let cell = Box::new(TaskCell {
         header: Header {
-            state: AtomicUsize::new(SCHEDULED | HANDLE | 3 * REF_ONE),
+            state: AtomicUsize::new(SCHEDULED | HANDLE | (3 * REF_ONE)),
             vtable: &Vtable {
                 poll: poll::<F>,
                 cancel: cancel::<F>,
@@ -410,4 +410,3 @@ unsafe fn waker_drop(data: *const ()) {
     // SAFETY: the waker owns the reference it gives up.
     unsafe { drop_ref(header_of(data)) };
 }
-

@@ -1,6 +1,6 @@
 //! Timers: [`sleep`], [`sleep_until`], [`timeout`] and [`interval`].
 //!
-//! Deadlines are exact [`Instant`]s kept in the runtime's [`heap`] and are
+//! Deadlines are exact [`Instant`]s kept in the runtime's timer heap and are
 //! never fired early. The runtime parks until shortly before the earliest
 //! deadline and finishes the wait with a short spin, so `sleep(1ms)` takes
 //! about 1.0x ms rather than the kernel's usual 1.1 ms.
@@ -204,7 +204,10 @@ pub fn interval(period: Duration) -> Interval {
 /// # Panics
 /// If `period` is zero.
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
-    assert!(!period.is_zero(), "tern::time::interval: period must be non-zero");
+    assert!(
+        !period.is_zero(),
+        "tern::time::interval: period must be non-zero"
+    );
     Interval {
         period,
         sleep: sleep_until(start),

@@ -1,0 +1,264 @@
+//! Executor behaviour: poll order traces, fairness, the reactor budget,
+//! block_on semantics.
+
+use std::cell::{Cell, RefCell};
+use std::future::{pending, poll_fn};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use tern::io::{Direction, IoSource};
+
+type Trace = Rc<RefCell<Vec<&'static str>>>;
+
+fn trace() -> Trace {
+    Rc::new(RefCell::new(Vec::new()))
+}
+
+#[test]
+fn spawned_tasks_run_in_fifo_order() {
+    let t = trace();
+    let got = tern::block_on({
+        let t = t.clone();
+        async move {
+            let names = ["a", "b", "c", "d", "e"];
+            let handles: Vec<_> = names
+                .iter()
+                .map(|&n| {
+                    let t = t.clone();
+                    tern::spawn(async move { t.borrow_mut().push(n) })
+                })
+                .collect();
+            for h in handles {
+                h.await.unwrap();
+            }
+            t.borrow().clone()
+        }
+    });
+    assert_eq!(got, ["a", "b", "c", "d", "e"]);
+}
+
+#[test]
+fn yield_now_runs_every_other_ready_task_first() {
+    let t = trace();
+    tern::block_on({
+        let t = t.clone();
+        async move {
+            let mut hs = Vec::new();
+            for n in ["a", "b", "c"] {
+                let t = t.clone();
+                hs.push(tern::spawn(async move {
+                    for _ in 0..3 {
+                        t.borrow_mut().push(n);
+                        tern::yield_now().await;
+                    }
+                }));
+            }
+            for h in hs {
+                h.await.unwrap();
+            }
+        }
+    });
+    assert_eq!(*t.borrow(), ["a", "b", "c", "a", "b", "c", "a", "b", "c"]);
+}
+
+#[test]
+fn block_on_future_takes_its_turn_behind_ready_tasks() {
+    let t = trace();
+    tern::block_on({
+        let t = t.clone();
+        async move {
+            let t2 = t.clone();
+            let _h = tern::spawn(async move { t2.borrow_mut().push("task") });
+            t.borrow_mut().push("main before yield");
+            tern::yield_now().await;
+            t.borrow_mut().push("main after yield");
+        }
+    });
+    assert_eq!(
+        *t.borrow(),
+        ["main before yield", "task", "main after yield"]
+    );
+}
+
+fn readable_pair() -> (IoSource, UnixStream) {
+    let (a, b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    (IoSource::new(OwnedFd::from(a)).unwrap(), b)
+}
+
+/// A task that yields forever until `stop` is set, counting its polls.
+fn busy(count: Rc<Cell<u64>>, stop: Rc<Cell<bool>>) -> tern::JoinHandle<()> {
+    tern::spawn(async move {
+        while !stop.get() && count.get() < 50_000_000 {
+            count.set(count.get() + 1);
+            tern::yield_now().await;
+        }
+    })
+}
+
+#[test]
+fn busy_task_cannot_starve_a_ready_fd_and_reactor_runs_every_61_polls() {
+    tern::block_on(async {
+        let (src, mut peer) = readable_pair();
+        std::io::Write::write_all(&mut peer, b"x").unwrap();
+        let count = Rc::new(Cell::new(0));
+        let stop = Rc::new(Cell::new(false));
+        let seen_at = Rc::new(Cell::new(None));
+        let reader = tern::spawn({
+            let (count, stop, seen_at) = (count.clone(), stop.clone(), seen_at.clone());
+            async move {
+                src.ready(Direction::Read).await;
+                seen_at.set(Some(count.get()));
+                stop.set(true);
+            }
+        });
+        let b = busy(count.clone(), stop.clone());
+        reader.await.unwrap();
+        b.await.unwrap();
+        // The reader is polled once (pending), then the busy task runs until
+        // the budget of 61 polls ends and the reactor reports the fd.
+        let at = seen_at.get().expect("reader never saw the fd");
+        assert!(at <= 61, "fd was reported after {at} busy polls");
+    });
+}
+
+#[test]
+fn busy_task_cannot_starve_a_timer() {
+    tern::block_on(async {
+        let count = Rc::new(Cell::new(0));
+        let stop = Rc::new(Cell::new(false));
+        let b = busy(count.clone(), stop.clone());
+        tern::time::sleep(Duration::from_millis(2)).await;
+        let at = count.get();
+        stop.set(true);
+        b.await.unwrap();
+        assert!(
+            at > 0 && at < 50_000_000,
+            "timer fired after {at} busy polls"
+        );
+    });
+}
+
+#[test]
+fn reactor_turns_at_least_every_61_polls() {
+    let rt = tern::Runtime::new().unwrap();
+    rt.block_on(async {
+        // Keep one fd registered so that each turn is a real epoll wait.
+        let (_src, _peer) = readable_pair();
+        let before = tern::current_metrics().unwrap();
+        for _ in 0..6100 {
+            tern::yield_now().await;
+        }
+        let after = tern::current_metrics().unwrap();
+        let polls = after.polls - before.polls;
+        let turns = after.reactor_turns - before.reactor_turns;
+        assert!(polls >= 6100);
+        assert!(
+            turns >= polls / 61,
+            "{turns} reactor turns for {polls} polls"
+        );
+    });
+}
+
+#[test]
+fn pending_tasks_are_dropped_when_block_on_returns() {
+    struct Guard(Rc<Cell<u32>>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    let drops = Rc::new(Cell::new(0));
+    let d = drops.clone();
+    let handle = tern::block_on(async move {
+        let g = Guard(d);
+        let h = tern::spawn(async move {
+            let _g = g;
+            pending::<()>().await
+        });
+        Some(h)
+    })
+    .unwrap();
+    assert_eq!(drops.get(), 1, "the pending task's future must be dropped");
+    assert!(handle.is_finished());
+    let rt = tern::Runtime::new().unwrap();
+    let err = rt.block_on(handle).unwrap_err();
+    assert!(err.is_cancelled());
+}
+
+#[test]
+#[should_panic(expected = "inside a running tern runtime")]
+fn nested_block_on_panics() {
+    tern::block_on(async {
+        tern::block_on(async {});
+    });
+}
+
+#[test]
+#[should_panic(expected = "outside a tern runtime")]
+fn spawn_outside_runtime_panics() {
+    drop(tern::spawn(async {}));
+}
+
+#[test]
+#[should_panic(expected = "boom in block_on")]
+fn panic_in_block_on_future_propagates() {
+    tern::block_on(async { panic!("boom in block_on") });
+}
+
+#[test]
+fn runtime_is_reusable_after_a_panic() {
+    let rt = tern::Runtime::new().unwrap();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async {
+            let _h = tern::spawn(pending::<()>());
+            panic!("first")
+        })
+    }));
+    assert!(r.is_err());
+    assert_eq!(rt.metrics().tasks, 0);
+    assert_eq!(
+        rt.block_on(async { tern::spawn(async { 7 }).await.unwrap() }),
+        7
+    );
+}
+
+#[test]
+fn runtime_spawn_before_block_on_runs_in_it() {
+    let rt = tern::Runtime::new().unwrap();
+    let h = rt.spawn(async { 5 });
+    assert!(!h.is_finished());
+    assert_eq!(rt.block_on(h).unwrap(), 5);
+}
+
+#[test]
+fn block_on_polls_its_future_only_when_woken() {
+    let polls = Rc::new(Cell::new(0));
+    let p = polls.clone();
+    tern::block_on(async move {
+        let h = tern::spawn(async {
+            for _ in 0..100 {
+                tern::yield_now().await;
+            }
+        });
+        let mut h = Some(h);
+        poll_fn(|cx| {
+            p.set(p.get() + 1);
+            match std::pin::Pin::new(h.as_mut().unwrap()).poll(cx) {
+                Poll::Ready(r) => {
+                    r.unwrap();
+                    Poll::Ready(())
+                }
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+    });
+    // Once before the task ran, once when it completed.
+    assert_eq!(polls.get(), 2);
+}
+
+use std::future::Future;
