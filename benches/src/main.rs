@@ -1,0 +1,2 @@
+//! tern-benches: comparisons of tern with its peers.
+fn main() {}
