@@ -96,7 +96,10 @@ mod tests {
     #[test]
     fn display_names_the_problem() {
         assert_eq!(Error::NxDomain.to_string(), "no such domain");
-        assert_eq!(Error::Timeout.to_string(), "no name server answered in time");
+        assert_eq!(
+            Error::Timeout.to_string(),
+            "no name server answered in time"
+        );
         let e = Error::InvalidName("\"a..b\": empty label".into());
         assert_eq!(e.to_string(), "invalid domain name \"a..b\": empty label");
         let e = Error::Malformed("pointer loop".into());
@@ -109,8 +112,14 @@ mod tests {
         assert_eq!(kind(Error::Timeout), io::ErrorKind::TimedOut);
         assert_eq!(kind(Error::NxDomain), io::ErrorKind::NotFound);
         assert_eq!(kind(Error::NoData), io::ErrorKind::NotFound);
-        assert_eq!(kind(Error::InvalidName("x".into())), io::ErrorKind::InvalidInput);
-        assert_eq!(kind(Error::Malformed("x".into())), io::ErrorKind::InvalidData);
+        assert_eq!(
+            kind(Error::InvalidName("x".into())),
+            io::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            kind(Error::Malformed("x".into())),
+            io::ErrorKind::InvalidData
+        );
         assert_eq!(kind(Error::Refused), io::ErrorKind::ConnectionRefused);
         let inner = io::Error::new(io::ErrorKind::AddrInUse, "busy");
         let back = io::Error::from(Error::from(inner));
@@ -121,7 +130,7 @@ mod tests {
     #[test]
     fn io_source_is_kept() {
         use std::error::Error as _;
-        let e = Error::Io(io::Error::new(io::ErrorKind::Other, "disk"));
+        let e = Error::Io(io::Error::other("disk"));
         assert!(e.source().is_some());
         assert!(Error::NxDomain.source().is_none());
         // The converted io::Error wraps the dns error as its inner error.

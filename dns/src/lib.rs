@@ -5,18 +5,20 @@
 //! clock (functions that need the time take `now: Instant`). The async
 //! resolver built on tern's runtime and networking drives these pieces:
 //!
-//! 1. [`search::lookup_plan`] / [`search::search_candidates`] turn what the
-//!    user typed into literal addresses or the names to query, in order;
-//!    [`Hosts`] answers first when [`Config::use_hosts`] is set.
+//! 1. [`search::ip_literal`] and [`search::localhost_addrs`] answer without
+//!    any lookup; [`Hosts`] answers next when [`Config::use_hosts`] is set;
+//!    [`search::search_candidates`] gives the names to query, in order.
 //! 2. [`Cache::get`] may answer without the network.
-//! 3. For each attempt, [`resolve::attempt_plan`] says which server to ask;
+//! 3. For each attempt, [`exchange::attempt_plan`] says which server to ask;
 //!    [`wire::Message::query`] builds the query with a fresh random ID.
-//! 4. Each datagram that arrives goes through [`resolve::validate_reply`]:
-//!    a [`resolve::Reject`] is dropped and the wait goes on; an accepted
-//!    reply goes to [`resolve::classify`], which says retry over TCP, retry
+//! 4. Each datagram that arrives goes through [`exchange::validate_reply`]:
+//!    a [`exchange::Reject`] is dropped and the wait goes on; an accepted
+//!    reply goes to [`exchange::classify`], which says retry over TCP, retry
 //!    without EDNS, ask the next server, or done.
-//! 5. [`resolve::extract_answer`] and [`resolve::negative_ttl`] turn the final
-//!    reply into records or an error, and into what the cache keeps.
+//! 5. [`exchange::extract_answer`] and [`exchange::negative_ttl`] turn the
+//!    final reply into records or an error, and into what the cache keeps.
+//!
+//! The `exchange` module's documentation shows that loop in full.
 //!
 //! # Implementation
 //!
@@ -27,11 +29,21 @@
 
 #![forbid(unsafe_code)]
 
+mod cache;
+mod config;
 mod error;
+pub mod exchange;
+mod hosts;
+mod lru;
 mod name;
 mod record;
+mod resolv_conf;
+pub mod search;
 pub mod wire;
 
+pub use cache::{Cache, Negative, MAX_NEGATIVE_TTL, MAX_TTL};
+pub use config::{Config, EDNS_PAYLOAD, HOSTS_FILE, RESOLV_CONF};
 pub use error::Error;
+pub use hosts::Hosts;
 pub use name::{Labels, Name, MAX_LABEL_LEN, MAX_NAME_LEN};
 pub use record::{RData, Record, RecordType};

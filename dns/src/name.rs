@@ -261,16 +261,16 @@ impl FromStr for Name {
                     if len == 0 {
                         return Err(bad("empty label"));
                     }
-                    close_label(&mut wire, label_start, len).map_err(|why| bad(why))?;
+                    close_label(&mut wire, label_start, len).map_err(&bad)?;
                     if rest.is_empty() {
-                        return finish(wire).map_err(|why| bad(why));
+                        return finish(wire).map_err(&bad);
                     }
                     label_start = wire.len();
                     wire.push(0);
                     continue;
                 }
                 b'\\' => {
-                    let (byte, tail) = unescape(rest).map_err(|why| bad(why))?;
+                    let (byte, tail) = unescape(rest).map_err(&bad)?;
                     rest = tail;
                     byte
                 }
@@ -286,8 +286,8 @@ impl FromStr for Name {
             }
         }
         let len = wire.len() - label_start - 1;
-        close_label(&mut wire, label_start, len).map_err(|why| bad(why))?;
-        finish(wire).map_err(|why| bad(why))
+        close_label(&mut wire, label_start, len).map_err(&bad)?;
+        finish(wire).map_err(&bad)
     }
 }
 
@@ -337,8 +337,15 @@ fn quote(text: &str) -> String {
     if text.len() <= MAX {
         return format!("{text:?}");
     }
-    let cut = (0..=MAX).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
-    format!("{:?}... ({} bytes)", text.get(..cut).unwrap_or(""), text.len())
+    let cut = (0..=MAX)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    format!(
+        "{:?}... ({} bytes)",
+        text.get(..cut).unwrap_or(""),
+        text.len()
+    )
 }
 
 impl fmt::Display for Name {

@@ -17,7 +17,10 @@ fn invalid(text: &str) -> String {
 
 #[test]
 fn parses_with_and_without_trailing_dot() {
-    assert_eq!(name("www.example.com").as_wire(), b"\x03www\x07example\x03com\x00");
+    assert_eq!(
+        name("www.example.com").as_wire(),
+        b"\x03www\x07example\x03com\x00"
+    );
     assert_eq!(name("www.example.com."), name("www.example.com"));
     assert_eq!(name("localhost").to_string(), "localhost.");
 }

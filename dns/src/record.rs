@@ -156,7 +156,14 @@ impl Record {
 impl fmt::Display for Record {
     /// Zone-file form, as dig prints it: `www.example. 300 IN A 192.0.2.1`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} IN {} {}", self.name, self.ttl, self.rtype(), self.data)
+        write!(
+            f,
+            "{} {} IN {} {}",
+            self.name,
+            self.ttl,
+            self.rtype(),
+            self.data
+        )
     }
 }
 
@@ -245,7 +252,10 @@ impl fmt::Display for RData {
             RData::A(ip) => write!(f, "{ip}"),
             RData::AAAA(ip) => write!(f, "{ip}"),
             RData::CNAME(n) | RData::NS(n) | RData::PTR(n) => write!(f, "{n}"),
-            RData::MX { preference, exchange } => write!(f, "{preference} {exchange}"),
+            RData::MX {
+                preference,
+                exchange,
+            } => write!(f, "{preference} {exchange}"),
             RData::TXT(strings) => {
                 for (i, s) in strings.iter().enumerate() {
                     if i > 0 {
@@ -255,10 +265,23 @@ impl fmt::Display for RData {
                 }
                 Ok(())
             }
-            RData::SRV { priority, weight, port, target } => {
+            RData::SRV {
+                priority,
+                weight,
+                port,
+                target,
+            } => {
                 write!(f, "{priority} {weight} {port} {target}")
             }
-            RData::SOA { mname, rname, serial, refresh, retry, expire, minimum } => write!(
+            RData::SOA {
+                mname,
+                rname,
+                serial,
+                refresh,
+                retry,
+                expire,
+                minimum,
+            } => write!(
                 f,
                 "{mname} {rname} {serial} {refresh} {retry} {expire} {minimum}"
             ),
@@ -306,7 +329,10 @@ mod tests {
         assert_eq!(RecordType::AAAA.to_string(), "AAAA");
         assert_eq!(RecordType::Other(65).to_string(), "TYPE65");
         assert_eq!("aaaa".parse::<RecordType>().unwrap(), RecordType::AAAA);
-        assert_eq!("TYPE65".parse::<RecordType>().unwrap(), RecordType::Other(65));
+        assert_eq!(
+            "TYPE65".parse::<RecordType>().unwrap(),
+            RecordType::Other(65)
+        );
         assert_eq!("type1".parse::<RecordType>().unwrap(), RecordType::A);
         assert!("TYPE".parse::<RecordType>().is_err());
         assert!("TYPE70000".parse::<RecordType>().is_err());
@@ -317,16 +343,29 @@ mod tests {
     #[test]
     fn record_display() {
         let name: Name = "www.example.".parse().unwrap();
-        let rec = |data| Record { name: name.clone(), ttl: 300, data };
+        let rec = |data| Record {
+            name: name.clone(),
+            ttl: 300,
+            data,
+        };
         assert_eq!(
             rec(RData::A(Ipv4Addr::new(192, 0, 2, 1))).to_string(),
             "www.example. 300 IN A 192.0.2.1"
         );
         let txt = rec(RData::TXT(vec![b"a \"q\"".to_vec(), vec![0, b'z']]));
-        assert_eq!(txt.to_string(), "www.example. 300 IN TXT \"a \\\"q\\\"\" \"\\000z\"");
-        let mx = rec(RData::MX { preference: 10, exchange: name.clone() });
+        assert_eq!(
+            txt.to_string(),
+            "www.example. 300 IN TXT \"a \\\"q\\\"\" \"\\000z\""
+        );
+        let mx = rec(RData::MX {
+            preference: 10,
+            exchange: name.clone(),
+        });
         assert_eq!(mx.data.to_string(), "10 www.example.");
-        let other = rec(RData::Other { rtype: 65, data: vec![0, 1, 0xab] });
+        let other = rec(RData::Other {
+            rtype: 65,
+            data: vec![0, 1, 0xab],
+        });
         assert_eq!(other.to_string(), "www.example. 300 IN TYPE65 \\# 3 0001ab");
         assert_eq!(other.rtype(), RecordType::Other(65));
     }

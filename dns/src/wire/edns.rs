@@ -26,7 +26,10 @@ pub struct Edns {
 impl Edns {
     /// Version-0 EDNS with this payload size, no options and DO clear.
     pub fn new(payload: u16) -> Edns {
-        Edns { payload, ..Edns::default() }
+        Edns {
+            payload,
+            ..Edns::default()
+        }
     }
 
     /// The OPT record's TTL field. The other Z bits are sent as 0.
@@ -55,9 +58,15 @@ mod tests {
 
     #[test]
     fn ttl_bits_round_trip() {
-        let e = Edns { payload: 1232, ext_rcode: 1, version: 0, dnssec_ok: true, options: vec![] };
+        let e = Edns {
+            payload: 1232,
+            ext_rcode: 1,
+            version: 0,
+            dnssec_ok: true,
+            options: vec![],
+        };
         assert_eq!(e.ttl_bits(), 0x0100_8000);
         assert_eq!(Edns::from_opt(1232, e.ttl_bits(), &[]), e);
-        assert_eq!(Edns::from_opt(512, 0x0000_7fff, &[1]).dnssec_ok, false);
+        assert!(!Edns::from_opt(512, 0x0000_7fff, &[1]).dnssec_ok);
     }
 }

@@ -83,8 +83,17 @@ impl Message {
     /// EDNS(0) OPT record offering `edns_payload` bytes if one is given.
     pub fn query(id: u16, name: &Name, rtype: RecordType, edns_payload: Option<u16>) -> Message {
         Message {
-            header: Header { id, rd: true, opcode: OPCODE_QUERY, ..Header::default() },
-            questions: vec![Question { name: name.clone(), qtype: rtype, qclass: CLASS_IN }],
+            header: Header {
+                id,
+                rd: true,
+                opcode: OPCODE_QUERY,
+                ..Header::default()
+            },
+            questions: vec![Question {
+                name: name.clone(),
+                qtype: rtype,
+                qclass: CLASS_IN,
+            }],
             edns: edns_payload.map(Edns::new),
             ..Message::default()
         }
@@ -140,7 +149,11 @@ impl Message {
         }
         let ancount = encode_records(&mut w, &self.answers, u16::MAX);
         let nscount = encode_records(&mut w, &self.authorities, u16::MAX);
-        let room = if self.edns.is_some() { u16::MAX - 1 } else { u16::MAX };
+        let room = if self.edns.is_some() {
+            u16::MAX - 1
+        } else {
+            u16::MAX
+        };
         let mut arcount = encode_records(&mut w, &self.additionals, room);
         if let Some(edns) = &self.edns {
             if encode_opt(&mut w, edns) {
@@ -186,9 +199,17 @@ fn decode_head(r: &mut Reader<'_>) -> Result<(Message, [u16; 4]), Error> {
         let name = r.name("question name")?;
         let qtype = RecordType::from_u16(r.u16("question type")?);
         let qclass = r.u16("question class")?;
-        questions.push(Question { name, qtype, qclass });
+        questions.push(Question {
+            name,
+            qtype,
+            qclass,
+        });
     }
-    let message = Message { header: Header::from_bits(id, flags), questions, ..Message::default() };
+    let message = Message {
+        header: Header::from_bits(id, flags),
+        questions,
+        ..Message::default()
+    };
     Ok((message, counts))
 }
 
@@ -216,10 +237,14 @@ fn decode_records(
                 )));
             }
             if !name.is_root() {
-                return Err(malformed(format_args!("OPT record at offset {start} not owned by the root")));
+                return Err(malformed(format_args!(
+                    "OPT record at offset {start} not owned by the root"
+                )));
             }
             if edns.is_some() {
-                return Err(malformed(format_args!("second OPT record at offset {start}")));
+                return Err(malformed(format_args!(
+                    "second OPT record at offset {start}"
+                )));
             }
             let mut data = data;
             *edns = Some(Edns::from_opt(class, ttl, data.rest()));

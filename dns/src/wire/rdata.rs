@@ -59,7 +59,10 @@ pub(crate) fn decode(rtype: u16, mut r: Reader<'_>) -> Result<RData, Error> {
             expire: r.u32("SOA expire")?,
             minimum: r.u32("SOA minimum")?,
         },
-        RecordType::Other(rtype) => RData::Other { rtype, data: r.rest().to_vec() },
+        RecordType::Other(rtype) => RData::Other {
+            rtype,
+            data: r.rest().to_vec(),
+        },
     };
     if r.remaining() != 0 {
         return Err(malformed(format_args!(
@@ -76,7 +79,10 @@ pub(crate) fn encode(data: &RData, w: &mut Writer) {
         RData::A(ip) => w.bytes(&ip.octets()),
         RData::AAAA(ip) => w.bytes(&ip.octets()),
         RData::CNAME(n) | RData::NS(n) | RData::PTR(n) => w.name(n, true),
-        RData::MX { preference, exchange } => {
+        RData::MX {
+            preference,
+            exchange,
+        } => {
             w.u16(*preference);
             w.name(exchange, true);
         }
@@ -91,13 +97,26 @@ pub(crate) fn encode(data: &RData, w: &mut Writer) {
                 }
             }
         }
-        RData::SRV { priority, weight, port, target } => {
+        RData::SRV {
+            priority,
+            weight,
+            port,
+            target,
+        } => {
             w.u16(*priority);
             w.u16(*weight);
             w.u16(*port);
             w.name(target, false);
         }
-        RData::SOA { mname, rname, serial, refresh, retry, expire, minimum } => {
+        RData::SOA {
+            mname,
+            rname,
+            serial,
+            refresh,
+            retry,
+            expire,
+            minimum,
+        } => {
             w.name(mname, true);
             w.name(rname, true);
             for v in [serial, refresh, retry, expire, minimum] {
@@ -131,10 +150,18 @@ mod tests {
             RData::CNAME(n.clone()),
             RData::NS(n.clone()),
             RData::PTR(n.clone()),
-            RData::MX { preference: 10, exchange: n.clone() },
+            RData::MX {
+                preference: 10,
+                exchange: n.clone(),
+            },
             RData::TXT(vec![b"hello".to_vec(), vec![], vec![0xff; 255]]),
             RData::TXT(vec![]),
-            RData::SRV { priority: 1, weight: 2, port: 443, target: n.clone() },
+            RData::SRV {
+                priority: 1,
+                weight: 2,
+                port: 443,
+                target: n.clone(),
+            },
             RData::SOA {
                 mname: n.clone(),
                 rname: n.clone(),
@@ -144,8 +171,14 @@ mod tests {
                 expire: 4,
                 minimum: 5,
             },
-            RData::Other { rtype: 65, data: vec![1, 2, 3] },
-            RData::Other { rtype: 999, data: vec![] },
+            RData::Other {
+                rtype: 65,
+                data: vec![1, 2, 3],
+            },
+            RData::Other {
+                rtype: 999,
+                data: vec![],
+            },
         ];
         for data in all {
             assert_eq!(round_trip(data.clone()), data);
@@ -155,7 +188,10 @@ mod tests {
     #[test]
     fn long_txt_strings_are_split() {
         let data = RData::TXT(vec![vec![b'x'; 300]]);
-        assert_eq!(round_trip(data), RData::TXT(vec![vec![b'x'; 255], vec![b'x'; 45]]));
+        assert_eq!(
+            round_trip(data),
+            RData::TXT(vec![vec![b'x'; 255], vec![b'x'; 45]])
+        );
     }
 
     #[test]

@@ -30,7 +30,11 @@ pub(crate) struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// A reader over the whole message.
     pub(crate) fn new(msg: &'a [u8]) -> Reader<'a> {
-        Reader { msg, pos: 0, end: msg.len() }
+        Reader {
+            msg,
+            pos: 0,
+            end: msg.len(),
+        }
     }
 
     /// Offset of the next byte to read.
@@ -52,7 +56,11 @@ impl<'a> Reader<'a> {
                 self.remaining()
             )));
         }
-        let sub = Reader { msg: self.msg, pos: self.pos, end: self.pos + len };
+        let sub = Reader {
+            msg: self.msg,
+            pos: self.pos,
+            end: self.pos + len,
+        };
         self.pos += len;
         Ok(sub)
     }
@@ -115,10 +123,9 @@ impl<'a> Reader<'a> {
         let mut limit = start;
         let mut jumped = false;
         let byte_at = |at: usize, bound: usize| -> Result<u8, Error> {
-            msg.get(at)
-                .copied()
-                .filter(|_| at < bound)
-                .ok_or_else(|| malformed(format_args!("{what} at offset {start} runs past the end")))
+            msg.get(at).copied().filter(|_| at < bound).ok_or_else(|| {
+                malformed(format_args!("{what} at offset {start} runs past the end"))
+            })
         };
         loop {
             let len = byte_at(pos, bound)?;
@@ -250,7 +257,10 @@ mod tests {
         let msg = b"\x01a\x00\x00\x05";
         let mut r = Reader::new(msg);
         let mut sub = r.sub(2, "rdata").unwrap();
-        assert!(sub.name("name").is_err(), "name must stay inside its window");
+        assert!(
+            sub.name("name").is_err(),
+            "name must stay inside its window"
+        );
         assert_eq!(r.u16("x").unwrap(), 0);
         assert_eq!(r.u8("y").unwrap(), 5);
         assert!(r.u8("z").is_err());

@@ -9,7 +9,11 @@ fn name(text: &str) -> Name {
 }
 
 fn a(owner: &str, ttl: u32, ip: [u8; 4]) -> Record {
-    Record { name: name(owner), ttl, data: RData::A(Ipv4Addr::from(ip)) }
+    Record {
+        name: name(owner),
+        ttl,
+        data: RData::A(Ipv4Addr::from(ip)),
+    }
 }
 
 fn err(bytes: &[u8]) -> String {
@@ -41,11 +45,19 @@ fn reply_round_trips_with_compression() {
     m.header.qr = true;
     m.header.ra = true;
     m.answers = vec![
-        Record { name: name("www.example.com"), ttl: 60, data: RData::CNAME(name("web.example.com")) },
+        Record {
+            name: name("www.example.com"),
+            ttl: 60,
+            data: RData::CNAME(name("web.example.com")),
+        },
         a("web.example.com", 30, [192, 0, 2, 1]),
         a("web.example.com", 30, [192, 0, 2, 2]),
     ];
-    m.authorities = vec![Record { name: name("example.com"), ttl: 9, data: RData::NS(name("ns.example.com")) }];
+    m.authorities = vec![Record {
+        name: name("example.com"),
+        ttl: 9,
+        data: RData::NS(name("ns.example.com")),
+    }];
     m.additionals = vec![a("ns.example.com", 9, [192, 0, 2, 53])];
     let bytes = m.encode();
     assert_eq!(Message::decode(&bytes).unwrap(), m);
@@ -57,7 +69,10 @@ fn reply_round_trips_with_compression() {
 fn extended_rcode() {
     let mut m = Message::default();
     m.header.rcode = Rcode(0);
-    m.edns = Some(Edns { ext_rcode: 1, ..Edns::new(512) });
+    m.edns = Some(Edns {
+        ext_rcode: 1,
+        ..Edns::new(512)
+    });
     assert_eq!(m.rcode(), Rcode::BADVERS);
     m.edns = None;
     m.header.rcode = Rcode::NXDOMAIN;
@@ -73,7 +88,9 @@ fn short_and_empty_packets() {
 
 #[test]
 fn counts_larger_than_packet() {
-    let mut bytes = vec![0, 1, 0x81, 0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+    let mut bytes = vec![
+        0, 1, 0x81, 0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    ];
     assert!(err(&bytes).contains("question name"));
     bytes[4] = 0;
     bytes[5] = 0;
@@ -116,8 +133,10 @@ fn other_classes_are_skipped() {
 
 #[test]
 fn opt_rules() {
-    let mut m = Message::default();
-    m.edns = Some(Edns::new(1232));
+    let m = Message {
+        edns: Some(Edns::new(1232)),
+        ..Message::default()
+    };
     let bytes = m.encode();
     assert_eq!(bytes[11], 1, "OPT counted in ARCOUNT");
     // Move the OPT into the answer section: ANCOUNT 1, ARCOUNT 0.
@@ -156,7 +175,14 @@ fn decode_question_ignores_cut_sections() {
 #[test]
 fn oversized_rdata_is_left_out() {
     let mut m = Message::default();
-    m.answers.push(Record { name: name("big"), ttl: 1, data: RData::Other { rtype: 99, data: vec![0; 70_000] } });
+    m.answers.push(Record {
+        name: name("big"),
+        ttl: 1,
+        data: RData::Other {
+            rtype: 99,
+            data: vec![0; 70_000],
+        },
+    });
     m.answers.push(a("small", 1, [1, 2, 3, 4]));
     let decoded = Message::decode(&m.encode()).unwrap();
     assert_eq!(decoded.answers, vec![a("small", 1, [1, 2, 3, 4])]);
@@ -166,7 +192,14 @@ fn oversized_rdata_is_left_out() {
 fn pointer_into_a_dropped_record_is_never_written() {
     // The dropped record's owner must not serve as a compression target.
     let mut m = Message::default();
-    m.answers.push(Record { name: name("x.big"), ttl: 1, data: RData::Other { rtype: 99, data: vec![0; 70_000] } });
+    m.answers.push(Record {
+        name: name("x.big"),
+        ttl: 1,
+        data: RData::Other {
+            rtype: 99,
+            data: vec![0; 70_000],
+        },
+    });
     m.answers.push(a("x.big", 1, [1, 2, 3, 4]));
     let decoded = Message::decode(&m.encode()).unwrap();
     assert_eq!(decoded.answers, vec![a("x.big", 1, [1, 2, 3, 4])]);

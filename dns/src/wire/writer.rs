@@ -139,7 +139,10 @@ mod tests {
         w.name(&name("a.example"), false);
         w.name(&name("b.example"), true);
         let out = w.finish();
-        assert_eq!(out, b"\x01a\x07example\x00\x01a\x07example\x00\x01b\xc0\x02".to_vec());
+        assert_eq!(
+            out,
+            b"\x01a\x07example\x00\x01a\x07example\x00\x01b\xc0\x02".to_vec()
+        );
     }
 
     #[test]

@@ -1,0 +1,201 @@
+//! The answer cache: positive and negative answers kept for their TTL.
+//!
+//! Keyed by (name, type). A positive entry holds the records of an answer and
+//! lives as long as the smallest TTL among them; a negative entry (NXDOMAIN
+//! or NODATA) lives as long as the TTL the resolver derived from the SOA
+//! record of the reply (RFC 2308, see `resolve::negative_ttl`). NXDOMAIN is
+//! stored per type like NODATA, so a name that does not exist is cached once
+//! for A and once for AAAA.
+//!
+//! Every method takes `now`, so the cache never reads the clock and tests
+//! never sleep. TTLs with the top bit set count as 0 (RFC 2181 §8);
+//! positive entries are kept at most [`MAX_TTL`], negative ones at most
+//! [`MAX_NEGATIVE_TTL`]. Entries with a TTL of 0 are not stored.
+//!
+//! # Implementation
+//!
+//! A least-recently-used map (`lru.rs`) bounds the size; expired entries
+//! are dropped when they are looked up, or all at once by
+//! [`Cache::remove_expired`].
+
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::lru::LruMap;
+use crate::name::Name;
+use crate::record::{Record, RecordType};
+
+/// Longest a positive answer is kept: one week (RFC 8767's suggestion).
+pub const MAX_TTL: u32 = 7 * 24 * 3600;
+/// Longest a negative answer is kept: three hours (RFC 2308 §5).
+pub const MAX_NEGATIVE_TTL: u32 = 3 * 3600;
+
+/// The kind of a negative answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Negative {
+    /// The name does not exist.
+    NxDomain,
+    /// The name has no records of the type.
+    NoData,
+}
+
+impl From<Negative> for Error {
+    fn from(negative: Negative) -> Error {
+        match negative {
+            Negative::NxDomain => Error::NxDomain,
+            Negative::NoData => Error::NoData,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Answer {
+    Records(Vec<Record>),
+    Negative(Negative),
+}
+
+#[derive(Debug)]
+struct Entry {
+    stored: Instant,
+    expires: Instant,
+    answer: Answer,
+}
+
+/// A bounded cache of DNS answers; see the module notes.
+#[derive(Debug)]
+pub struct Cache {
+    entries: LruMap<(Name, RecordType), Entry>,
+}
+
+impl Cache {
+    /// A cache of at most `capacity` entries; 0 makes a cache that keeps
+    /// nothing.
+    pub fn new(capacity: usize) -> Cache {
+        Cache {
+            entries: LruMap::new(capacity),
+        }
+    }
+
+    /// The most entries the cache keeps.
+    pub fn capacity(&self) -> usize {
+        self.entries.capacity()
+    }
+
+    /// Entries held, expired ones included until they are removed.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the cache holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The cached answer for `name`/`rtype` at `now`: the records with their
+    /// TTLs counted down by the whole seconds since they were stored, or the
+    /// negative answer as [`Error::NxDomain`] / [`Error::NoData`]. `None` if
+    /// nothing live is cached.
+    pub fn get(
+        &mut self,
+        name: &Name,
+        rtype: RecordType,
+        now: Instant,
+    ) -> Option<Result<Vec<Record>, Error>> {
+        let key = (name.clone(), rtype);
+        let entry = self.entries.get_mut(&key)?;
+        if now >= entry.expires {
+            self.entries.remove(&key);
+            return None;
+        }
+        let elapsed = now.saturating_duration_since(entry.stored).as_secs();
+        let elapsed = u32::try_from(elapsed).unwrap_or(u32::MAX);
+        Some(match &entry.answer {
+            Answer::Negative(negative) => Err((*negative).into()),
+            Answer::Records(records) => Ok(records
+                .iter()
+                .map(|r| Record {
+                    ttl: r.ttl.saturating_sub(elapsed),
+                    ..r.clone()
+                })
+                .collect()),
+        })
+    }
+
+    /// Caches the records answering `name`/`rtype` until the smallest of
+    /// their TTLs runs out. An empty set, or a TTL of 0, is not cached.
+    pub fn insert(
+        &mut self,
+        name: Name,
+        rtype: RecordType,
+        mut records: Vec<Record>,
+        now: Instant,
+    ) {
+        for record in &mut records {
+            record.ttl = clamp_ttl(record.ttl, MAX_TTL);
+        }
+        let Some(ttl) = records.iter().map(|r| r.ttl).min() else {
+            return;
+        };
+        self.store(name, rtype, ttl, Answer::Records(records), now);
+    }
+
+    /// Caches a negative answer for `name`/`rtype` for `ttl` seconds (as
+    /// computed by `resolve::negative_ttl`).
+    pub fn insert_negative(
+        &mut self,
+        name: Name,
+        rtype: RecordType,
+        negative: Negative,
+        ttl: u32,
+        now: Instant,
+    ) {
+        let ttl = clamp_ttl(ttl, MAX_NEGATIVE_TTL);
+        self.store(name, rtype, ttl, Answer::Negative(negative), now);
+    }
+
+    /// Forgets the entry for `name`/`rtype`, if any.
+    pub fn remove(&mut self, name: &Name, rtype: RecordType) {
+        self.entries.remove(&(name.clone(), rtype));
+    }
+
+    /// Drops every entry that has expired at `now`.
+    pub fn remove_expired(&mut self, now: Instant) {
+        self.entries.retain(|entry| now < entry.expires);
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    fn store(&mut self, name: Name, rtype: RecordType, ttl: u32, answer: Answer, now: Instant) {
+        if ttl == 0 {
+            self.entries.remove(&(name, rtype));
+            return;
+        }
+        let Some(expires) = now.checked_add(Duration::from_secs(u64::from(ttl))) else {
+            return;
+        };
+        self.entries.insert(
+            (name, rtype),
+            Entry {
+                stored: now,
+                expires,
+                answer,
+            },
+        );
+    }
+}
+
+/// RFC 2181 §8: a TTL with the top bit set counts as 0; then at most `max`.
+fn clamp_ttl(ttl: u32, max: u32) -> u32 {
+    if ttl > i32::MAX as u32 {
+        0
+    } else {
+        ttl.min(max)
+    }
+}
+
+#[cfg(test)]
+#[path = "cache_tests.rs"]
+mod tests;

@@ -1,0 +1,185 @@
+//! Unit tests of [`Cache`](super::Cache); time is passed in, nothing sleeps.
+
+use super::*;
+use crate::record::RData;
+use std::net::Ipv4Addr;
+
+fn name(text: &str) -> Name {
+    text.parse().unwrap()
+}
+
+fn a(owner: &str, ttl: u32, last: u8) -> Record {
+    Record {
+        name: name(owner),
+        ttl,
+        data: RData::A(Ipv4Addr::new(192, 0, 2, last)),
+    }
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+#[test]
+fn positive_entries_count_down_and_expire_at_min_ttl() {
+    let t0 = Instant::now();
+    let mut cache = Cache::new(8);
+    cache.insert(
+        name("x.example"),
+        RecordType::A,
+        vec![a("x.example", 100, 1), a("x.example", 30, 2)],
+        t0,
+    );
+    let got = cache
+        .get(&name("X.EXAMPLE."), RecordType::A, t0 + secs(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, vec![a("x.example", 90, 1), a("x.example", 20, 2)]);
+    // Sub-second elapsed time does not count down.
+    let got = cache
+        .get(
+            &name("x.example"),
+            RecordType::A,
+            t0 + Duration::from_millis(999),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(got[1].ttl, 30);
+    assert!(cache
+        .get(&name("x.example"), RecordType::AAAA, t0)
+        .is_none());
+    assert!(cache
+        .get(&name("x.example"), RecordType::A, t0 + secs(29))
+        .is_some());
+    assert!(cache
+        .get(&name("x.example"), RecordType::A, t0 + secs(30))
+        .is_none());
+    assert!(cache.is_empty(), "expired entry removed on lookup");
+}
+
+#[test]
+fn negative_entries() {
+    let t0 = Instant::now();
+    let mut cache = Cache::new(8);
+    cache.insert_negative(
+        name("gone.example"),
+        RecordType::A,
+        Negative::NxDomain,
+        60,
+        t0,
+    );
+    cache.insert_negative(
+        name("bare.example"),
+        RecordType::AAAA,
+        Negative::NoData,
+        60,
+        t0,
+    );
+    assert!(matches!(
+        cache.get(&name("gone.example"), RecordType::A, t0),
+        Some(Err(Error::NxDomain))
+    ));
+    assert!(matches!(
+        cache.get(&name("bare.example"), RecordType::AAAA, t0),
+        Some(Err(Error::NoData))
+    ));
+    assert!(cache
+        .get(&name("gone.example"), RecordType::AAAA, t0)
+        .is_none());
+    assert!(cache
+        .get(&name("gone.example"), RecordType::A, t0 + secs(60))
+        .is_none());
+}
+
+#[test]
+fn ttl_limits() {
+    let t0 = Instant::now();
+    let mut cache = Cache::new(8);
+    cache.insert(name("zero"), RecordType::A, vec![a("zero", 0, 1)], t0);
+    cache.insert(name("empty"), RecordType::A, vec![], t0);
+    cache.insert(
+        name("huge"),
+        RecordType::A,
+        vec![a("huge", 0x8000_0000, 1)],
+        t0,
+    );
+    assert!(cache.is_empty());
+    cache.insert(
+        name("long"),
+        RecordType::A,
+        vec![a("long", u32::MAX >> 1, 1)],
+        t0,
+    );
+    let got = cache
+        .get(&name("long"), RecordType::A, t0)
+        .unwrap()
+        .unwrap();
+    assert_eq!(got[0].ttl, MAX_TTL);
+    assert!(cache
+        .get(&name("long"), RecordType::A, t0 + secs(u64::from(MAX_TTL)))
+        .is_none());
+    cache.insert_negative(name("neg"), RecordType::A, Negative::NxDomain, 86400, t0);
+    assert!(cache
+        .get(
+            &name("neg"),
+            RecordType::A,
+            t0 + secs(u64::from(MAX_NEGATIVE_TTL))
+        )
+        .is_none());
+}
+
+#[test]
+fn a_new_answer_replaces_the_old() {
+    let t0 = Instant::now();
+    let mut cache = Cache::new(8);
+    cache.insert_negative(name("x"), RecordType::A, Negative::NxDomain, 60, t0);
+    cache.insert(name("x"), RecordType::A, vec![a("x", 60, 1)], t0);
+    assert!(matches!(
+        cache.get(&name("x"), RecordType::A, t0),
+        Some(Ok(_))
+    ));
+    // A TTL-0 answer removes what was cached.
+    cache.insert(name("x"), RecordType::A, vec![a("x", 0, 1)], t0);
+    assert!(cache.get(&name("x"), RecordType::A, t0).is_none());
+}
+
+#[test]
+fn bounded_lru() {
+    let t0 = Instant::now();
+    let mut cache = Cache::new(2);
+    cache.insert(name("a"), RecordType::A, vec![a("a", 60, 1)], t0);
+    cache.insert(name("b"), RecordType::A, vec![a("b", 60, 2)], t0);
+    assert!(cache.get(&name("a"), RecordType::A, t0).is_some());
+    cache.insert(name("c"), RecordType::A, vec![a("c", 60, 3)], t0);
+    assert_eq!(cache.len(), 2);
+    assert!(
+        cache.get(&name("b"), RecordType::A, t0).is_none(),
+        "b was least recently used"
+    );
+    assert!(cache.get(&name("a"), RecordType::A, t0).is_some());
+    assert!(cache.get(&name("c"), RecordType::A, t0).is_some());
+}
+
+#[test]
+fn size_zero_disables() {
+    let t0 = Instant::now();
+    let mut cache = Cache::new(0);
+    cache.insert(name("a"), RecordType::A, vec![a("a", 60, 1)], t0);
+    assert!(cache.get(&name("a"), RecordType::A, t0).is_none());
+    assert_eq!(cache.capacity(), 0);
+}
+
+#[test]
+fn remove_expired_and_clear() {
+    let t0 = Instant::now();
+    let mut cache = Cache::new(8);
+    cache.insert(name("short"), RecordType::A, vec![a("short", 5, 1)], t0);
+    cache.insert(name("long"), RecordType::A, vec![a("long", 500, 1)], t0);
+    cache.remove_expired(t0 + secs(6));
+    assert_eq!(cache.len(), 1);
+    cache.remove(&name("long"), RecordType::A);
+    assert!(cache.is_empty());
+    cache.insert(name("long"), RecordType::A, vec![a("long", 500, 1)], t0);
+    cache.clear();
+    assert!(cache.is_empty());
+}

@@ -1,0 +1,208 @@
+//! Resolver configuration: [`Config`], its defaults, and where the system's
+//! settings come from (`/etc/resolv.conf`, `RES_OPTIONS`, `LOCALDOMAIN`,
+//! the host name).
+//!
+//! The defaults are glibc's: timeout 5 s, 2 attempts, ndots 1, at most 3
+//! name servers, 127.0.0.1:53 when none is configured. tern differs in one
+//! place: it sends EDNS(0) with a 1232-byte payload by default, where glibc
+//! waits for `options edns0`. Parsing the file itself lives in
+//! `resolv_conf.rs`.
+
+use std::fs;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// The EDNS(0) UDP payload size tern offers: 1232 bytes, the size DNS Flag
+/// Day 2020 settled on to avoid IP fragmentation.
+pub const EDNS_PAYLOAD: u16 = 1232;
+
+/// Where the system's resolver configuration lives.
+pub const RESOLV_CONF: &str = "/etc/resolv.conf";
+
+/// Where the system's hosts file lives.
+pub const HOSTS_FILE: &str = "/etc/hosts";
+
+/// How a resolver finds and asks name servers.
+///
+/// Start from [`Config::default`] or [`Config::from_system`], then set
+/// fields.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Servers to ask, in order; 127.0.0.1:53 when nothing is configured.
+    pub nameservers: Vec<SocketAddr>,
+    /// Domains appended to names that do not end in a dot (`search`).
+    pub search: Vec<String>,
+    /// Dots a name needs to count as "qualified" (`options ndots:`).
+    pub ndots: u8,
+    /// How long to wait for a reply, per attempt. Default 5 s.
+    pub timeout: Duration,
+    /// Rounds over all servers. Default 2.
+    pub attempts: u32,
+    /// Start at a different server for each query (`options rotate`).
+    pub rotate: bool,
+    /// Send EDNS(0) offering [`EDNS_PAYLOAD`] bytes. Default on.
+    pub edns: bool,
+    /// Consult the hosts file before the DNS. Default on.
+    pub use_hosts: bool,
+    /// The hosts file to consult. Default `/etc/hosts`.
+    pub hosts_file: PathBuf,
+    /// Entries the cache may hold; 0 turns the cache off. Default 1024.
+    pub cache_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            nameservers: vec![default_nameserver()],
+            search: Vec::new(),
+            ndots: 1,
+            timeout: Duration::from_secs(5),
+            attempts: 2,
+            rotate: false,
+            edns: true,
+            use_hosts: true,
+            hosts_file: PathBuf::from(HOSTS_FILE),
+            cache_size: 1024,
+        }
+    }
+}
+
+/// 127.0.0.1:53, the server used when none is configured (as glibc does).
+pub(crate) fn default_nameserver() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 53))
+}
+
+impl Config {
+    /// The system's configuration: [`RESOLV_CONF`] (a missing file gives the
+    /// defaults), then, as glibc does, the domain of the host name when the
+    /// file has no `search` or `domain` line, then the `RES_OPTIONS` and
+    /// `LOCALDOMAIN` environment variables (see [`Config::apply_env`]).
+    ///
+    /// Fails with [`Error::Io`] only if the file exists but cannot be read.
+    pub fn from_system() -> Result<Config, Error> {
+        let mut config = Config::from_file(Path::new(RESOLV_CONF))?;
+        if config.search.is_empty() {
+            let hostname = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            if let Some(domain) = hostname_domain(&hostname) {
+                config.search = vec![domain];
+            }
+        }
+        let res_options = std::env::var("RES_OPTIONS").ok();
+        let localdomain = std::env::var("LOCALDOMAIN").ok();
+        config.apply_env(res_options.as_deref(), localdomain.as_deref());
+        Ok(config)
+    }
+
+    /// Parses a resolv.conf file at `path`; a missing file gives the
+    /// defaults. Bytes that are not UTF-8 are replaced (and so make their
+    /// line unreadable, which skips it).
+    pub fn from_file(path: &Path) -> Result<Config, Error> {
+        match fs::read(path) {
+            Ok(bytes) => Config::parse_resolv_conf(&String::from_utf8_lossy(&bytes)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(err) => Err(Error::Io(io::Error::new(
+                err.kind(),
+                format!("cannot read {}: {err}", path.display()),
+            ))),
+        }
+    }
+
+    /// Parses the text of a resolv.conf file as glibc does; see
+    /// `resolv_conf.rs` for the exact rules. Lines that cannot be read are
+    /// skipped, so this never fails today; the `Result` leaves room for
+    /// stricter checks.
+    pub fn parse_resolv_conf(text: &str) -> Result<Config, Error> {
+        Ok(crate::resolv_conf::parse(text))
+    }
+
+    /// Applies the environment overrides glibc reads: `res_options` is the
+    /// value of `RES_OPTIONS` (same syntax as an `options` line, applied
+    /// after the file's), `localdomain` the value of `LOCALDOMAIN` (a
+    /// whitespace-separated search list that replaces the file's; an empty
+    /// value empties it).
+    pub fn apply_env(&mut self, res_options: Option<&str>, localdomain: Option<&str>) {
+        if let Some(options) = res_options {
+            crate::resolv_conf::apply_options(self, options.split_ascii_whitespace());
+        }
+        if let Some(domains) = localdomain {
+            self.search = crate::resolv_conf::search_list(domains.split_ascii_whitespace());
+        }
+    }
+
+    /// The EDNS payload to offer in queries: `Some(EDNS_PAYLOAD)` when
+    /// [`Config::edns`] is on, for [`crate::wire::Message::query`].
+    pub fn edns_payload(&self) -> Option<u16> {
+        self.edns.then_some(EDNS_PAYLOAD)
+    }
+}
+
+/// The domain part of a host name (`"db"` + `"example.com"` for
+/// `"db.example.com"`), which glibc uses as the search list when
+/// resolv.conf sets none.
+fn hostname_domain(hostname: &str) -> Option<String> {
+    let (_, domain) = hostname.trim().split_once('.')?;
+    let domain = domain.trim_end_matches('.');
+    (!domain.is_empty()).then(|| domain.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_glibcs() {
+        let c = Config::default();
+        assert_eq!(c.nameservers, vec!["127.0.0.1:53".parse().unwrap()]);
+        assert!(c.search.is_empty());
+        assert_eq!(c.ndots, 1);
+        assert_eq!(c.timeout, Duration::from_secs(5));
+        assert_eq!(c.attempts, 2);
+        assert!(!c.rotate);
+        assert!(c.edns && c.use_hosts);
+        assert_eq!(c.hosts_file, PathBuf::from("/etc/hosts"));
+        assert_eq!(c.cache_size, 1024);
+        assert_eq!(c.edns_payload(), Some(1232));
+    }
+
+    #[test]
+    fn hostname_gives_domain() {
+        assert_eq!(
+            hostname_domain("db.example.com\n").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(hostname_domain("box"), None);
+        assert_eq!(hostname_domain("box."), None);
+        assert_eq!(hostname_domain(""), None);
+    }
+
+    #[test]
+    fn env_overrides() {
+        let mut c =
+            Config::parse_resolv_conf("search a.example b.example\noptions ndots:2").unwrap();
+        c.apply_env(Some("ndots:4 rotate timeout:2"), None);
+        assert_eq!(c.ndots, 4);
+        assert!(c.rotate);
+        assert_eq!(c.timeout, Duration::from_secs(2));
+        assert_eq!(c.search, ["a.example", "b.example"]);
+        c.apply_env(None, Some(" c.example\td.example "));
+        assert_eq!(c.search, ["c.example", "d.example"]);
+        c.apply_env(None, Some(""));
+        assert!(c.search.is_empty());
+    }
+
+    #[test]
+    fn missing_file_gives_defaults() {
+        let c = Config::from_file(Path::new("/nonexistent/tern/resolv.conf")).unwrap();
+        assert_eq!(c, Config::default());
+        // A directory cannot be read as a file.
+        assert!(matches!(
+            Config::from_file(Path::new("/")),
+            Err(Error::Io(_))
+        ));
+    }
+}

@@ -1,0 +1,127 @@
+//! Reading the answer out of a final reply: follow the CNAME chain, keep
+//! only what was asked for, and work out how long a negative answer may be
+//! cached.
+//!
+//! Everything in the reply that is not on the chain from the question's name
+//! is ignored — records for other names, other types, stray SOAs — so a
+//! server cannot plant data the user did not ask about (cache poisoning).
+
+use crate::error::{malformed, Error};
+use crate::name::Name;
+use crate::record::{RData, Record, RecordType};
+use crate::wire::Message;
+
+use super::reply::rcode_error;
+
+/// The longest CNAME chain followed within one reply.
+pub const MAX_CNAME_CHAIN: usize = 16;
+
+/// The records of type `qtype` that answer `qname` in `reply`.
+///
+/// From `qname`, CNAME records in the answer section are followed (at most
+/// [`MAX_CNAME_CHAIN`] links; a loop or a longer chain is
+/// [`Error::Malformed`]) to the canonical name; the result is the records of
+/// type `qtype` owned by that name, in answer order. Their TTLs are lowered
+/// to the smallest TTL on the chain, so a cache keeping them under `qname`
+/// forgets them when any link expires. For `qtype` CNAME the chain is not
+/// followed: the result is the CNAME records owned by `qname`.
+///
+/// Errors: the reply's rcode as an error (NXDOMAIN → [`Error::NxDomain`]),
+/// or [`Error::NoData`] when the chain ends without records of the type.
+/// A chain leading out of the reply is NoData too (a stub resolver sets RD
+/// and expects the whole chain).
+pub fn extract_answer(
+    qname: &Name,
+    qtype: RecordType,
+    reply: &Message,
+) -> Result<Vec<Record>, Error> {
+    if let Some(err) = rcode_error(reply.rcode()) {
+        return Err(err);
+    }
+    let (owner, chain_ttl) = if qtype == RecordType::CNAME {
+        (qname.clone(), u32::MAX)
+    } else {
+        follow_cnames(qname, qtype, &reply.answers)?
+    };
+    let records: Vec<Record> = reply
+        .answers
+        .iter()
+        .filter(|r| r.rtype() == qtype && r.name == owner)
+        .map(|r| Record {
+            ttl: r.ttl.min(chain_ttl),
+            ..r.clone()
+        })
+        .collect();
+    if records.is_empty() {
+        return Err(Error::NoData);
+    }
+    Ok(records)
+}
+
+/// The name `qname` is an alias of according to the answer section of
+/// `reply` (`qname` itself if it is not an alias): the name whose `qtype`
+/// records answer the question.
+pub fn canonical_name(qname: &Name, qtype: RecordType, reply: &Message) -> Result<Name, Error> {
+    follow_cnames(qname, qtype, &reply.answers).map(|(name, _)| name)
+}
+
+/// How long a negative answer (NXDOMAIN or NODATA) in `reply` may be cached,
+/// per RFC 2308 §5: the smaller of the SOA record's TTL and its MINIMUM
+/// field, and no longer than any CNAME on the chain from `qname`.
+///
+/// Only an SOA in the authority section whose owner is the final name of
+/// the chain or one of its ancestors counts; without one the answer must not
+/// be cached and this returns `None`.
+pub fn negative_ttl(qname: &Name, reply: &Message) -> Option<u32> {
+    // The type only decides where a chain stops; CNAME-free types stop at
+    // the end of the chain, which is what a negative answer is about.
+    let (owner, chain_ttl) = follow_cnames(qname, RecordType::Other(0), &reply.answers).ok()?;
+    reply.authorities.iter().find_map(|r| match &r.data {
+        RData::SOA { minimum, .. } if owner.is_subdomain_of(&r.name) => {
+            Some(r.ttl.min(*minimum).min(chain_ttl))
+        }
+        _ => None,
+    })
+}
+
+/// Follows CNAMEs from `qname` through `answers` until a name that has
+/// `qtype` records or no CNAME; returns that name and the smallest TTL of
+/// the CNAMEs followed (`u32::MAX` if none).
+fn follow_cnames(
+    qname: &Name,
+    qtype: RecordType,
+    answers: &[Record],
+) -> Result<(Name, u32), Error> {
+    let mut current = qname;
+    let mut visited: Vec<&Name> = vec![qname];
+    let mut ttl = u32::MAX;
+    loop {
+        if answers
+            .iter()
+            .any(|r| r.rtype() == qtype && r.name == *current)
+        {
+            break;
+        }
+        let next = answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(target) if r.name == *current => Some((target, r.ttl)),
+            _ => None,
+        });
+        let Some((target, link_ttl)) = next else {
+            break;
+        };
+        if visited.contains(&target) {
+            return Err(malformed(format_args!(
+                "CNAME loop at {target} in the answer to {qname}"
+            )));
+        }
+        if visited.len() > MAX_CNAME_CHAIN {
+            return Err(malformed(format_args!(
+                "CNAME chain from {qname} longer than {MAX_CNAME_CHAIN} links"
+            )));
+        }
+        visited.push(target);
+        ttl = ttl.min(link_ttl);
+        current = target;
+    }
+    Ok((current.clone(), ttl))
+}

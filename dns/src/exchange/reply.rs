@@ -1,0 +1,156 @@
+//! Deciding about one datagram or TCP message that arrived for a query:
+//! [`validate_reply`] says whether it is the reply at all, [`classify`] says
+//! what to do with a reply that is.
+
+use std::fmt;
+
+use crate::error::Error;
+use crate::wire::{Header, Message, Rcode};
+
+/// How a reply arrived; truncation means something only over UDP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// A datagram, which may be truncated (TC).
+    Udp,
+    /// A length-prefixed message on a TCP stream.
+    Tcp,
+}
+
+/// Why a received message is not the reply to our query. The resolver drops
+/// it and keeps waiting for the real reply until its timeout.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Reject {
+    /// The QR bit is clear: a query, not a response.
+    NotResponse,
+    /// The ID is not the one we sent.
+    IdMismatch {
+        /// The ID of our query.
+        expected: u16,
+        /// The ID in the message.
+        got: u16,
+    },
+    /// The question section does not echo our question.
+    QuestionMismatch,
+    /// The message could not be decoded (this includes empty datagrams).
+    Malformed(Error),
+}
+
+impl fmt::Display for Reject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reject::NotResponse => f.write_str("message is not a response (QR clear)"),
+            Reject::IdMismatch { expected, got } => {
+                write!(
+                    f,
+                    "reply ID {got:#06x} does not match query ID {expected:#06x}"
+                )
+            }
+            Reject::QuestionMismatch => f.write_str("reply does not echo the question"),
+            Reject::Malformed(err) => write!(f, "undecodable reply: {err}"),
+        }
+    }
+}
+
+/// Checks that `reply` answers `query` (RFC 5452 §9.1): QR set, same ID,
+/// and the question echoed — same type and class, name equal ignoring case.
+/// The caller has already checked that it came from the server asked.
+///
+/// Returns the decoded reply. A truncated UDP reply (TC) whose later
+/// sections are cut short is returned with just its header and question.
+///
+/// Two kinds of reply are accepted without a question section, since
+/// servers send them so and they only make the resolver move on: a
+/// truncated UDP reply (the resolver retries over TCP), and an error reply
+/// (FORMERR, SERVFAIL, NOTIMP, REFUSED: it tries elsewhere). Answers and
+/// NXDOMAIN must always echo the question.
+pub fn validate_reply(
+    query: &Message,
+    reply: &[u8],
+    transport: Transport,
+) -> Result<Message, Reject> {
+    let header = Header::decode(reply).map_err(Reject::Malformed)?;
+    if !header.qr {
+        return Err(Reject::NotResponse);
+    }
+    if header.id != query.header.id {
+        return Err(Reject::IdMismatch {
+            expected: query.header.id,
+            got: header.id,
+        });
+    }
+    let truncated = header.tc && transport == Transport::Udp;
+    let message = match Message::decode(reply) {
+        Ok(message) => message,
+        Err(_) if truncated => Message::decode_question(reply).map_err(Reject::Malformed)?,
+        Err(err) => return Err(Reject::Malformed(err)),
+    };
+    if message.questions.is_empty() {
+        let error_reply = matches!(
+            message.rcode(),
+            Rcode::FORMERR | Rcode::SERVFAIL | Rcode::NOTIMP | Rcode::REFUSED
+        );
+        if truncated || error_reply {
+            return Ok(message);
+        }
+    }
+    if message.questions != query.questions {
+        return Err(Reject::QuestionMismatch);
+    }
+    Ok(message)
+}
+
+/// What the resolver does next with an accepted reply.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Step {
+    /// The reply is final (NOERROR or NXDOMAIN): hand it to
+    /// [`super::extract_answer`], and cache what comes out.
+    Done,
+    /// The UDP reply was truncated: ask the same server again over TCP.
+    RetryTcp,
+    /// The server does not understand EDNS: ask it again without an OPT
+    /// record (and remember not to send one to it).
+    RetryWithoutEdns,
+    /// The server could not answer: ask the next one. The error is what to
+    /// report if no server does better.
+    NextServer(Error),
+}
+
+/// Decides what to do with `reply`, which [`validate_reply`] accepted for
+/// `query`:
+///
+/// - TC over UDP → [`Step::RetryTcp`] (the partial answer is not used);
+/// - NOERROR, NXDOMAIN → [`Step::Done`] (NXDOMAIN is final: other servers
+///   are not asked);
+/// - FORMERR or NOTIMP without an OPT record in the reply, or BADVERS, when
+///   the query had one → [`Step::RetryWithoutEdns`] (RFC 6891 §7);
+/// - SERVFAIL, REFUSED, NOTIMP, FORMERR and any other code →
+///   [`Step::NextServer`] with the error it stands for.
+pub fn classify(query: &Message, reply: &Message, transport: Transport) -> Step {
+    if reply.header.tc && transport == Transport::Udp {
+        return Step::RetryTcp;
+    }
+    let rcode = reply.rcode();
+    if rcode == Rcode::NOERROR || rcode == Rcode::NXDOMAIN {
+        return Step::Done;
+    }
+    let edns_refused = matches!(rcode, Rcode::FORMERR | Rcode::NOTIMP) && reply.edns.is_none();
+    if query.edns.is_some() && (edns_refused || rcode == Rcode::BADVERS) {
+        return Step::RetryWithoutEdns;
+    }
+    Step::NextServer(rcode_error(rcode).unwrap_or(Error::ServFail))
+}
+
+/// The error a response code stands for; NOERROR stands for none.
+pub fn rcode_error(rcode: Rcode) -> Option<Error> {
+    match rcode {
+        Rcode::NOERROR => None,
+        Rcode::NXDOMAIN => Some(Error::NxDomain),
+        Rcode::REFUSED | Rcode::NOTIMP => Some(Error::Refused),
+        Rcode::FORMERR => Some(Error::Malformed(
+            "the server could not parse the query (FORMERR)".into(),
+        )),
+        _ => Some(Error::ServFail),
+    }
+}

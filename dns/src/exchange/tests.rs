@@ -1,0 +1,338 @@
+//! Unit tests of the exchange decisions.
+
+use super::*;
+use crate::error::Error;
+use crate::name::Name;
+use crate::record::{RData, Record, RecordType};
+use crate::wire::{Edns, Message, Rcode};
+use std::net::Ipv4Addr;
+
+fn name(text: &str) -> Name {
+    text.parse().unwrap()
+}
+
+fn a(owner: &str, ttl: u32, last: u8) -> Record {
+    Record {
+        name: name(owner),
+        ttl,
+        data: RData::A(Ipv4Addr::new(192, 0, 2, last)),
+    }
+}
+
+fn cname(owner: &str, ttl: u32, target: &str) -> Record {
+    Record {
+        name: name(owner),
+        ttl,
+        data: RData::CNAME(name(target)),
+    }
+}
+
+fn soa(owner: &str, ttl: u32, minimum: u32) -> Record {
+    Record {
+        name: name(owner),
+        ttl,
+        data: RData::SOA {
+            mname: name("ns.example"),
+            rname: name("admin.example"),
+            serial: 1,
+            refresh: 2,
+            retry: 3,
+            expire: 4,
+            minimum,
+        },
+    }
+}
+
+fn query() -> Message {
+    Message::query(0xbeef, &name("www.example"), RecordType::A, Some(1232))
+}
+
+fn reply_to(q: &Message, rcode: Rcode, answers: Vec<Record>) -> Message {
+    let mut r = q.clone();
+    r.header.qr = true;
+    r.header.ra = true;
+    r.header.rcode = rcode;
+    r.answers = answers;
+    r
+}
+
+#[test]
+fn accepts_the_real_reply() {
+    let q = query();
+    let mut r = reply_to(&q, Rcode::NOERROR, vec![a("www.example", 60, 1)]);
+    r.questions[0].name = name("WwW.ExAmPlE"); // 0x20 case changes are fine
+    let got = validate_reply(&q, &r.encode(), Transport::Udp).unwrap();
+    assert_eq!(got, r);
+}
+
+#[test]
+fn rejects_what_is_not_the_reply() {
+    let q = query();
+    let good = reply_to(&q, Rcode::NOERROR, vec![]);
+    let check = |m: &Message| validate_reply(&q, &m.encode(), Transport::Udp).unwrap_err();
+
+    assert!(matches!(
+        validate_reply(&q, &[], Transport::Udp),
+        Err(Reject::Malformed(_))
+    ));
+    assert!(matches!(
+        validate_reply(&q, &[0; 11], Transport::Udp),
+        Err(Reject::Malformed(_))
+    ));
+    assert!(matches!(check(&q), Reject::NotResponse));
+    let mut m = good.clone();
+    m.header.id ^= 1;
+    assert!(matches!(
+        check(&m),
+        Reject::IdMismatch {
+            expected: 0xbeef,
+            got: 0xbeee
+        }
+    ));
+    let mut m = good.clone();
+    m.questions[0].name = name("other.example");
+    assert!(matches!(check(&m), Reject::QuestionMismatch));
+    let mut m = good.clone();
+    m.questions[0].qtype = RecordType::AAAA;
+    assert!(matches!(check(&m), Reject::QuestionMismatch));
+    let mut m = good.clone();
+    m.questions[0].qclass = 3;
+    assert!(matches!(check(&m), Reject::QuestionMismatch));
+    let mut m = good.clone();
+    m.questions.clear();
+    assert!(
+        matches!(check(&m), Reject::QuestionMismatch),
+        "answers must echo the question"
+    );
+    let mut m = good.clone();
+    m.questions.push(m.questions[0].clone());
+    assert!(matches!(check(&m), Reject::QuestionMismatch));
+    let mut bytes = good.encode();
+    bytes.push(0);
+    assert!(matches!(
+        validate_reply(&q, &bytes, Transport::Udp),
+        Err(Reject::Malformed(_))
+    ));
+    assert!(check(&q).to_string().contains("QR"));
+}
+
+#[test]
+fn error_replies_without_question_are_accepted() {
+    let q = query();
+    let mut m = reply_to(&q, Rcode::SERVFAIL, vec![]);
+    m.questions.clear();
+    m.edns = None;
+    let got = validate_reply(&q, &m.encode(), Transport::Udp).unwrap();
+    assert!(matches!(
+        classify(&q, &got, Transport::Udp),
+        Step::NextServer(Error::ServFail)
+    ));
+    m.header.rcode = Rcode::NXDOMAIN;
+    assert!(validate_reply(&q, &m.encode(), Transport::Udp).is_err());
+}
+
+#[test]
+fn truncated_udp_reply_means_tcp() {
+    let q = query();
+    let mut m = reply_to(&q, Rcode::NOERROR, vec![a("www.example", 60, 1)]);
+    m.header.tc = true;
+    m.edns = None;
+    let mut bytes = m.encode();
+    bytes.truncate(bytes.len() - 4); // cut inside the answer
+    let got = validate_reply(&q, &bytes, Transport::Udp).unwrap();
+    assert!(got.answers.is_empty());
+    assert!(matches!(classify(&q, &got, Transport::Udp), Step::RetryTcp));
+    // Over TCP a cut message is just malformed, and TC means nothing.
+    assert!(validate_reply(&q, &bytes, Transport::Tcp).is_err());
+    let whole = validate_reply(&q, &m.encode(), Transport::Tcp).unwrap();
+    assert!(matches!(classify(&q, &whole, Transport::Tcp), Step::Done));
+    // TC with no question at all is still a reason to retry over TCP.
+    m.questions.clear();
+    m.answers.clear();
+    let got = validate_reply(&q, &m.encode(), Transport::Udp).unwrap();
+    assert!(matches!(classify(&q, &got, Transport::Udp), Step::RetryTcp));
+}
+
+#[test]
+fn classification() {
+    let q = query();
+    let step = |rcode: Rcode, edns: Option<Edns>| {
+        let mut r = reply_to(&q, rcode, vec![]);
+        r.edns = edns;
+        classify(&q, &r, Transport::Udp)
+    };
+    assert!(matches!(step(Rcode::NOERROR, None), Step::Done));
+    assert!(matches!(step(Rcode::NXDOMAIN, None), Step::Done));
+    assert!(matches!(
+        step(Rcode::SERVFAIL, None),
+        Step::NextServer(Error::ServFail)
+    ));
+    assert!(matches!(
+        step(Rcode::REFUSED, None),
+        Step::NextServer(Error::Refused)
+    ));
+    assert!(matches!(step(Rcode::FORMERR, None), Step::RetryWithoutEdns));
+    assert!(matches!(step(Rcode::NOTIMP, None), Step::RetryWithoutEdns));
+    assert!(matches!(
+        step(Rcode::FORMERR, Some(Edns::new(512))),
+        Step::NextServer(Error::Malformed(_))
+    ));
+    let badvers = Edns {
+        ext_rcode: 1,
+        ..Edns::new(512)
+    };
+    assert!(matches!(
+        step(Rcode::NOERROR, Some(badvers)),
+        Step::RetryWithoutEdns
+    ));
+    assert!(matches!(
+        step(Rcode(9), None),
+        Step::NextServer(Error::ServFail)
+    ));
+    // Without EDNS in the query, FORMERR just moves on.
+    let plain = Message::query(1, &name("x"), RecordType::A, None);
+    let mut r = reply_to(&plain, Rcode::FORMERR, vec![]);
+    r.edns = None;
+    assert!(matches!(
+        classify(&plain, &r, Transport::Udp),
+        Step::NextServer(_)
+    ));
+}
+
+#[test]
+fn follows_cname_chain_and_ignores_the_rest() {
+    let q = query();
+    let r = reply_to(
+        &q,
+        Rcode::NOERROR,
+        vec![
+            a("evil.example", 60, 66),
+            cname("www.example", 50, "a.example"),
+            a("www.example", 60, 67), // not at the chain's end: ignored
+            cname("a.example", 40, "b.example"),
+            a("b.example", 300, 1),
+            Record {
+                name: name("b.example"),
+                ttl: 300,
+                data: RData::AAAA("::1".parse().unwrap()),
+            },
+            a("B.EXAMPLE", 20, 2),
+        ],
+    );
+    let got = extract_answer(&name("www.example"), RecordType::A, &r);
+    // www.example has an A record of its own: data wins over its CNAME.
+    assert_eq!(got.unwrap(), vec![a("www.example", 60, 67)]);
+
+    let r = reply_to(
+        &q,
+        Rcode::NOERROR,
+        vec![
+            a("evil.example", 60, 66),
+            cname("www.example", 50, "a.example"),
+            cname("a.example", 40, "b.example"),
+            a("b.example", 300, 1),
+            a("B.EXAMPLE", 20, 2),
+        ],
+    );
+    let got = extract_answer(&name("www.example"), RecordType::A, &r).unwrap();
+    assert_eq!(got, vec![a("b.example", 40, 1), a("B.EXAMPLE", 20, 2)]);
+    assert_eq!(
+        canonical_name(&name("www.example"), RecordType::A, &r).unwrap(),
+        name("b.example")
+    );
+    let cn = extract_answer(&name("www.example"), RecordType::CNAME, &r).unwrap();
+    assert_eq!(cn, vec![cname("www.example", 50, "a.example")]);
+    assert!(matches!(
+        extract_answer(&name("www.example"), RecordType::AAAA, &r),
+        Err(Error::NoData)
+    ));
+}
+
+#[test]
+fn cname_loops_and_long_chains() {
+    let q = query();
+    let looped = reply_to(
+        &q,
+        Rcode::NOERROR,
+        vec![
+            cname("www.example", 5, "x.example"),
+            cname("x.example", 5, "www.example"),
+        ],
+    );
+    let err = extract_answer(&name("www.example"), RecordType::A, &looped).unwrap_err();
+    assert!(err.to_string().contains("CNAME loop"), "{err}");
+
+    let chain = |links: usize| {
+        let mut answers: Vec<Record> = (0..links)
+            .map(|i| cname(&format!("n{i}.example"), 5, &format!("n{}.example", i + 1)))
+            .collect();
+        answers.push(a(&format!("n{links}.example"), 5, 1));
+        let r = reply_to(&q, Rcode::NOERROR, answers);
+        extract_answer(&name("n0.example"), RecordType::A, &r)
+    };
+    assert_eq!(chain(MAX_CNAME_CHAIN).unwrap().len(), 1);
+    assert!(chain(MAX_CNAME_CHAIN + 1)
+        .unwrap_err()
+        .to_string()
+        .contains("longer than"));
+}
+
+#[test]
+fn rcodes_become_errors() {
+    let q = query();
+    let r = |rc| reply_to(&q, rc, vec![a("www.example", 1, 1)]);
+    let get = |rc| extract_answer(&name("www.example"), RecordType::A, &r(rc));
+    assert!(matches!(get(Rcode::NXDOMAIN), Err(Error::NxDomain)));
+    assert!(matches!(get(Rcode::SERVFAIL), Err(Error::ServFail)));
+    assert!(matches!(get(Rcode::REFUSED), Err(Error::Refused)));
+    assert!(get(Rcode::NOERROR).is_ok());
+    let empty = reply_to(&q, Rcode::NOERROR, vec![]);
+    assert!(matches!(
+        extract_answer(&name("www.example"), RecordType::A, &empty),
+        Err(Error::NoData)
+    ));
+}
+
+#[test]
+fn negative_ttl_from_soa() {
+    let q = query();
+    let mut r = reply_to(&q, Rcode::NXDOMAIN, vec![]);
+    assert_eq!(
+        negative_ttl(&name("www.example"), &r),
+        None,
+        "no SOA: do not cache"
+    );
+    r.authorities = vec![soa("example", 3600, 300)];
+    assert_eq!(negative_ttl(&name("www.example"), &r), Some(300));
+    r.authorities = vec![soa("example", 60, 300)];
+    assert_eq!(negative_ttl(&name("www.example"), &r), Some(60));
+    // An SOA for an unrelated zone is ignored.
+    r.authorities = vec![soa("other", 60, 300)];
+    assert_eq!(negative_ttl(&name("www.example"), &r), None);
+    // With a chain the SOA is about the chain's end and the CNAME TTL bounds it.
+    r.answers = vec![cname("www.example", 10, "x.elsewhere")];
+    r.authorities = vec![soa("elsewhere", 600, 600)];
+    assert_eq!(negative_ttl(&name("www.example"), &r), Some(10));
+}
+
+#[test]
+fn attempt_plans() {
+    let mut c = crate::Config::default();
+    let s = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+    c.nameservers = vec![s(1), s(2), s(3)];
+    assert_eq!(
+        attempt_plan(&c, 7),
+        vec![s(1), s(2), s(3), s(1), s(2), s(3)]
+    );
+    c.rotate = true;
+    assert_eq!(
+        attempt_plan(&c, 7),
+        vec![s(2), s(3), s(1), s(2), s(3), s(1)]
+    );
+    c.attempts = 1;
+    assert_eq!(attempt_plan(&c, 2), vec![s(3), s(1), s(2)]);
+    c.attempts = 0;
+    assert_eq!(attempt_plan(&c, 0).len(), 3, "at least one round");
+    c.nameservers.clear();
+    assert!(attempt_plan(&c, 0).is_empty());
+}

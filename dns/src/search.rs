@@ -1,0 +1,166 @@
+//! From what the user typed to what the resolver asks: IP literals,
+//! `localhost`, and the names to query in order (the search list).
+//!
+//! For a host string the resolver goes, in order:
+//!
+//! 1. [`ip_literal`]: an address needs no lookup.
+//! 2. [`localhost_addrs`]: `localhost` and names under it are the loopback
+//!    addresses, never sent to the network (RFC 6761 §6.3).
+//! 3. The hosts file, for the name as typed (when `use_hosts`).
+//! 4. The DNS, for each name of [`search_candidates`] in turn until one
+//!    gives an answer other than NXDOMAIN/NODATA.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::name::Name;
+
+/// The address `host` spells, if it is an IPv4 or IPv6 literal (IPv6 also
+/// in brackets, as in URLs: `[::1]`). Only the standard forms are taken;
+/// `127.1` or hexadecimal parts are names, not addresses.
+pub fn ip_literal(host: &str) -> Option<IpAddr> {
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return inner.parse::<Ipv6Addr>().ok().map(IpAddr::V6);
+    }
+    host.parse().ok()
+}
+
+/// `127.0.0.1` and `::1` if `host` is `localhost` or a name under it
+/// (`db.localhost`), ignoring case and a trailing dot; `None` otherwise.
+pub fn localhost_addrs(host: &str) -> Option<Vec<IpAddr>> {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let lower = host.to_ascii_lowercase();
+    let is_localhost = lower == "localhost" || lower.ends_with(".localhost");
+    is_localhost.then(|| {
+        vec![
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ]
+    })
+}
+
+/// Whether `name` is `localhost.` or below it.
+pub fn is_localhost(name: &Name) -> bool {
+    name.labels()
+        .last()
+        .is_some_and(|l| l.eq_ignore_ascii_case(b"localhost"))
+}
+
+/// The names to query for `host`, in order, after checking it is a valid
+/// name (empty names, empty labels, labels over 63 bytes, names over 255
+/// bytes and non-ASCII text give [`Error::InvalidName`]).
+///
+/// - A name ending in a dot is absolute: just that name.
+/// - Otherwise the name as typed comes first, then the name with each
+///   `config.search` domain appended, in order. Search domains that are
+///   not valid names, the root, or make the name too long are left out, and
+///   duplicates appear once.
+///
+/// This is the order the project's design asks for ("names with fewer than
+/// ndots dots try the search list after the absolute name fails"), for every
+/// name whatever its dots. resolv.conf(5) and glibc differ for names with
+/// fewer than `ndots` dots: they try the search list *first* and the name as
+/// typed last. `config.ndots` therefore does not change the order here.
+pub fn search_candidates(host: &str, config: &Config) -> Result<Vec<Name>, Error> {
+    let absolute: Name = host.parse()?;
+    if host.ends_with('.') {
+        return Ok(vec![absolute]);
+    }
+    let mut names = vec![absolute.clone()];
+    for domain in &config.search {
+        let Ok(domain) = domain.parse::<Name>() else {
+            continue;
+        };
+        if domain.is_root() {
+            continue;
+        }
+        if let Ok(name) = absolute.join(&domain) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(host: &str, search: &[&str]) -> Vec<String> {
+        let c = Config {
+            search: search.iter().map(|s| s.to_string()).collect(),
+            ..Config::default()
+        };
+        search_candidates(host, &c)
+            .unwrap()
+            .iter()
+            .map(Name::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn literals() {
+        assert_eq!(ip_literal("192.0.2.1"), Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(ip_literal("::1"), Some("::1".parse().unwrap()));
+        assert_eq!(
+            ip_literal("[2001:db8::1]"),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(ip_literal("[192.0.2.1]"), None);
+        assert_eq!(ip_literal("127.1"), None);
+        assert_eq!(ip_literal("example.com"), None);
+        assert_eq!(ip_literal(""), None);
+    }
+
+    #[test]
+    fn localhost() {
+        let both = Some(vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()]);
+        assert_eq!(localhost_addrs("localhost"), both);
+        assert_eq!(localhost_addrs("LocalHost."), both);
+        assert_eq!(localhost_addrs("db.localhost"), both);
+        assert_eq!(localhost_addrs("localhost.example"), None);
+        assert_eq!(localhost_addrs("notlocalhost"), None);
+        assert!(is_localhost(&"a.LOCALHOST".parse().unwrap()));
+        assert!(!is_localhost(&"localhost.example".parse().unwrap()));
+        assert!(!is_localhost(&Name::root()));
+    }
+
+    #[test]
+    fn candidate_order() {
+        assert_eq!(
+            names("www", &["a.example", "b.example"]),
+            ["www.", "www.a.example.", "www.b.example."]
+        );
+        assert_eq!(
+            names("www.x", &["a.example"]),
+            ["www.x.", "www.x.a.example."]
+        );
+        assert_eq!(names("www.", &["a.example"]), ["www."]);
+        assert_eq!(names("www", &[]), ["www."]);
+    }
+
+    #[test]
+    fn odd_search_domains_are_skipped() {
+        let l = "a".repeat(63);
+        let longest = format!("{l}.{l}.{l}.{}", "b".repeat(61)); // 255 bytes
+        assert_eq!(
+            names("www", &["..bad", ".", "a.example.", "A.EXAMPLE", &longest]),
+            ["www.", "www.a.example."]
+        );
+    }
+
+    #[test]
+    fn invalid_names() {
+        let c = Config::default();
+        for bad in ["", "a..b", "..", ".a", "é.example", "a b"] {
+            assert!(
+                matches!(search_candidates(bad, &c), Err(Error::InvalidName(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(search_candidates(&"a".repeat(64), &c).is_err());
+        assert!(search_candidates(&"a.".repeat(128), &c).is_err());
+    }
+}
