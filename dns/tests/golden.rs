@@ -350,3 +350,68 @@ fn full_reply_over_tcp() {
         60
     );
 }
+
+/// The records dig printed for a capture (its ANSWER, AUTHORITY and
+/// ADDITIONAL sections, from the file's comments), whitespace-normalised.
+fn dig_records(file: &str) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(format!("{file}.hex"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut in_section = false;
+    let mut out = Vec::new();
+    for line in text.lines().filter_map(|l| l.strip_prefix('#')) {
+        let line = line.trim();
+        if line.starts_with(";;") {
+            in_section = ["ANSWER SECTION", "AUTHORITY SECTION", "ADDITIONAL SECTION"]
+                .iter()
+                .any(|s| line.contains(s));
+        } else if line.is_empty() {
+            in_section = false;
+        } else if in_section {
+            out.push(line.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_record_prints_as_dig_printed_it() {
+    let files = [
+        "a",
+        "aaaa",
+        "cname_chain",
+        "mx",
+        "txt",
+        "srv",
+        "ptr",
+        "nxdomain_soa",
+        "nodata_soa",
+        "nxdomain_local",
+        "truncated",
+        "many_tcp",
+    ];
+    for file in files {
+        let mut bytes = load(file);
+        if file.ends_with("tcp") {
+            bytes.drain(..2);
+        }
+        let m = Message::decode(&bytes).unwrap();
+        let ours: Vec<String> = m
+            .answers
+            .iter()
+            .chain(&m.authorities)
+            .chain(&m.additionals)
+            .map(Record::to_string)
+            .collect();
+        assert_eq!(ours, dig_records(file), "{file}");
+        // The header line too, ID aside.
+        let text = m.to_string();
+        let flags = text.lines().nth(1).unwrap();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(format!("{file}.hex"));
+        let dig = std::fs::read_to_string(path).unwrap();
+        assert!(dig.contains(flags), "{file}: {flags}");
+    }
+}

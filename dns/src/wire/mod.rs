@@ -24,6 +24,7 @@
 //! Records of classes other than IN are skipped (tern only asks class-IN
 //! questions); the OPT record becomes [`Message::edns`].
 
+mod display;
 mod edns;
 mod header;
 mod rdata;
