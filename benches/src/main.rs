@@ -1,2 +1,199 @@
-//! tern-benches: comparisons of tern with its peers.
-fn main() {}
+//! tern-benches: comparisons of tern with tokio (current_thread), smol,
+//! blocking std sockets, hickory-resolver and c-ares.
+//!
+//! `cargo run --release -p tern-benches -- all` runs every group;
+//! `-- tasks` (or `cross-thread`, `timers`, `udp`, `tcp`, `dns`,
+//! `footprint`) runs one; `--quick` (or `TERN_BENCH_QUICK=1`) uses tiny
+//! iteration counts; `--reps N` sets the repetitions (default 5);
+//! `--json PATH` moves the JSON output from `target/bench.json`.
+//! See `benches/README.md`.
+
+mod alloc;
+mod cross;
+mod footprint;
+mod harness;
+mod report;
+mod rt;
+mod signal;
+mod tasks;
+mod timers;
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use report::Report;
+
+#[global_allocator]
+static ALLOC: alloc::Counting = alloc::Counting;
+
+/// Settings shared by every group.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    /// Tiny iteration counts.
+    pub quick: bool,
+    /// Measured repetitions per runtime (after one warm-up).
+    pub reps: usize,
+}
+
+impl Ctx {
+    /// `full`, or `quick` in quick mode.
+    pub fn n(&self, full: usize, quick: usize) -> usize {
+        if self.quick {
+            quick
+        } else {
+            full
+        }
+    }
+}
+
+/// Group names, in the order `all` runs them.
+const GROUPS: &[&str] = &[
+    "tasks",
+    "cross-thread",
+    "timers",
+    "udp",
+    "tcp",
+    "dns",
+    "footprint",
+];
+
+fn usage() -> String {
+    format!(
+        "usage: tern-benches [all | {}]... [--quick] [--reps N] [--json PATH]",
+        GROUPS.join(" | ")
+    )
+}
+
+fn run_group(name: &'static str, ctx: &Ctx, report: &mut Report) {
+    eprintln!("== {name}");
+    let metrics = match name {
+        "tasks" => tasks::run(ctx),
+        "cross-thread" => cross::run(ctx),
+        "timers" => timers::run(ctx),
+        "footprint" => footprint::run(ctx, &mut report.notes),
+        _ => {
+            report.notes.push(format!(
+                "{name}: not built yet (tern::net / tern::dns not available in this tree)"
+            ));
+            Vec::new()
+        }
+    };
+    for m in &metrics {
+        eprintln!("   {}: tern {:?}", m.name, m.value("tern"));
+    }
+    report.metrics.extend(metrics);
+}
+
+fn command_output(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(cmd).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn default_json_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench.json")
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let mut groups: Vec<&'static str> = Vec::new();
+    let mut quick = std::env::var("TERN_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+    let mut reps = 5;
+    let mut json = default_json_path();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--reps" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) if n >= 1 => reps = n,
+                _ => {
+                    eprintln!("--reps needs a positive number\n{}", usage());
+                    return ExitCode::FAILURE;
+                }
+            },
+            "--json" => match args.next() {
+                Some(p) => json = PathBuf::from(p),
+                None => {
+                    eprintln!("--json needs a path\n{}", usage());
+                    return ExitCode::FAILURE;
+                }
+            },
+            "all" => groups.extend(GROUPS),
+            "cross" => groups.push("cross-thread"),
+            "-h" | "--help" => {
+                println!("{}", usage());
+                return ExitCode::SUCCESS;
+            }
+            other => match GROUPS.iter().find(|g| **g == other) {
+                Some(g) => groups.push(g),
+                None => {
+                    eprintln!("unknown argument {other:?}\n{}", usage());
+                    return ExitCode::FAILURE;
+                }
+            },
+        }
+    }
+    if groups.is_empty() {
+        groups.extend(GROUPS);
+    }
+    groups.dedup();
+
+    let ctx = Ctx { quick, reps };
+    let mut report = Report {
+        quick,
+        reps,
+        ..Report::default()
+    };
+    report.header = vec![
+        (
+            "date".into(),
+            command_output("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]).unwrap_or_default(),
+        ),
+        (
+            "kernel".into(),
+            command_output("uname", &["-r"]).unwrap_or_default(),
+        ),
+        ("cpu".into(), cpu_model()),
+        (
+            "cores".into(),
+            std::thread::available_parallelism().map_or("?".into(), |n| n.to_string()),
+        ),
+        (
+            "build".into(),
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
+            .into(),
+        ),
+    ];
+    for g in &groups {
+        report.groups.push(g);
+        run_group(g, &ctx, &mut report);
+    }
+    println!("{}", report.markdown());
+    if let Some(dir) = json.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match std::fs::write(&json, report.json()) {
+        Ok(()) => eprintln!("JSON written to {}", json.display()),
+        Err(e) => {
+            eprintln!("cannot write {}: {e}", json.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
