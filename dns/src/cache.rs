@@ -3,7 +3,7 @@
 //! Keyed by (name, type). A positive entry holds the records of an answer and
 //! lives as long as the smallest TTL among them; a negative entry (NXDOMAIN
 //! or NODATA) lives as long as the TTL the resolver derived from the SOA
-//! record of the reply (RFC 2308, see `resolve::negative_ttl`). NXDOMAIN is
+//! record of the reply (RFC 2308, see `exchange::negative_ttl`). NXDOMAIN is
 //! stored per type like NODATA, so a name that does not exist is cached once
 //! for A and once for AAAA.
 //!
@@ -140,7 +140,7 @@ impl Cache {
     }
 
     /// Caches a negative answer for `name`/`rtype` for `ttl` seconds (as
-    /// computed by `resolve::negative_ttl`).
+    /// computed by `exchange::negative_ttl`).
     pub fn insert_negative(
         &mut self,
         name: Name,
@@ -151,6 +151,31 @@ impl Cache {
     ) {
         let ttl = clamp_ttl(ttl, MAX_NEGATIVE_TTL);
         self.store(name, rtype, ttl, Answer::Negative(negative), now);
+    }
+
+    /// Caches the outcome of `exchange::extract_answer` for `name`/`rtype`:
+    /// records with [`Cache::insert`]; NXDOMAIN and NODATA with
+    /// [`Cache::insert_negative`] for `negative_ttl` seconds (from
+    /// `exchange::negative_ttl`; `None` means the reply had no usable SOA and
+    /// nothing is cached). Other errors (timeouts, SERVFAIL, ...) are never
+    /// cached.
+    pub fn insert_result(
+        &mut self,
+        name: Name,
+        rtype: RecordType,
+        result: &Result<Vec<Record>, Error>,
+        negative_ttl: Option<u32>,
+        now: Instant,
+    ) {
+        let negative = match result {
+            Ok(records) => return self.insert(name, rtype, records.clone(), now),
+            Err(Error::NxDomain) => Negative::NxDomain,
+            Err(Error::NoData) => Negative::NoData,
+            Err(_) => return,
+        };
+        if let Some(ttl) = negative_ttl {
+            self.insert_negative(name, rtype, negative, ttl, now);
+        }
     }
 
     /// Forgets the entry for `name`/`rtype`, if any.

@@ -183,3 +183,64 @@ fn remove_expired_and_clear() {
     cache.clear();
     assert!(cache.is_empty());
 }
+
+#[test]
+fn insert_result_caches_what_may_be_cached() {
+    let t0 = Instant::now();
+    let mut cache = Cache::new(8);
+    cache.insert_result(
+        name("ok"),
+        RecordType::A,
+        &Ok(vec![a("ok", 60, 1)]),
+        None,
+        t0,
+    );
+    cache.insert_result(
+        name("nx"),
+        RecordType::A,
+        &Err(Error::NxDomain),
+        Some(30),
+        t0,
+    );
+    cache.insert_result(
+        name("nodata"),
+        RecordType::A,
+        &Err(Error::NoData),
+        Some(30),
+        t0,
+    );
+    cache.insert_result(
+        name("no-soa"),
+        RecordType::A,
+        &Err(Error::NxDomain),
+        None,
+        t0,
+    );
+    cache.insert_result(
+        name("fail"),
+        RecordType::A,
+        &Err(Error::ServFail),
+        Some(30),
+        t0,
+    );
+    cache.insert_result(
+        name("slow"),
+        RecordType::A,
+        &Err(Error::Timeout),
+        Some(30),
+        t0,
+    );
+    assert_eq!(cache.len(), 3);
+    assert!(matches!(
+        cache.get(&name("ok"), RecordType::A, t0),
+        Some(Ok(_))
+    ));
+    assert!(matches!(
+        cache.get(&name("nx"), RecordType::A, t0),
+        Some(Err(Error::NxDomain))
+    ));
+    assert!(matches!(
+        cache.get(&name("nodata"), RecordType::A, t0),
+        Some(Err(Error::NoData))
+    ));
+}

@@ -1,9 +1,11 @@
 //! tern-dns: the DNS half of tern — wire codec, names, records, system
 //! configuration, hosts file, cache and the decisions a stub resolver makes.
 //!
-//! Everything in this crate is pure: it neither opens sockets nor reads the
-//! clock (functions that need the time take `now: Instant`). The async
-//! resolver built on tern's runtime and networking drives these pieces:
+//! Nothing here opens a socket or reads the clock (functions that need the
+//! time take `now: Instant`); the only I/O is reading configuration files
+//! ([`Config::from_system`], [`Hosts::load`]). The async resolver — `resolve`,
+//! `connect` and `Resolver`, built on tern's runtime and networking — drives
+//! these pieces:
 //!
 //! 1. [`search::ip_literal`] and [`search::localhost_addrs`] answer without
 //!    any lookup; [`Hosts`] answers next when [`Config::use_hosts`] is set;

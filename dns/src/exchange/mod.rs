@@ -25,9 +25,10 @@
 //! NXDOMAIN / NODATA for this name → try the next candidate name
 //! ```
 //!
-//! Results go into the cache: records with `Cache::insert`, NXDOMAIN and
-//! NODATA with `Cache::insert_negative` for [`negative_ttl`] seconds (not
-//! at all when it is `None`).
+//! Results go into the cache with `Cache::insert_result(name, rtype,
+//! &result, negative_ttl(&name, &reply), now)`: records for their TTL,
+//! NXDOMAIN and NODATA for the [`negative_ttl`] (not at all when it is
+//! `None`), other errors never.
 
 mod answer;
 mod reply;
