@@ -12,11 +12,14 @@ mod alloc;
 mod cross;
 mod footprint;
 mod harness;
+mod net;
 mod report;
 mod rt;
 mod signal;
 mod tasks;
+mod tcp;
 mod timers;
+mod udp;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -70,6 +73,8 @@ fn run_group(name: &'static str, ctx: &Ctx, report: &mut Report) {
         "tasks" => tasks::run(ctx),
         "cross-thread" => cross::run(ctx),
         "timers" => timers::run(ctx),
+        "udp" => udp::run(ctx, &mut report.notes),
+        "tcp" => tcp::run(ctx, &mut report.notes),
         "footprint" => footprint::run(ctx, &mut report.notes),
         _ => {
             report.notes.push(format!(
@@ -107,8 +112,29 @@ fn default_json_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench.json")
 }
 
+/// `__child GROUP COLUMN N`: one run for a parent measuring it from
+/// outside (strace).
+fn child(args: &[String]) -> ExitCode {
+    let n = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let res = match (args.first().map(String::as_str), args.get(1)) {
+        (Some("udp"), Some(col)) => udp::child(col, n),
+        _ => Err(format!("bad child arguments {args:?}")),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("__child") {
+        return child(&argv[1..]);
+    }
+    let mut args = argv.into_iter();
     let mut groups: Vec<&'static str> = Vec::new();
     let mut quick = std::env::var("TERN_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
     let mut reps = 5;
