@@ -10,6 +10,8 @@
 
 mod alloc;
 mod cross;
+mod dns;
+mod dns_server;
 mod footprint;
 mod harness;
 mod net;
@@ -75,6 +77,7 @@ fn run_group(name: &'static str, ctx: &Ctx, report: &mut Report) {
         "timers" => timers::run(ctx),
         "udp" => udp::run(ctx, &mut report.notes),
         "tcp" => tcp::run(ctx, &mut report.notes),
+        "dns" => dns::run(ctx, &mut report.notes),
         "footprint" => footprint::run(ctx, &mut report.notes),
         _ => {
             report.notes.push(format!(

@@ -21,6 +21,7 @@ pub const COLUMNS: &[(&str, &str)] = &[
     ("std", "std blocking"),
     ("hickory", "hickory (tokio)"),
     ("c-ares", "c-ares"),
+    ("tokio-hickory", "tokio + hickory"),
 ];
 
 /// Columns that are floors for reference, not peers.
@@ -221,6 +222,9 @@ impl Report {
                 continue;
             }
             let mut cols: Vec<&str> = vec!["tern", "tokio", "smol"];
+            if *group == "footprint" {
+                cols = vec!["tern"];
+            }
             for (id, _) in COLUMNS {
                 if !cols.contains(id) && rows.iter().any(|m| m.cells.iter().any(|(c, _)| c == id)) {
                     cols.push(id);
@@ -279,18 +283,17 @@ impl Report {
                 let _ = writeln!(out, "| {} ({}) | {t} | {v} | {res} |", m.name, m.unit);
             }
         }
-        let skipped: Vec<String> = self
-            .metrics
-            .iter()
-            .flat_map(|m| {
-                m.cells.iter().filter_map(move |(c, cell)| match cell {
-                    Cell::Skipped(why) => {
-                        Some(format!("{} / {}: skipped: {why}", m.name, display_name(c)))
+        let mut skipped: Vec<String> = Vec::new();
+        for m in &self.metrics {
+            for (c, cell) in &m.cells {
+                if let Cell::Skipped(why) = cell {
+                    let line = format!("{} / {}: skipped: {why}", m.group, display_name(c));
+                    if !skipped.contains(&line) {
+                        skipped.push(line);
                     }
-                    Cell::Value { .. } => None,
-                })
-            })
-            .collect();
+                }
+            }
+        }
         if !self.notes.is_empty() || !skipped.is_empty() {
             let _ = writeln!(out, "\n### notes\n");
             for n in self.notes.iter().chain(&skipped) {
