@@ -112,7 +112,10 @@ fn cpu_model() -> String {
 }
 
 fn default_json_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench.json")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("target/bench.json")
 }
 
 /// `__child GROUP COLUMN N`: one run for a parent measuring it from

@@ -1,0 +1,36 @@
+//! The tern client of the DNS group, written against DESIGN.md's
+//! `tern::dns::{Config, Resolver, RecordType}`. Not compiled until the
+//! facade re-exports `tern::dns`: then replace the stub `tern_lookups` in
+//! `dns.rs` with this function (or `mod dns_tern;` and call it).
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use crate::dns::{drive, TIMEOUT};
+use crate::harness::Rep;
+use crate::rt::{Rt, Tern};
+
+/// `count` A lookups with tern, `inflight` at a time, cache off.
+pub fn tern_lookups(server: SocketAddr, inflight: usize, count: usize) -> Result<Rep, String> {
+    use tern::dns::{Config, RecordType, Resolver};
+    Tern::block_on(async move {
+        let mut cfg = Config::default();
+        cfg.nameservers = vec![server];
+        cfg.search = Vec::new();
+        cfg.cache_size = 0;
+        cfg.use_hosts = false;
+        cfg.timeout = TIMEOUT;
+        cfg.attempts = 2;
+        let resolver = Rc::new(Resolver::new(cfg));
+        drive::<Tern, _, _>(inflight, count, move |name| {
+            let r = resolver.clone();
+            async move {
+                r.lookup(&name, RecordType::A)
+                    .await
+                    .map(|v| v.len())
+                    .map_err(|e| format!("tern lookup {name}: {e}"))
+            }
+        })
+        .await
+    })
+}
