@@ -50,3 +50,8 @@ pub mod io {
 }
 
 pub use tern_runtime::sys;
+
+/// Async UDP and TCP sockets on the reactor.
+pub mod net {
+    pub use tern_net::*;
+}

@@ -91,7 +91,8 @@ async fn burst_of_remote_wakes_is_coalesced() {
     }
     t.join().unwrap();
     let writes = tern::current_metrics().unwrap().remote_unparks - before;
-    assert!(writes >= 1, "the parked runtime must have been unparked");
+    // Zero writes is possible too: the burst may land while the runtime is
+    // still busy, and then it sees the pending flag before it parks.
     assert!(
         writes <= 20,
         "{writes} eventfd writes for a burst of {TASKS} wakes"

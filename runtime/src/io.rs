@@ -32,6 +32,12 @@ pub struct IoSource {
 impl IoSource {
     /// Registers `fd` (which must be non-blocking) with the current runtime.
     ///
+    /// The source starts out assumed writable and not readable: a first
+    /// write is simply tried (a fresh socket almost always has room), while
+    /// a first read waits for the kernel's first edge. Code that must wait
+    /// for a first writability edge (a non-blocking `connect`) calls
+    /// [`clear_ready`](IoSource::clear_ready) first.
+    ///
     /// Fails with `ErrorKind::Other` outside a runtime.
     pub fn new(fd: OwnedFd) -> io::Result<IoSource> {
         let reactor = current_reactor().ok_or_else(|| {
@@ -55,8 +61,10 @@ impl IoSource {
         self.reactor.is_ready(self.token, dir)
     }
 
-    /// Forgets the readiness of `dir`; call it when an operation returned
-    /// `WouldBlock`.
+    /// Forgets that `dir` is ready (hang-up and error states are kept), so
+    /// the next operation waits for a new edge. [`poll_io`](IoSource::poll_io)
+    /// does this itself on `WouldBlock`; callers use it when they know the
+    /// kernel queue is drained, e.g. after a short stream read.
     pub fn clear_ready(&self, dir: Direction) {
         self.reactor.clear_ready(self.token, dir)
     }
@@ -74,7 +82,9 @@ impl IoSource {
         loop {
             ready!(self.poll_ready(cx, dir));
             match op(self.fd.as_fd()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_ready(dir),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.reactor.clear_would_block(self.token, dir)
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
             }

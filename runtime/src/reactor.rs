@@ -154,7 +154,9 @@ impl Reactor {
         Ok(n)
     }
 
-    /// Registers `fd`; it starts with no readiness until the first edge.
+    /// Registers `fd`. It starts out assumed writable (a fresh socket
+    /// almost always is, and the first send then costs only its own
+    /// syscall) and not readable until the first edge says so.
     pub(crate) fn register(&self, fd: RawFd) -> io::Result<Token> {
         let generation = self.next_generation.get();
         self.next_generation.set(generation.wrapping_add(1));
@@ -166,7 +168,7 @@ impl Reactor {
         self.epoll.add(fd, token.to_u64())?;
         entry.insert(ScheduledIo {
             generation,
-            readiness: 0,
+            readiness: flags::WRITABLE,
             reader: None,
             writer: None,
         });
@@ -235,19 +237,34 @@ impl Reactor {
             .is_some_and(|io| io.generation == token.generation && io.readiness & mask != 0)
     }
 
-    /// Forgets the readiness of `dir` after an operation hit `WouldBlock`.
+    /// Forgets that `dir` is readable/writable. Hang-up and error bits stay:
+    /// they are terminal states in which operations no longer block, and
+    /// their edges may not come again.
     pub(crate) fn clear_ready(&self, token: Token, dir: Direction) {
+        self.clear_bits(token, direction_bit(dir));
+    }
+
+    /// Forgets the readiness of `dir` after an operation hit `WouldBlock`.
+    /// The kernel answered WouldBlock, so no error is pending either (a
+    /// datagram socket's error is consumed by the receive that reports it);
+    /// a new one arrives as a new edge.
+    pub(crate) fn clear_would_block(&self, token: Token, dir: Direction) {
+        self.clear_bits(token, direction_bit(dir) | flags::ERROR);
+    }
+
+    fn clear_bits(&self, token: Token, bits: u32) {
         let mut sources = self.sources.borrow_mut();
         if let Some(io) = sources.get_mut(token.index as usize) {
             if io.generation == token.generation {
-                // The kernel reported WouldBlock, so no error or hang-up is
-                // pending either; new ones arrive as new edges.
-                let bits = match dir {
-                    Direction::Read => flags::READABLE | flags::READ_CLOSED,
-                    Direction::Write => flags::WRITABLE,
-                };
-                io.readiness &= !(bits | flags::ERROR | flags::HUP);
+                io.readiness &= !bits;
             }
         }
+    }
+}
+
+fn direction_bit(dir: Direction) -> u32 {
+    match dir {
+        Direction::Read => flags::READABLE,
+        Direction::Write => flags::WRITABLE,
     }
 }

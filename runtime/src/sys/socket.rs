@@ -298,6 +298,23 @@ pub fn take_error(fd: BorrowedFd<'_>) -> io::Result<Option<io::Error>> {
     Ok((code != 0).then(|| io::Error::from_raw_os_error(code)))
 }
 
+/// Sets `SO_LINGER`: `Some(d)` makes close wait up to `d` for unsent data;
+/// `Some(ZERO)` makes close reset the connection (RST) at once.
+pub fn set_linger(fd: BorrowedFd<'_>, linger: Option<std::time::Duration>) -> io::Result<()> {
+    let value = libc::linger {
+        l_onoff: i32::from(linger.is_some()),
+        l_linger: linger.map_or(0, |d| d.as_secs().min(i32::MAX as u64) as i32),
+    };
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_LINGER,
+        (&value as *const libc::linger).cast(),
+        size_of::<libc::linger>() as libc::socklen_t
+    ))?;
+    Ok(())
+}
+
 /// `shutdown(2)`.
 pub fn shutdown(fd: BorrowedFd<'_>, how: Shutdown) -> io::Result<()> {
     let how = match how {
@@ -313,6 +330,34 @@ pub fn shutdown(fd: BorrowedFd<'_>, how: Shutdown) -> io::Result<()> {
 pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     let mut on: libc::c_int = 1;
     syscall!(ioctl(fd.as_raw_fd(), libc::FIONBIO, &mut on))?;
+    Ok(())
+}
+
+/// Raises this process's soft `RLIMIT_NOFILE` to the hard limit and
+/// returns the new soft limit.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    syscall!(getrlimit(libc::RLIMIT_NOFILE, &mut lim))?;
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        syscall!(setrlimit(libc::RLIMIT_NOFILE, &lim))?;
+    }
+    Ok(lim.rlim_cur)
+}
+
+/// Sets this process's soft `RLIMIT_NOFILE` (tests use it to provoke
+/// `EMFILE`).
+pub fn set_fd_limit(soft: u64) -> io::Result<()> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    syscall!(getrlimit(libc::RLIMIT_NOFILE, &mut lim))?;
+    lim.rlim_cur = soft.min(lim.rlim_max);
+    syscall!(setrlimit(libc::RLIMIT_NOFILE, &lim))?;
     Ok(())
 }
 

@@ -1,0 +1,146 @@
+//! [`UdpSocket`].
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::task::{Context, Poll};
+
+use tern_runtime::io::{Direction, IoSource};
+use tern_runtime::sys::socket::{self, Kind};
+
+/// An async UDP socket.
+///
+/// ```no_run
+/// # tern::block_on(async {
+/// let sock = tern::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+/// let mut buf = [0u8; 1500];
+/// let (n, from) = sock.recv_from(&mut buf).await?;
+/// sock.send_to(&buf[..n], from).await?;
+/// # std::io::Result::Ok(()) });
+/// ```
+pub struct UdpSocket {
+    io: IoSource,
+}
+
+impl UdpSocket {
+    /// Creates a socket bound to `addr` (port 0 picks an ephemeral port).
+    pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
+        let fd = socket::socket(&addr, Kind::Datagram)?;
+        socket::bind(fd.as_fd(), &addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("bind udp {addr}: {e}")))?;
+        UdpSocket::from_fd(fd)
+    }
+
+    /// Takes over a std socket (it is switched to non-blocking mode).
+    pub fn from_std(s: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        let fd = OwnedFd::from(s);
+        socket::set_nonblocking(fd.as_fd())?;
+        UdpSocket::from_fd(fd)
+    }
+
+    fn from_fd(fd: OwnedFd) -> io::Result<UdpSocket> {
+        Ok(UdpSocket {
+            io: IoSource::new(fd)?,
+        })
+    }
+
+    /// Sets the default peer: `send`/`recv` use it, and datagrams from other
+    /// addresses are no longer received.
+    pub fn connect(&self, addr: SocketAddr) -> io::Result<()> {
+        socket::connect(self.io.as_fd(), &addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("connect udp {addr}: {e}")))
+    }
+
+    /// Sends a datagram to `target`.
+    pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_send_to(cx, buf, target)).await
+    }
+
+    /// Receives a datagram and its sender's address. A datagram longer than
+    /// `buf` is truncated to it.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        poll_fn(|cx| self.poll_recv_from(cx, buf)).await
+    }
+
+    /// Sends a datagram to the connected peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_send(cx, buf)).await
+    }
+
+    /// Receives a datagram from the connected peer.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_recv(cx, buf)).await
+    }
+
+    /// Polls to receive a datagram and its sender's address.
+    pub fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        self.io
+            .poll_io(cx, Direction::Read, |fd| socket::recv_from(fd, buf))
+    }
+
+    /// Polls to send a datagram to `target`.
+    pub fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        target: SocketAddr,
+    ) -> Poll<io::Result<usize>> {
+        self.io
+            .poll_io(cx, Direction::Write, |fd| socket::send_to(fd, buf, &target))
+    }
+
+    /// Polls to receive a datagram from the connected peer.
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io
+            .poll_io(cx, Direction::Read, |fd| socket::recv(fd, buf))
+    }
+
+    /// Polls to send a datagram to the connected peer.
+    pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io
+            .poll_io(cx, Direction::Write, |fd| socket::send(fd, buf))
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        socket::local_addr(self.io.as_fd())
+    }
+
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        socket::peer_addr(self.io.as_fd())
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`), if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        socket::take_error(self.io.as_fd())
+    }
+}
+
+impl AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl AsFd for UdpSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("UdpSocket");
+        if let Ok(a) = self.local_addr() {
+            d.field("local", &a);
+        }
+        d.field("fd", &self.as_raw_fd()).finish()
+    }
+}

@@ -1,0 +1,191 @@
+//! UdpSocket on loopback: echo, bulk without loss, concurrency, syscall
+//! economy.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use tern::net::UdpSocket;
+
+fn v4() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+fn v6() -> SocketAddr {
+    "[::1]:0".parse().unwrap()
+}
+
+async fn echo_roundtrip(any: SocketAddr) {
+    let server = Rc::new(UdpSocket::bind(any).unwrap());
+    let saddr = server.local_addr().unwrap();
+    let s = server.clone();
+    let echo = tern::spawn(async move {
+        let mut buf = [0u8; 2048];
+        for _ in 0..2 {
+            let (n, from) = s.recv_from(&mut buf).await.unwrap();
+            s.send_to(&buf[..n], from).await.unwrap();
+        }
+    });
+    // Unconnected client.
+    let client = UdpSocket::bind(any).unwrap();
+    client.send_to(b"hello", saddr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let (n, from) = client.recv_from(&mut buf).await.unwrap();
+    assert_eq!((&buf[..n], from), (&b"hello"[..], saddr));
+    // Connected client.
+    let connected = UdpSocket::bind(any).unwrap();
+    connected.connect(saddr).unwrap();
+    assert_eq!(connected.peer_addr().unwrap(), saddr);
+    connected.send(b"again").await.unwrap();
+    let n = connected.recv(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"again");
+    echo.await.unwrap();
+}
+
+#[tern::test]
+async fn echo_ipv4() {
+    echo_roundtrip(v4()).await;
+}
+
+#[tern::test]
+async fn echo_ipv6() {
+    echo_roundtrip(v6()).await;
+}
+
+#[tern::test]
+async fn ten_thousand_datagrams_nothing_lost() {
+    const N: u32 = 10_000;
+    const WINDOW: u32 = 64;
+    let rx = Rc::new(UdpSocket::bind(v4()).unwrap());
+    let tx = Rc::new(UdpSocket::bind(v4()).unwrap());
+    let (raddr, taddr) = (rx.local_addr().unwrap(), tx.local_addr().unwrap());
+    let receiver = {
+        let rx = rx.clone();
+        tern::spawn(async move {
+            let mut buf = [0u8; 64];
+            let mut next = 0u32;
+            while next < N {
+                let (n, from) = rx.recv_from(&mut buf).await.unwrap();
+                assert_eq!(from, taddr);
+                assert_eq!(n, 4);
+                let seq = u32::from_be_bytes(buf[..4].try_into().unwrap());
+                assert_eq!(seq, next, "datagram lost or reordered");
+                next += 1;
+                if next % WINDOW == 0 || next == N {
+                    rx.send_to(&next.to_be_bytes(), from).await.unwrap();
+                }
+            }
+            next
+        })
+    };
+    let mut ack = [0u8; 4];
+    for start in (0..N).step_by(WINDOW as usize) {
+        for seq in start..(start + WINDOW).min(N) {
+            tx.send_to(&seq.to_be_bytes(), raddr).await.unwrap();
+        }
+        let (n, _) = tx.recv_from(&mut ack).await.unwrap();
+        assert_eq!(n, 4);
+        assert_eq!(u32::from_be_bytes(ack), (start + WINDOW).min(N));
+    }
+    assert_eq!(receiver.await.unwrap(), N);
+}
+
+#[tern::test]
+async fn concurrent_recv_on_two_sockets() {
+    let a = Rc::new(UdpSocket::bind(v4()).unwrap());
+    let b = Rc::new(UdpSocket::bind(v6()).unwrap());
+    let (aa, ba) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let ra = {
+        let a = a.clone();
+        tern::spawn(async move {
+            let mut buf = [0u8; 8];
+            let (n, _) = a.recv_from(&mut buf).await.unwrap();
+            buf[..n].to_vec()
+        })
+    };
+    let rb = {
+        let b = b.clone();
+        tern::spawn(async move {
+            let mut buf = [0u8; 8];
+            let (n, _) = b.recv_from(&mut buf).await.unwrap();
+            buf[..n].to_vec()
+        })
+    };
+    tern::yield_now().await; // both are now waiting
+    let s4 = UdpSocket::bind(v4()).unwrap();
+    let s6 = UdpSocket::bind(v6()).unwrap();
+    s6.send_to(b"to-b", ba).await.unwrap();
+    s4.send_to(b"to-a", aa).await.unwrap();
+    assert_eq!(rb.await.unwrap(), b"to-b");
+    assert_eq!(ra.await.unwrap(), b"to-a");
+}
+
+#[tern::test]
+async fn oversized_datagram_is_truncated_not_overflowing() {
+    let rx = UdpSocket::bind(v4()).unwrap();
+    let tx = UdpSocket::bind(v4()).unwrap();
+    tx.send_to(&[7u8; 1000], rx.local_addr().unwrap())
+        .await
+        .unwrap();
+    let mut small = [0u8; 10];
+    let (n, _) = rx.recv_from(&mut small).await.unwrap();
+    assert_eq!(n, 10);
+    assert_eq!(small, [7u8; 10]);
+}
+
+#[tern::test]
+async fn from_std_socket() {
+    let std_sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = std_sock.local_addr().unwrap();
+    let sock = UdpSocket::from_std(std_sock).unwrap();
+    assert_eq!(sock.local_addr().unwrap(), addr);
+    let tx = UdpSocket::bind(v4()).unwrap();
+    tx.send_to(b"x", addr).await.unwrap();
+    let mut buf = [0u8; 4];
+    assert_eq!(sock.recv_from(&mut buf).await.unwrap().0, 1);
+}
+
+/// A warm socket pair on one runtime thread exchanging 32-byte datagrams:
+/// tern's own syscall counter must show at most 4 syscalls per message
+/// (send, receive, the receive that finds the queue empty, epoll wait).
+#[tern::test]
+async fn at_most_four_syscalls_per_udp_message() {
+    const ROUNDS: u64 = 1000;
+    let a = Rc::new(UdpSocket::bind(v4()).unwrap());
+    let b = Rc::new(UdpSocket::bind(v4()).unwrap());
+    a.connect(b.local_addr().unwrap()).unwrap();
+    b.connect(a.local_addr().unwrap()).unwrap();
+    let echo = {
+        let b = b.clone();
+        tern::spawn(async move {
+            let mut buf = [0u8; 32];
+            loop {
+                let n = b.recv(&mut buf).await.unwrap();
+                if n == 1 {
+                    break;
+                }
+                b.send(&buf[..n]).await.unwrap();
+            }
+        })
+    };
+    let mut buf = [0u8; 32];
+    let msg = [0x5au8; 32];
+    // Warm up.
+    for _ in 0..10 {
+        a.send(&msg).await.unwrap();
+        a.recv(&mut buf).await.unwrap();
+    }
+    let before = tern::sys::syscall_count();
+    for _ in 0..ROUNDS {
+        a.send(&msg).await.unwrap();
+        let n = a.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], &msg);
+    }
+    let used = tern::sys::syscall_count() - before;
+    let per_message = used as f64 / (2 * ROUNDS) as f64;
+    assert!(
+        per_message <= 4.0,
+        "{per_message} syscalls per message ({used} for {ROUNDS} round trips)"
+    );
+    a.send(&[1]).await.unwrap();
+    echo.await.unwrap();
+}
