@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::dns_server::DnsServer;
 use crate::harness::{metric, run_interleaved, Case, Outcome, Rep, Summary};
 use crate::report::{Better, Metric, Target};
-use crate::rt::{Rt, Smol, Tern, Tokio};
+use crate::rt::{Rt, Smol, Tokio};
 use crate::Ctx;
 
 const GROUP: &str = "dns";
@@ -146,9 +146,8 @@ where
     })
 }
 
-fn tern_lookups(_: SocketAddr, _: usize, _: usize) -> Result<Rep, String> {
-    Tern::block_on(async {});
-    Err("tern::dns not in the facade yet (client ready in src/dns_tern.rs)".into())
+fn tern_lookups(server: SocketAddr, inflight: usize, count: usize) -> Result<Rep, String> {
+    crate::dns_tern::tern_lookups(server, inflight, count)
 }
 
 fn hickory_lookups(server: SocketAddr, inflight: usize, count: usize) -> Result<Rep, String> {

@@ -1,7 +1,5 @@
-//! The tern client of the DNS group, written against DESIGN.md's
-//! `tern::dns::{Config, Resolver, RecordType}`. Not compiled until the
-//! facade re-exports `tern::dns`: then replace the stub `tern_lookups` in
-//! `dns.rs` with this function (or `mod dns_tern;` and call it).
+//! The tern client of the DNS group: `tern::dns::Resolver` with the cache
+//! off, the hosts file off and no search list.
 
 use std::net::SocketAddr;
 use std::rc::Rc;

@@ -12,6 +12,7 @@ mod alloc;
 mod cross;
 mod dns;
 mod dns_server;
+mod dns_tern;
 mod footprint;
 mod harness;
 mod net;
