@@ -51,6 +51,12 @@ pub mod io {
 
 pub use tern_runtime::sys;
 
+/// The stub DNS resolver: `resolve`, `connect` (Happy Eyeballs),
+/// `Resolver`, and the wire format.
+pub mod dns {
+    pub use tern_dns::*;
+}
+
 /// Async UDP and TCP sockets on the reactor.
 pub mod net {
     pub use tern_net::*;

@@ -40,6 +40,7 @@ mod lru;
 mod name;
 mod record;
 mod resolv_conf;
+mod resolver;
 pub mod search;
 pub mod wire;
 
@@ -49,3 +50,5 @@ pub use error::Error;
 pub use hosts::Hosts;
 pub use name::{Labels, Name, MAX_LABEL_LEN, MAX_NAME_LEN};
 pub use record::{RData, Record, RecordType};
+pub use resolver::happy::{CONNECTION_ATTEMPT_DELAY, RESOLUTION_DELAY};
+pub use resolver::{connect, resolve, Resolver};

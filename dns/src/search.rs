@@ -52,22 +52,25 @@ pub fn is_localhost(name: &Name) -> bool {
 /// bytes and non-ASCII text give [`Error::InvalidName`]).
 ///
 /// - A name ending in a dot is absolute: just that name.
-/// - Otherwise the name as typed comes first, then the name with each
-///   `config.search` domain appended, in order. Search domains that are
-///   not valid names, the root, or make the name too long are left out, and
-///   duplicates appear once.
+/// - A name with at least `config.ndots` dots: the name as typed first,
+///   then the name with each `config.search` domain appended, in order.
+/// - A name with fewer dots: the search list first, then the name as typed
+///   last.
 ///
-/// This is the order the project's design asks for ("names with fewer than
-/// ndots dots try the search list after the absolute name fails"), for every
-/// name whatever its dots. resolv.conf(5) and glibc differ for names with
-/// fewer than `ndots` dots: they try the search list *first* and the name as
-/// typed last. `config.ndots` therefore does not change the order here.
+/// This is resolv.conf(5) and glibc's `res_nsearch`. Search domains that
+/// are not valid names, the root, or make the name too long are left out,
+/// and duplicates appear once.
 pub fn search_candidates(host: &str, config: &Config) -> Result<Vec<Name>, Error> {
     let absolute: Name = host.parse()?;
     if host.ends_with('.') {
         return Ok(vec![absolute]);
     }
-    let mut names = vec![absolute.clone()];
+    let dots = host.bytes().filter(|&b| b == b'.').count();
+    let mut names = Vec::with_capacity(config.search.len() + 1);
+    let as_typed_first = dots >= usize::from(config.ndots);
+    if as_typed_first {
+        names.push(absolute.clone());
+    }
     for domain in &config.search {
         let Ok(domain) = domain.parse::<Name>() else {
             continue;
@@ -80,6 +83,9 @@ pub fn search_candidates(host: &str, config: &Config) -> Result<Vec<Name>, Error
                 names.push(name);
             }
         }
+    }
+    if !as_typed_first && !names.contains(&absolute) {
+        names.push(absolute);
     }
     Ok(names)
 }
@@ -129,9 +135,10 @@ mod tests {
 
     #[test]
     fn candidate_order() {
+        // Fewer than ndots (1) dots: search list first.
         assert_eq!(
             names("www", &["a.example", "b.example"]),
-            ["www.", "www.a.example.", "www.b.example."]
+            ["www.a.example.", "www.b.example.", "www."]
         );
         assert_eq!(
             names("www.x", &["a.example"]),
@@ -142,12 +149,38 @@ mod tests {
     }
 
     #[test]
+    fn ndots_decides_whether_the_name_as_typed_goes_first() {
+        let c = Config {
+            search: vec!["svc.example".into()],
+            ndots: 3,
+            ..Config::default()
+        };
+        let got = |h: &str| -> Vec<String> {
+            search_candidates(h, &c)
+                .unwrap()
+                .iter()
+                .map(Name::to_string)
+                .collect()
+        };
+        assert_eq!(got("a.b"), ["a.b.svc.example.", "a.b."]);
+        assert_eq!(got("a.b.c.d"), ["a.b.c.d.", "a.b.c.d.svc.example."]);
+        let zero = Config {
+            ndots: 0,
+            ..c.clone()
+        };
+        assert_eq!(
+            search_candidates("www", &zero).unwrap()[0].to_string(),
+            "www."
+        );
+    }
+
+    #[test]
     fn odd_search_domains_are_skipped() {
         let l = "a".repeat(63);
         let longest = format!("{l}.{l}.{l}.{}", "b".repeat(61)); // 255 bytes
         assert_eq!(
             names("www", &["..bad", ".", "a.example.", "A.EXAMPLE", &longest]),
-            ["www.", "www.a.example."]
+            ["www.a.example.", "www."]
         );
     }
 

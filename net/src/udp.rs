@@ -33,6 +33,16 @@ impl UdpSocket {
         UdpSocket::from_fd(fd)
     }
 
+    /// Creates a socket connected to `peer`, bound by the kernel to a fresh
+    /// ephemeral port (one syscall fewer than `bind` then `connect`). Only
+    /// datagrams from `peer` are received.
+    pub fn connected(peer: SocketAddr) -> io::Result<UdpSocket> {
+        let fd = socket::socket(&peer, Kind::Datagram)?;
+        socket::connect(fd.as_fd(), &peer)
+            .map_err(|e| io::Error::new(e.kind(), format!("connect udp {peer}: {e}")))?;
+        UdpSocket::from_fd(fd)
+    }
+
     /// Takes over a std socket (it is switched to non-blocking mode).
     pub fn from_std(s: std::net::UdpSocket) -> io::Result<UdpSocket> {
         let fd = OwnedFd::from(s);

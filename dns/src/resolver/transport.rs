@@ -1,0 +1,161 @@
+//! One query to one server: UDP first, TCP when the reply is truncated.
+//!
+//! Every exchange uses a fresh random ID (from the kernel's `getrandom`)
+//! and a fresh socket, so a fresh ephemeral source port. The UDP socket is
+//! connected to the server, so the kernel delivers only datagrams from the
+//! server's address and port; of those, a reply counts only if it carries
+//! the ID and echoes the question (see [`validate_reply`]). Anything else,
+//! including empty datagrams and junk, is dropped and the wait goes on
+//! until the attempt's deadline: nothing a forger or a broken middlebox
+//! sends can end the query early.
+
+use std::cell::RefCell;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tern_net::{TcpStream, UdpSocket};
+use tern_runtime::time::timeout_at;
+
+use crate::error::Error;
+use crate::exchange::{classify, validate_reply, Step, Transport};
+use crate::name::Name;
+use crate::record::RecordType;
+use crate::wire::{frame_tcp, Message};
+
+/// Largest DNS message; UDP receive buffers are this big so no datagram is
+/// ever cut.
+pub(crate) const MAX_MESSAGE: usize = 65_535;
+
+thread_local! {
+    /// Random bytes from getrandom, handed out two at a time as query IDs.
+    static IDS: RefCell<(Vec<u8>, usize)> = const { RefCell::new((Vec::new(), 0)) };
+}
+
+/// A fresh query ID from the kernel's CSPRNG (fetched 128 IDs at a time).
+pub(crate) fn next_id() -> Result<u16, Error> {
+    IDS.with(|ids| {
+        let mut ids = ids.borrow_mut();
+        let (buf, pos) = &mut *ids;
+        if *pos + 2 > buf.len() {
+            buf.resize(256, 0);
+            tern_runtime::sys::random::fill(buf)?;
+            *pos = 0;
+        }
+        let id = match buf.get(*pos..*pos + 2) {
+            Some(&[hi, lo]) => u16::from_be_bytes([hi, lo]),
+            _ => return Err(Error::Io(io::Error::other("query id pool exhausted"))),
+        };
+        *pos += 2;
+        Ok(id)
+    })
+}
+
+/// Asks `server` about `name`/`rtype` within `limit` per transport step.
+/// Returns the reply once it is final for this server: an answer, NXDOMAIN
+/// or NODATA; errors mean "try the next server".
+pub(crate) async fn ask(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    mut edns: Option<u16>,
+    limit: Duration,
+    buf: &mut [u8],
+) -> Result<Message, Error> {
+    loop {
+        let query = Message::query(next_id()?, name, rtype, edns);
+        let reply = udp_exchange(server, &query, limit, buf).await?;
+        let (reply, transport) = match classify(&query, &reply, Transport::Udp) {
+            Step::RetryTcp => (tcp_exchange(server, &query, limit).await?, Transport::Tcp),
+            _ => (reply, Transport::Udp),
+        };
+        match classify(&query, &reply, transport) {
+            Step::Done => return Ok(reply),
+            // Only offered when the query had EDNS, so this loops once.
+            Step::RetryWithoutEdns if edns.is_some() => edns = None,
+            Step::NextServer(err) => return Err(err),
+            Step::RetryWithoutEdns | Step::RetryTcp => {
+                return Err(Error::Malformed(format!(
+                    "{server}: truncated or EDNS-refusing reply over {transport:?}"
+                )))
+            }
+        }
+    }
+}
+
+async fn udp_exchange(
+    server: SocketAddr,
+    query: &Message,
+    limit: Duration,
+    buf: &mut [u8],
+) -> Result<Message, Error> {
+    let deadline = Instant::now() + limit;
+    let sock = UdpSocket::connected(server)?;
+    sock.send(&query.encode()).await?;
+    let wait = async {
+        loop {
+            let n = match sock.recv(buf).await {
+                Ok(n) => n,
+                // ICMP port unreachable: nobody serves DNS there. Failing
+                // over at once beats waiting out the timeout.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    return Err(Error::Io(io::Error::new(
+                        e.kind(),
+                        format!("{server}: {e}"),
+                    )))
+                }
+                Err(e) => return Err(Error::Io(e)),
+            };
+            let Some(datagram) = buf.get(..n) else {
+                continue;
+            };
+            if let Ok(reply) = validate_reply(query, datagram, Transport::Udp) {
+                return Ok(reply);
+            }
+        }
+    };
+    timeout_at(deadline, wait)
+        .await
+        .unwrap_or(Err(Error::Timeout))
+}
+
+async fn tcp_exchange(
+    server: SocketAddr,
+    query: &Message,
+    limit: Duration,
+) -> Result<Message, Error> {
+    let deadline = Instant::now() + limit;
+    let exchange = async {
+        let stream = TcpStream::connect(server).await?;
+        stream.write_all(&frame_tcp(&query.encode())?).await?;
+        loop {
+            let mut len = [0u8; 2];
+            read_exact(&stream, &mut len).await?;
+            // The buffer grows to what the length prefix says, up to 65535.
+            let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            read_exact(&stream, &mut body).await?;
+            if let Ok(reply) = validate_reply(query, &body, Transport::Tcp) {
+                return Ok(reply);
+            }
+        }
+    };
+    timeout_at(deadline, exchange)
+        .await
+        .unwrap_or(Err(Error::Timeout))
+}
+
+async fn read_exact(stream: &TcpStream, buf: &mut [u8]) -> Result<(), Error> {
+    let mut got = 0;
+    while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
+        match stream.read(rest).await? {
+            0 => {
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "DNS server closed the TCP connection mid-message",
+                )))
+            }
+            n => got += n,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! Happy Eyeballs v2 (`Resolver::connect`, `tern::dns::connect`) against
+//! the scripted server and listeners on 127.0.0.1 and ::1.
+
+mod scripted;
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use scripted::*;
+use tern::dns::{RecordType, Resolver};
+use tern::net::TcpListener;
+
+fn dual_zone() -> Zone {
+    Zone::new(vec![
+        aaaa("dual.test.", "::1"),
+        a("dual.test.", "127.0.0.1"),
+        a("v4.test.", "127.0.0.1"),
+        aaaa("v6.test.", "::1"),
+    ])
+}
+
+/// Listeners on 127.0.0.1 and ::1 sharing one port.
+fn listeners() -> (TcpListener, TcpListener, u16) {
+    for _ in 0..100 {
+        let v6 = TcpListener::bind("[::1]:0".parse().unwrap()).unwrap();
+        let port = v6.local_addr().unwrap().port();
+        if let Ok(v4) = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))) {
+            return (v4, v6, port);
+        }
+    }
+    panic!("no port free on both 127.0.0.1 and ::1");
+}
+
+/// A port on which nothing listens, on either family.
+fn closed_port() -> u16 {
+    let (v4, v6, port) = listeners();
+    drop((v4, v6));
+    port
+}
+
+#[tern::test]
+async fn prefers_ipv6() {
+    let server = Server::start(dual_zone().script());
+    let (_v4, v6, port) = listeners();
+    let r = Resolver::new(config(&[server.addr], 1000));
+    let s = r.connect("dual.test", port).await.unwrap();
+    assert!(s.peer_addr().unwrap().is_ipv6());
+    let (_, from) = v6.accept().await.unwrap();
+    assert_eq!(from, s.local_addr().unwrap());
+}
+
+#[tern::test]
+async fn falls_back_to_ipv4_when_ipv6_is_refused() {
+    let server = Server::start(dual_zone().script());
+    let (v4, v6, port) = listeners();
+    drop(v6);
+    let r = Resolver::new(config(&[server.addr], 1000));
+    let s = r.connect("dual.test", port).await.unwrap();
+    assert_eq!(
+        s.peer_addr().unwrap(),
+        SocketAddr::from(([127, 0, 0, 1], port))
+    );
+    v4.accept().await.unwrap();
+}
+
+#[tern::test]
+async fn slow_aaaa_does_not_hold_up_ipv4() {
+    let zone = dual_zone();
+    let script: Script = Rc::new(move |q, _| {
+        let mut v = Vec::new();
+        if q.questions[0].qtype == RecordType::AAAA {
+            v.push(Action::Delay(Duration::from_millis(500)));
+        }
+        v.push(Action::Reply(zone.answer(q)));
+        v
+    });
+    let server = Server::start(script);
+    let (_v4, _v6, port) = listeners();
+    let r = Resolver::new(config(&[server.addr], 2000));
+    let s = r.connect("dual.test", port).await.unwrap();
+    // A answered first; after the 50 ms resolution delay, IPv4 is tried
+    // and the loopback connect completes long before AAAA's 500 ms.
+    assert!(s.peer_addr().unwrap().is_ipv4());
+}
+
+#[tern::test]
+async fn single_family_names() {
+    let server = Server::start(dual_zone().script());
+    let (_v4, _v6, port) = listeners();
+    let r = Resolver::new(config(&[server.addr], 1000));
+    assert!(r
+        .connect("v4.test", port)
+        .await
+        .unwrap()
+        .peer_addr()
+        .unwrap()
+        .is_ipv4());
+    assert!(r
+        .connect("v6.test", port)
+        .await
+        .unwrap()
+        .peer_addr()
+        .unwrap()
+        .is_ipv6());
+}
+
+#[tern::test]
+async fn all_refused_is_connection_refused() {
+    let server = Server::start(dual_zone().script());
+    let r = Resolver::new(config(&[server.addr], 1000));
+    let err = r.connect("dual.test", closed_port()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+}
+
+#[tern::test]
+async fn unknown_name_is_not_found() {
+    let server = Server::start(dual_zone().script());
+    let r = Resolver::new(config(&[server.addr], 1000));
+    let err = r.connect("missing.test", 80).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(err.to_string().contains("no such domain"), "{err}");
+    let err = r.connect("bad..name", 80).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+}
+
+#[tern::test]
+async fn literals_and_localhost_connect_without_dns() {
+    let (_v4, _v6, port) = listeners();
+    let s = tern::dns::connect("127.0.0.1", port).await.unwrap();
+    assert!(s.peer_addr().unwrap().is_ipv4());
+    let s = tern::dns::connect("::1", port).await.unwrap();
+    assert!(s.peer_addr().unwrap().is_ipv6());
+    let r = Resolver::new(config(&["127.0.0.1:9".parse().unwrap()], 1000));
+    let s = r.connect("localhost", port).await.unwrap();
+    assert!(
+        s.peer_addr().unwrap().is_ipv6(),
+        "IPv6 first for localhost too"
+    );
+}
+
+#[tern::test]
+async fn dropping_connect_midway_leaks_nothing() {
+    let zone = dual_zone();
+    let script: Script = Rc::new(move |q, _| {
+        vec![
+            Action::Delay(Duration::from_millis(1)),
+            Action::Reply(zone.answer(q)),
+        ]
+    });
+    let server = Server::start(script);
+    let (_v4, _v6, port) = listeners();
+    let baseline = tern::current_metrics().unwrap().io_sources;
+    for stop_after in 1..20u32 {
+        let r = Resolver::new(config(&[server.addr], 1000));
+        let mut fut = Box::pin(async move { r.connect("dual.test", port).await });
+        let mut polls = 0;
+        let done = std::future::poll_fn(|cx| {
+            polls += 1;
+            match std::future::Future::poll(fut.as_mut(), cx) {
+                std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
+                std::task::Poll::Pending if polls >= stop_after => std::task::Poll::Ready(None),
+                std::task::Poll::Pending => std::task::Poll::Pending,
+            }
+        })
+        .await;
+        drop(fut);
+        let finished = done.is_some();
+        drop(done);
+        // Connections the listeners have queued but not accepted are not
+        // registered sources; only the resolver's would be.
+        assert_eq!(
+            tern::current_metrics().unwrap().io_sources,
+            baseline,
+            "after {stop_after} polls"
+        );
+        if finished {
+            return;
+        }
+    }
+    panic!("connect never completed");
+}
