@@ -1,0 +1,187 @@
+//! `rot13`: the classic line server. Each line a client sends comes back
+//! ROT13-encoded.
+//!
+//! ```text
+//! cargo run --example rot13                       # 127.0.0.1:40713
+//! cargo run --example rot13 -- --threads 4 --listen 0.0.0.0:40713
+//! nc 127.0.0.1 40713
+//! ```
+//!
+//! Each connection is a task on the runtime. A connection holds at most
+//! one line of [`MAX_LINE`] bytes: a longer line is encoded and sent back
+//! in pieces as it arrives, so no client can make the server buffer
+//! without bound.
+//!
+//! With `--threads N`, N threads each run their own runtime and their own
+//! listener on the same port (`SO_REUSEPORT`); the kernel spreads new
+//! connections among them. Nothing is shared between the threads.
+//!
+//! The first line on stdout is `listening on ADDR`, with the real port
+//! when `--listen` asked for port 0.
+
+use std::io;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::thread;
+
+use tern::net::{TcpListener, TcpStream};
+
+/// The longest line held in memory; longer lines are passed on in pieces.
+const MAX_LINE: usize = 16 * 1024;
+
+const USAGE: &str = "\
+usage: rot13 [--listen ADDR:PORT] [--threads N]
+
+Serves ROT13 over TCP: every line a client sends comes back encoded.
+
+options:
+  --listen ADDR:PORT  where to listen (default 127.0.0.1:40713; port 0
+                      picks a free port, printed on the first line)
+  --threads N         run N event loops, one per thread, each with its
+                      own SO_REUSEPORT listener (default 1)
+  -h, --help          print this help";
+
+fn main() -> ExitCode {
+    let (addr, threads) = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(parsed)) => parsed,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(why) => {
+            eprintln!("rot13: {why}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+
+    // The first loop binds the address asked for; the others bind the
+    // address it got, so `--listen 127.0.0.1:0` shares one port too.
+    let reuse_port = threads > 1;
+    let mut loops = Vec::new();
+    let mut bound = addr;
+    for i in 0..threads {
+        let (ready_tx, ready_rx) = mpsc::channel();
+        loops.push(thread::spawn(move || {
+            event_loop(bound, reuse_port, ready_tx)
+        }));
+        match ready_rx.recv() {
+            Ok(Ok(local)) => bound = local,
+            Ok(Err(e)) => {
+                eprintln!("rot13: thread {i}: {e}");
+                return ExitCode::FAILURE;
+            }
+            Err(_) => {
+                eprintln!("rot13: thread {i} died while starting");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    println!("listening on {bound}");
+
+    for handle in loops {
+        if handle.join().is_err() {
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// One thread's runtime: binds, reports the bound address (or the error)
+/// on `ready`, then accepts connections forever.
+fn event_loop(addr: SocketAddr, reuse_port: bool, ready: mpsc::Sender<io::Result<SocketAddr>>) {
+    tern::block_on(async move {
+        let bind = if reuse_port {
+            TcpListener::bind_reuseport(addr)
+        } else {
+            TcpListener::bind(addr)
+        };
+        let listener = match bind.and_then(|l| l.local_addr().map(|a| (l, a))) {
+            Ok((listener, local)) => {
+                let _ = ready.send(Ok(local));
+                listener
+            }
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        loop {
+            match listener.accept().await {
+                Ok((stream, _peer)) => {
+                    // Detached: the task ends when the client goes away.
+                    drop(tern::spawn(async move {
+                        let _ = serve(stream).await;
+                    }));
+                }
+                // EMFILE and friends: report and keep serving the others.
+                Err(e) => eprintln!("rot13: accept: {e}"),
+            }
+        }
+    });
+}
+
+/// Serves one client until it closes the connection.
+async fn serve(stream: TcpStream) -> io::Result<()> {
+    let mut buf = vec![0u8; MAX_LINE];
+    let mut filled = 0;
+    loop {
+        let n = stream.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            // End of input: a last line without a newline still counts.
+            rot13(&mut buf[..filled]);
+            return stream.write_all(&buf[..filled]).await;
+        }
+        let start = filled;
+        filled += n;
+        // Send back every complete line in the buffer, encoded; keep the
+        // unfinished rest. A full buffer without a newline goes back as
+        // it is: the line continues in the next piece.
+        let done = match buf[start..filled].iter().rposition(|&b| b == b'\n') {
+            Some(i) => start + i + 1,
+            None if filled == buf.len() => filled,
+            None => continue,
+        };
+        rot13(&mut buf[..done]);
+        stream.write_all(&buf[..done]).await?;
+        buf.copy_within(done..filled, 0);
+        filled -= done;
+    }
+}
+
+fn rot13(bytes: &mut [u8]) {
+    for b in bytes {
+        *b = match *b {
+            b'a'..=b'm' | b'A'..=b'M' => *b + 13,
+            b'n'..=b'z' | b'N'..=b'Z' => *b - 13,
+            other => other,
+        };
+    }
+}
+
+/// Returns the address and thread count, or `None` for `--help`.
+fn parse_args(
+    mut args: impl Iterator<Item = String>,
+) -> Result<Option<(SocketAddr, usize)>, String> {
+    let mut addr = SocketAddr::from(([127, 0, 0, 1], 40713));
+    let mut threads = 1;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--listen" => {
+                let text = args.next().ok_or("--listen needs ADDR:PORT")?;
+                addr = text.parse().map_err(|_| format!("bad address {text:?}"))?;
+            }
+            "--threads" => {
+                let text = args.next().ok_or("--threads needs a number")?;
+                threads = text
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("bad thread count {text:?}"))?;
+            }
+            _ => return Err(format!("unexpected argument {arg:?}")),
+        }
+    }
+    Ok(Some((addr, threads)))
+}
