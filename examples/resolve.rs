@@ -32,7 +32,7 @@ options:
 Exit status: 0 if every name resolved, 1 if any failed, 2 on bad usage.";
 
 fn main() -> ExitCode {
-    let (server, names) = match parse_args(std::env::args().skip(1)) {
+    let Args { server, names } = match parse_args(std::env::args().skip(1)) {
         Ok(Some(parsed)) => parsed,
         Ok(None) => {
             println!("{USAGE}");
@@ -94,10 +94,14 @@ fn main() -> ExitCode {
     })
 }
 
-/// Returns the server (if any) and the names, or `None` for `--help`.
-fn parse_args(
-    mut args: impl Iterator<Item = String>,
-) -> Result<Option<(Option<SocketAddr>, Vec<String>)>, String> {
+/// What the command line asks for.
+struct Args {
+    server: Option<SocketAddr>,
+    names: Vec<String>,
+}
+
+/// Reads the command line; `None` means `--help`.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut server = None;
     let mut names = Vec::new();
     while let Some(arg) = args.next() {
@@ -115,7 +119,7 @@ fn parse_args(
     if names.is_empty() {
         return Err("no names given".into());
     }
-    Ok(Some((server, names)))
+    Ok(Some(Args { server, names }))
 }
 
 /// `192.0.2.1:5353`, `[2001:db8::1]:53`, or a bare address (port 53).
