@@ -230,3 +230,36 @@ impl<'a> Race<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_interleave_families_ipv6_first() {
+        let ips: Vec<IpAddr> = [
+            "192.0.2.1",
+            "2001:db8::1",
+            "192.0.2.2",
+            "192.0.2.3",
+            "2001:db8::2",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        let mut race = Race::new(80, None, None, ips);
+        let order: Vec<String> = std::iter::from_fn(|| race.next_address())
+            .map(|ip| ip.to_string())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "2001:db8::1",
+                "192.0.2.1",
+                "2001:db8::2",
+                "192.0.2.2",
+                "192.0.2.3"
+            ]
+        );
+    }
+}
