@@ -49,7 +49,7 @@ impl DnsServer {
 
     /// Queries answered so far.
     pub fn answered(&self) -> u64 {
-        self.answered.load(Ordering::Relaxed)
+        self.answered.load(Ordering::Acquire)
     }
 }
 
@@ -71,8 +71,10 @@ fn serve(sock: &UdpSocket, stop: &AtomicBool, answered: &AtomicU64) {
             Err(_) => continue, // timeout: check `stop`
         };
         if answer(&query[..n], &mut reply) {
+            // Counted before sending, so a client that has the reply also
+            // sees the count.
+            answered.fetch_add(1, Ordering::Release);
             let _ = sock.send_to(&reply, from);
-            answered.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
