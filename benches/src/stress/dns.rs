@@ -1,0 +1,346 @@
+//! Many lookups against a lossy local server: 10% of queries dropped, 5%
+//! answered by forged replies first (wrong ID, wrong question, a forged
+//! SERVFAIL, junk) and then the real one, 5% SERVFAIL, the rest answered.
+//!
+//! The server decides per query (a retry meets fresh luck) and logs its
+//! decisions, so the outcome every lookup must have is known: the answer if
+//! any attempt was answered, else SERVFAIL or a timeout, as the last
+//! attempt met. Afterwards no fd, socket, task or timer may be left.
+
+use std::cell::{Cell, RefCell};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tern::dns::wire::{Message, Rcode};
+use tern::dns::{Config, Error, Name, RData, Record, RecordType, Resolver};
+
+use crate::fuzz::Rng;
+use crate::{fds, Row, Size};
+
+const PART: &str = "dns";
+const TIMEOUT: Duration = Duration::from_millis(250);
+const ATTEMPTS: u32 = 2;
+const IN_FLIGHT: usize = 256;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    Dropped,
+    ForgedFirst,
+    ServFail,
+    Answered,
+}
+
+fn host_ips(i: usize) -> [Ipv4Addr; 2] {
+    [
+        Ipv4Addr::new(192, 0, 2, (i % 256) as u8),
+        Ipv4Addr::new(198, 51, 100, ((i / 256) % 256) as u8),
+    ]
+}
+
+fn host_index(name: &Name) -> Option<usize> {
+    let text = name.to_string();
+    text.strip_prefix('h')?.split('.').next()?.parse().ok()
+}
+
+struct LossyServer {
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<Vec<Fate>>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LossyServer {
+    fn start(hosts: usize) -> std::io::Result<LossyServer> {
+        let sock = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        // Room for every query in flight; the kernel caps it at rmem_max.
+        let _ =
+            tern::sys::socket::set_opt(sock.as_fd(), tern::sys::socket::Opt::RecvBuffer, 8 << 20);
+        sock.set_read_timeout(Some(Duration::from_millis(50)))?;
+        let addr = sock.local_addr()?;
+        let log = Arc::new(Mutex::new(vec![Vec::new(); hosts]));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (l, s) = (log.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("lossy-dns".into())
+            .spawn(move || serve(&sock, &l, &s))?;
+        Ok(LossyServer {
+            addr,
+            log,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for LossyServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn reply_to(q: &Message) -> Message {
+    let mut m = Message {
+        header: q.header,
+        questions: q.questions.clone(),
+        edns: q.edns.clone(),
+        ..Message::default()
+    };
+    m.header.qr = true;
+    m.header.ra = true;
+    m
+}
+
+fn serve(sock: &UdpSocket, log: &Mutex<Vec<Vec<Fate>>>, stop: &AtomicBool) {
+    let mut rng = Rng::new(0x1055);
+    let mut buf = [0u8; 1500];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let Ok(q) = Message::decode(&buf[..n]) else {
+            continue;
+        };
+        let Some(question) = q.questions.first() else {
+            continue;
+        };
+        let Some(i) = host_index(&question.name) else {
+            continue;
+        };
+        let mut real = reply_to(&q);
+        for ip in host_ips(i) {
+            real.answers.push(Record {
+                name: question.name.clone(),
+                ttl: 60,
+                data: RData::A(ip),
+            });
+        }
+        let roll = rng.below(100);
+        let (fate, replies) = match roll {
+            0..10 => (Fate::Dropped, vec![]),
+            10..15 => {
+                let mut wrong_id = real.clone();
+                wrong_id.header.id ^= 0x0101;
+                wrong_id.answers = vec![Record {
+                    name: question.name.clone(),
+                    ttl: 60,
+                    data: RData::A(Ipv4Addr::new(203, 0, 113, 66)),
+                }];
+                let mut wrong_question = wrong_id.clone();
+                wrong_question.header.id = q.header.id;
+                wrong_question.questions[0].name = "h0.elsewhere.test."
+                    .parse()
+                    .unwrap_or_else(|_| Name::root());
+                let mut servfail = reply_to(&q);
+                servfail.header.rcode = Rcode::SERVFAIL;
+                servfail.header.id ^= 0x8000;
+                (
+                    Fate::ForgedFirst,
+                    vec![
+                        wrong_id.encode(),
+                        wrong_question.encode(),
+                        servfail.encode(),
+                        vec![0u8; 3],
+                        real.encode(),
+                    ],
+                )
+            }
+            15..20 => {
+                let mut m = reply_to(&q);
+                m.header.rcode = Rcode::SERVFAIL;
+                (Fate::ServFail, vec![m.encode()])
+            }
+            _ => (Fate::Answered, vec![real.encode()]),
+        };
+        if let Ok(mut log) = log.lock() {
+            if let Some(entry) = log.get_mut(i) {
+                entry.push(fate);
+            }
+        }
+        for r in replies {
+            let _ = sock.send_to(&r, from);
+        }
+    }
+}
+
+type Outcome = Option<(Result<Vec<IpAddr>, Error>, Duration)>;
+
+/// Runs the part.
+pub fn run(size: Size) -> Vec<Row> {
+    let lookups = size.n(100_000, 2_000);
+    let server = match LossyServer::start(lookups) {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![Row::check(
+                PART,
+                format!("start the server: {e}"),
+                "-",
+                false,
+            )]
+        }
+    };
+    let fds_before = fds();
+    let bound = TIMEOUT * ATTEMPTS + Duration::from_secs(2);
+    let (results, left) = tern::block_on(async {
+        let mut c = Config::default();
+        c.nameservers = vec![server.addr];
+        c.search = Vec::new();
+        c.use_hosts = false;
+        c.cache_size = 0;
+        c.timeout = TIMEOUT;
+        c.attempts = ATTEMPTS;
+        let resolver = Resolver::new(c);
+        let before = tern::current_metrics().unwrap_or_default();
+        let next = Rc::new(Cell::new(0usize));
+        let results: Rc<RefCell<Vec<Outcome>>> = Rc::new(RefCell::new(Vec::new()));
+        results.borrow_mut().resize_with(lookups, || None);
+        let workers: Vec<_> = (0..IN_FLIGHT)
+            .map(|_| {
+                let (r, next, results) = (resolver.clone(), next.clone(), results.clone());
+                tern::spawn(async move {
+                    loop {
+                        let i = next.get();
+                        if i >= lookups {
+                            return;
+                        }
+                        next.set(i + 1);
+                        let host = format!("h{i}.loss.test.");
+                        let started = Instant::now();
+                        let res = match tern::time::timeout(bound, r.lookup(&host, RecordType::A))
+                            .await
+                        {
+                            Ok(res) => res.map(|recs| {
+                                recs.iter()
+                                    .filter_map(|r| match r.data {
+                                        RData::A(ip) => Some(IpAddr::V4(ip)),
+                                        _ => None,
+                                    })
+                                    .collect()
+                            }),
+                            Err(_) => Err(Error::Malformed(format!(
+                                "lookup {i} still running after {bound:?}"
+                            ))),
+                        };
+                        if let Some(slot) = results.borrow_mut().get_mut(i) {
+                            *slot = Some((res, started.elapsed()));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            let _ = w.await;
+        }
+        let after = tern::current_metrics().unwrap_or_default();
+        let results = std::mem::take(&mut *results.borrow_mut());
+        (
+            results,
+            (
+                after.tasks - before.tasks.min(after.tasks),
+                after.io_sources as isize - before.io_sources as isize,
+                after.timers,
+            ),
+        )
+    });
+    let fds_after = fds();
+    let log = server.log.lock().map(|l| l.clone()).unwrap_or_default();
+    drop(server);
+    let (mut answers, mut timeouts, mut servfails, mut wrong, mut hung) = (0, 0, 0, 0, 0);
+    let mut slowest = Duration::ZERO;
+    let queries: usize = log.iter().map(Vec::len).sum();
+    let count = |f: Fate| log.iter().flatten().filter(|x| **x == f).count();
+    for (i, r) in results.into_iter().enumerate() {
+        let fates = log.get(i).cloned().unwrap_or_default();
+        let Some((res, took)) = r else {
+            wrong += 1;
+            continue;
+        };
+        slowest = slowest.max(took);
+        let answered = fates
+            .iter()
+            .any(|f| matches!(f, Fate::Answered | Fate::ForgedFirst));
+        let right = match &res {
+            Ok(ips) => {
+                answers += 1;
+                answered && ips[..] == host_ips(i).map(IpAddr::V4)[..]
+            }
+            Err(Error::Timeout) => {
+                timeouts += 1;
+                !answered && fates.last() == Some(&Fate::Dropped)
+            }
+            Err(Error::ServFail) => {
+                servfails += 1;
+                !answered && fates.last() == Some(&Fate::ServFail)
+            }
+            Err(Error::Malformed(_)) => {
+                hung += 1;
+                false
+            }
+            Err(_) => false,
+        };
+        if !right {
+            wrong += 1;
+            if wrong <= 5 {
+                eprintln!("lookup {i}: server did {fates:?}, lookup gave {res:?}");
+            }
+        }
+    }
+    let (tasks_left, sources_left, timers_left) = left;
+    vec![
+        Row::info(PART, "lookups (A, cache off, 256 in flight)", lookups),
+        Row::info(
+            PART,
+            "queries seen: dropped / forged first / SERVFAIL / answered",
+            format!(
+                "{queries}: {} / {} / {} / {}",
+                count(Fate::Dropped),
+                count(Fate::ForgedFirst),
+                count(Fate::ServFail),
+                count(Fate::Answered)
+            ),
+        ),
+        Row::info(
+            PART,
+            "outcomes: answer / timeout / SERVFAIL",
+            format!("{answers} / {timeouts} / {servfails}"),
+        ),
+        Row::check(
+            PART,
+            "lookups with a wrong answer or error",
+            wrong,
+            wrong == 0,
+        ),
+        Row::check(
+            PART,
+            "lookups that outlived attempts x timeout + 2 s",
+            hung,
+            hung == 0,
+        ),
+        Row::info(
+            PART,
+            format!(
+                "slowest lookup (attempts x timeout = {:?})",
+                TIMEOUT * ATTEMPTS
+            ),
+            format!("{slowest:.0?}"),
+        ),
+        Row::check(
+            PART,
+            "fds leaked",
+            fds_after as isize - fds_before as isize,
+            fds_after == fds_before,
+        ),
+        Row::check(
+            PART,
+            "tasks / sockets / timers left",
+            format!("{tasks_left} / {sources_left} / {timers_left}"),
+            tasks_left == 0 && sources_left == 0 && timers_left == 0,
+        ),
+    ]
+}
