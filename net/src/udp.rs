@@ -5,7 +5,7 @@ use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use tern_runtime::io::{Direction, IoSource};
 use tern_runtime::sys::socket::{self, Kind};
@@ -85,13 +85,25 @@ impl UdpSocket {
     }
 
     /// Polls to receive a datagram and its sender's address.
+    ///
+    /// After a datagram is received the socket is assumed drained (see
+    /// `IoSource::assume_drained`): in a request/response exchange the next
+    /// receive waits for the reply's edge instead of first making a call
+    /// that would say `WouldBlock`. A datagram that was already queued is
+    /// still delivered, once the runtime has no other work or within a few
+    /// reactor turns.
     pub fn poll_recv_from(
         &self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io
-            .poll_io(cx, Direction::Read, |fd| socket::recv_from(fd, buf))
+        let res = ready!(self
+            .io
+            .poll_io(cx, Direction::Read, |fd| socket::recv_from(fd, buf)));
+        if res.is_ok() {
+            self.io.assume_drained();
+        }
+        Poll::Ready(res)
     }
 
     /// Polls to send a datagram to `target`.
@@ -107,8 +119,13 @@ impl UdpSocket {
 
     /// Polls to receive a datagram from the connected peer.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(cx, Direction::Read, |fd| socket::recv(fd, buf))
+        let res = ready!(self
+            .io
+            .poll_io(cx, Direction::Read, |fd| socket::recv(fd, buf)));
+        if res.is_ok() {
+            self.io.assume_drained();
+        }
+        Poll::Ready(res)
     }
 
     /// Polls to send a datagram to the connected peer.

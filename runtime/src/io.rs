@@ -91,6 +91,15 @@ impl IoSource {
         }
     }
 
+    /// Drops readability after a read that may have emptied a datagram
+    /// socket's queue, without the read that would confirm it. The reactor
+    /// restores it and wakes the reader before the runtime sleeps and at
+    /// least every few turns, so nothing queued is left behind; a new edge
+    /// confirms it sooner.
+    pub fn assume_drained(&self) {
+        self.reactor.assume_drained(self.token)
+    }
+
     /// Async form of [`poll_io`](IoSource::poll_io).
     pub async fn io<R>(
         &self,

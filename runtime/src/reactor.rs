@@ -18,6 +18,21 @@
 //!
 //! Wakers are collected while the slab is borrowed and called after the
 //! borrow ends, because a waker may re-enter the runtime.
+//!
+//! ## Assumed-drained sources
+//!
+//! After a datagram socket hands out one datagram, more may or may not be
+//! queued; an edge-triggered registration says nothing either way. Instead
+//! of a receive that would usually just say `WouldBlock`, the socket may be
+//! marked *assumed drained* ([`Reactor::assume_drained`]): readability is
+//! dropped and the source joins a list of unverified sources. A new edge
+//! verifies it (the kernel had news). Otherwise the executor calls
+//! [`Reactor::verify`] before it would block and at least every few turns:
+//! readability comes back and the waiting reader is woken to find out with
+//! a real receive. So a datagram that was already queued is delivered when
+//! the runtime runs out of other work, or within a bounded number of turns
+//! when it never does, and a request/response exchange saves a syscall per
+//! message.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -73,6 +88,8 @@ impl Token {
 struct ScheduledIo {
     generation: u32,
     readiness: u32,
+    /// Readability was dropped by `assume_drained` and not confirmed yet.
+    unverified: bool,
     reader: Option<Waker>,
     writer: Option<Waker>,
 }
@@ -85,6 +102,10 @@ pub(crate) struct Reactor {
     sources: RefCell<Slab<ScheduledIo>>,
     next_generation: Cell<u32>,
     to_wake: RefCell<Vec<Waker>>,
+    unverified: RefCell<Vec<Token>>,
+    /// Sources whose `unverified` flag is set (the list may also hold
+    /// tokens of sources verified or removed since).
+    unverified_live: Cell<usize>,
 }
 
 impl Reactor {
@@ -98,6 +119,8 @@ impl Reactor {
             sources: RefCell::new(Slab::new()),
             next_generation: Cell::new(0),
             to_wake: RefCell::new(Vec::new()),
+            unverified: RefCell::new(Vec::new()),
+            unverified_live: Cell::new(0),
         })
     }
 
@@ -133,6 +156,9 @@ impl Reactor {
                 }
                 io.readiness |= ready;
                 if ready & (READ_READY | WAKE_BOTH) != 0 {
+                    if std::mem::take(&mut io.unverified) {
+                        self.one_verified();
+                    }
                     to_wake.extend(io.reader.take());
                 }
                 if ready & (WRITE_READY | WAKE_BOTH) != 0 {
@@ -169,6 +195,7 @@ impl Reactor {
         entry.insert(ScheduledIo {
             generation,
             readiness: flags::WRITABLE,
+            unverified: false,
             reader: None,
             writer: None,
         });
@@ -183,6 +210,9 @@ impl Reactor {
             let mut sources = self.sources.borrow_mut();
             match sources.get(token.index as usize) {
                 Some(io) if io.generation == token.generation => {
+                    if io.unverified {
+                        self.one_verified();
+                    }
                     Some(sources.remove(token.index as usize))
                 }
                 _ => None,
@@ -249,7 +279,14 @@ impl Reactor {
     /// datagram socket's error is consumed by the receive that reports it);
     /// a new one arrives as a new edge.
     pub(crate) fn clear_would_block(&self, token: Token, dir: Direction) {
-        self.clear_bits(token, direction_bit(dir) | flags::ERROR);
+        if let Some(io) = self.sources.borrow_mut().get_mut(token.index as usize) {
+            if io.generation == token.generation {
+                io.readiness &= !(direction_bit(dir) | flags::ERROR);
+                if dir == Direction::Read && std::mem::take(&mut io.unverified) {
+                    self.one_verified();
+                }
+            }
+        }
     }
 
     fn clear_bits(&self, token: Token, bits: u32) {
@@ -259,6 +296,68 @@ impl Reactor {
                 io.readiness &= !bits;
             }
         }
+    }
+
+    /// Drops readability after a read that may have drained the source,
+    /// pending verification (see the module docs). Hang-up and error bits
+    /// stay.
+    pub(crate) fn assume_drained(&self, token: Token) {
+        let mut sources = self.sources.borrow_mut();
+        let Some(io) = sources.get_mut(token.index as usize) else {
+            return;
+        };
+        if io.generation != token.generation || io.readiness & flags::READABLE == 0 {
+            return;
+        }
+        io.readiness &= !flags::READABLE;
+        if !io.unverified {
+            io.unverified = true;
+            self.unverified_live.set(self.unverified_live.get() + 1);
+            self.unverified.borrow_mut().push(token);
+        }
+    }
+
+    fn one_verified(&self) {
+        let live = self.unverified_live.get() - 1;
+        self.unverified_live.set(live);
+        if live == 0 {
+            // Every token left in the list is stale.
+            self.unverified.borrow_mut().clear();
+        }
+    }
+
+    /// Whether some source's readability awaits verification.
+    pub(crate) fn has_unverified(&self) -> bool {
+        self.unverified_live.get() > 0
+    }
+
+    /// Gives every assumed-drained source its readability back and wakes
+    /// its waiting reader, which finds out with a real read. Returns how
+    /// many readers were woken.
+    pub(crate) fn verify(&self) -> usize {
+        let tokens = std::mem::take(&mut *self.unverified.borrow_mut());
+        let mut to_wake = Vec::new();
+        {
+            let mut sources = self.sources.borrow_mut();
+            for token in tokens {
+                let Some(io) = sources.get_mut(token.index as usize) else {
+                    continue;
+                };
+                if io.generation != token.generation || !io.unverified {
+                    continue;
+                }
+                // The next read (now, or whenever one comes) is a real one.
+                io.unverified = false;
+                self.one_verified();
+                io.readiness |= flags::READABLE;
+                to_wake.extend(io.reader.take());
+            }
+        }
+        let n = to_wake.len();
+        for w in to_wake {
+            w.wake();
+        }
+        n
     }
 }
 

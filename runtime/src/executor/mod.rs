@@ -48,6 +48,10 @@ pub(crate) const BUDGET: u32 = 61;
 /// kernel and spins instead.
 const SPIN_MARGIN: Duration = Duration::from_micros(90);
 
+/// Reactor turns after which assumed-drained sources are verified even if
+/// the runtime never runs out of work.
+const VERIFY_EVERY: u32 = 8;
+
 /// Longest busy-wait before the reactor is checked again while spinning.
 const SPIN_SLICE: Duration = Duration::from_micros(20);
 
@@ -93,6 +97,7 @@ pub(crate) struct Core {
     fired: RefCell<Vec<Waker>>,
     polls: Cell<u64>,
     turns: Cell<u64>,
+    turns_since_verify: Cell<u32>,
 }
 
 thread_local! {
@@ -177,6 +182,7 @@ impl Core {
             fired: RefCell::new(Vec::new()),
             polls: Cell::new(0),
             turns: Cell::new(0),
+            turns_since_verify: Cell::new(0),
         })
     }
 
@@ -265,6 +271,12 @@ impl Core {
     fn turn(&self) {
         self.turns.set(self.turns.get() + 1);
         let has_timers = self.timers.heap.borrow().len() > 0;
+        if self.reactor.has_unverified() && self.check_unverified() {
+            if has_timers {
+                self.fire_timers(Instant::now());
+            }
+            return;
+        }
         if !self.run_queue.borrow().is_empty() {
             // Work is waiting: collect I/O without blocking. With no source
             // registered there is nothing epoll could report that the
@@ -295,6 +307,22 @@ impl Core {
         if has_timers {
             self.fire_timers(Instant::now());
         }
+    }
+
+    /// Collects events without blocking, then verifies assumed-drained
+    /// sources if that found no work or they have waited `VERIFY_EVERY`
+    /// turns. Returns true if there is work to run (the turn is done).
+    fn check_unverified(&self) -> bool {
+        self.poll_reactor(Some(Duration::ZERO));
+        self.drain_remote();
+        let waited = self.turns_since_verify.get() + 1;
+        if self.run_queue.borrow().is_empty() || waited >= VERIFY_EVERY {
+            self.turns_since_verify.set(0);
+            self.reactor.verify();
+        } else {
+            self.turns_since_verify.set(waited);
+        }
+        !self.run_queue.borrow().is_empty()
     }
 
     fn spin_until(&self, until: Instant) {
