@@ -148,6 +148,16 @@ pub fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Asks glibc's malloc to return free memory to the kernel, so RSS shows
+/// what is still in use rather than what the allocator keeps cached.
+pub fn trim_heap() {
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it has
+    // no preconditions and is safe to call at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Resets `VmHWM` to the current RSS, so the next peak is this part's.
 pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");

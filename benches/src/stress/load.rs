@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::{mib, net_heap, status_kib, Row, Size};
+use crate::{mib, net_heap, status_kib, trim_heap, Row, Size};
 
 /// `timers` timers, each in its own task, with deadlines in a scrambled
 /// order over one second; each task notes its deadline when it runs.
@@ -56,6 +56,8 @@ pub fn timers(size: Size) -> Vec<Row> {
         (peak_pending, fired, in_order, early, left);
     let rss_peak = status_kib("VmHWM");
     let rss_after = status_kib("VmRSS");
+    trim_heap();
+    let rss_trimmed = status_kib("VmRSS");
     vec![
         Row::check(
             PART,
@@ -75,12 +77,13 @@ pub fn timers(size: Size) -> Vec<Row> {
         Row::check(PART, "heap bytes kept after the runtime", net, net == 0),
         Row::info(
             PART,
-            "RSS before / peak / after",
+            "RSS before / peak / after / after malloc_trim",
             format!(
-                "{} / {} / {}",
+                "{} / {} / {} / {}",
                 mib(rss_before),
                 mib(rss_peak),
-                mib(rss_after)
+                mib(rss_after),
+                mib(rss_trimmed)
             ),
         ),
     ]
@@ -125,6 +128,8 @@ pub fn tasks(size: Size) -> Vec<Row> {
     let secs = started.elapsed().as_secs_f64();
     let rss_peak = status_kib("VmHWM");
     let rss_after = status_kib("VmRSS");
+    trim_heap();
+    let rss_trimmed = status_kib("VmRSS");
     vec![
         Row::check(PART, "tasks alive at once", peak_tasks, peak_tasks == count),
         Row::check(
@@ -142,12 +147,13 @@ pub fn tasks(size: Size) -> Vec<Row> {
         ),
         Row::info(
             PART,
-            "RSS before / peak / after",
+            "RSS before / peak / after / after malloc_trim",
             format!(
-                "{} / {} / {}",
+                "{} / {} / {} / {}",
                 mib(rss_before),
                 mib(rss_peak),
-                mib(rss_after)
+                mib(rss_after),
+                mib(rss_trimmed)
             ),
         ),
     ]
