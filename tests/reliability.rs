@@ -267,7 +267,10 @@ fn pending_timers_fire_in_deadline_order_never_early() {
     const TIMERS: usize = 20_000;
     serial(async {
         let start = footprint();
-        let base = Instant::now() + Duration::from_millis(20);
+        // Far enough ahead that all 20,000 timers (polled 61 at a time
+        // between reactor turns, slowly in a debug build) are registered
+        // before the first deadline; checked below.
+        let base = Instant::now() + Duration::from_millis(400);
         let fired: Rc<RefCell<Vec<Instant>>> = Rc::new(RefCell::new(Vec::with_capacity(TIMERS)));
         let early = Rc::new(Cell::new(0usize));
         let handles: Vec<_> = (0..TIMERS)
@@ -287,6 +290,10 @@ fn pending_timers_fire_in_deadline_order_never_early() {
             .collect();
         // Let every task register its timer.
         tern::yield_now().await;
+        assert!(
+            Instant::now() < base,
+            "registering the timers took too long"
+        );
         let pending = metrics().timers;
         assert_eq!(pending + fired.borrow().len(), TIMERS);
         for h in handles {
