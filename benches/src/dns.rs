@@ -223,7 +223,20 @@ struct Dnsmasq {
 }
 
 impl Dnsmasq {
+    /// Starts dnsmasq, trying a few ports: the free UDP port picked may be
+    /// taken for TCP, which makes dnsmasq exit at once.
     fn start() -> Result<Dnsmasq, String> {
+        let mut last = String::new();
+        for _ in 0..5 {
+            match Dnsmasq::start_once() {
+                Ok(d) => return Ok(d),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    fn start_once() -> Result<Dnsmasq, String> {
         let port = UdpSocket::bind("127.0.0.1:0")
             .and_then(|s| s.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
