@@ -250,3 +250,38 @@ async fn queued_datagram_is_delivered_while_another_task_stays_busy() {
         "second datagram waited {waited} busy polls"
     );
 }
+
+/// Several tasks may wait to receive on one socket: each datagram reaches
+/// one of them and none is left waiting forever.
+#[tern::test]
+async fn several_tasks_receive_on_one_socket() {
+    let rx = Rc::new(UdpSocket::bind(v4()).unwrap());
+    let to = rx.local_addr().unwrap();
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let rx = rx.clone();
+            tern::spawn(async move {
+                let mut buf = [0u8; 8];
+                let (n, _) = rx.recv_from(&mut buf).await.unwrap();
+                buf[0..n].to_vec()
+            })
+        })
+        .collect();
+    tern::yield_now().await; // all three are waiting now
+    let tx = UdpSocket::bind(v4()).unwrap();
+    for i in 0..3u8 {
+        tx.send_to(&[i], to).await.unwrap();
+        // One datagram at a time, each after a turn of the reactor.
+        tern::yield_now().await;
+    }
+    let mut got: Vec<u8> = Vec::new();
+    for r in readers {
+        // A reader whose waker was lost would wait forever: fail instead.
+        let out = tern::time::timeout(std::time::Duration::from_secs(5), r)
+            .await
+            .expect("a reader was never woken");
+        got.extend(out.unwrap());
+    }
+    got.sort();
+    assert_eq!(got, [0, 1, 2]);
+}

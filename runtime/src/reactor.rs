@@ -4,7 +4,9 @@
 //! # Implementation
 //!
 //! Each registered fd has a [`ScheduledIo`] in a slab: the readiness bits
-//! seen so far, plus one reader and one writer waker. The epoll registration
+//! seen so far, plus the wakers of the tasks waiting to read and to write
+//! (usually one each; several tasks may wait on one socket, and an edge
+//! wakes them all). The epoll registration
 //! is made once, edge-triggered for read, write and hang-up, and never
 //! changed; the kernel tells us about each new edge and the slab remembers
 //! it. An operation that fails with `WouldBlock` clears only the readiness of
@@ -90,8 +92,37 @@ struct ScheduledIo {
     readiness: u32,
     /// Readability was dropped by `assume_drained` and not confirmed yet.
     unverified: bool,
-    reader: Option<Waker>,
-    writer: Option<Waker>,
+    readers: Waiters,
+    writers: Waiters,
+}
+
+/// The tasks waiting on one direction of a source: one without an
+/// allocation, more in a vector.
+#[derive(Debug, Default)]
+struct Waiters {
+    first: Option<Waker>,
+    rest: Vec<Waker>,
+}
+
+impl Waiters {
+    /// Adds `waker` unless it would wake a task already waiting.
+    fn register(&mut self, waker: &Waker) {
+        match &self.first {
+            None => self.first = Some(waker.clone()),
+            Some(w) if w.will_wake(waker) => {}
+            Some(_) => {
+                if !self.rest.iter().any(|w| w.will_wake(waker)) {
+                    self.rest.push(waker.clone());
+                }
+            }
+        }
+    }
+
+    /// Moves every waiting waker into `out`.
+    fn take_into(&mut self, out: &mut Vec<Waker>) {
+        out.extend(self.first.take());
+        out.append(&mut self.rest);
+    }
 }
 
 /// The reactor of one runtime.
@@ -159,10 +190,10 @@ impl Reactor {
                     if std::mem::take(&mut io.unverified) {
                         self.one_verified();
                     }
-                    to_wake.extend(io.reader.take());
+                    io.readers.take_into(&mut to_wake);
                 }
                 if ready & (WRITE_READY | WAKE_BOTH) != 0 {
-                    to_wake.extend(io.writer.take());
+                    io.writers.take_into(&mut to_wake);
                 }
             }
         }
@@ -196,8 +227,8 @@ impl Reactor {
             generation,
             readiness: flags::WRITABLE,
             unverified: false,
-            reader: None,
-            writer: None,
+            readers: Waiters::default(),
+            writers: Waiters::default(),
         });
         Ok(token)
     }
@@ -237,21 +268,14 @@ impl Reactor {
         if io.generation != token.generation {
             return Poll::Ready(());
         }
-        let (mask, slot) = match dir {
-            Direction::Read => (READ_READY, &mut io.reader),
-            Direction::Write => (WRITE_READY, &mut io.writer),
+        let (mask, waiters) = match dir {
+            Direction::Read => (READ_READY, &mut io.readers),
+            Direction::Write => (WRITE_READY, &mut io.writers),
         };
         if io.readiness & mask != 0 {
             return Poll::Ready(());
         }
-        match slot {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => {
-                let old = slot.replace(cx.waker().clone());
-                drop(sources);
-                drop(old);
-            }
-        }
+        waiters.register(cx.waker());
         Poll::Pending
     }
 
@@ -332,7 +356,7 @@ impl Reactor {
     }
 
     /// Gives every assumed-drained source its readability back and wakes
-    /// its waiting reader, which finds out with a real read. Returns how
+    /// its waiting readers, which find out with a real read. Returns how
     /// many readers were woken.
     pub(crate) fn verify(&self) -> usize {
         let tokens = std::mem::take(&mut *self.unverified.borrow_mut());
@@ -350,7 +374,7 @@ impl Reactor {
                 io.unverified = false;
                 self.one_verified();
                 io.readiness |= flags::READABLE;
-                to_wake.extend(io.reader.take());
+                io.readers.take_into(&mut to_wake);
             }
         }
         let n = to_wake.len();
