@@ -206,7 +206,7 @@ fn zone() -> HashMap<(Name, RecordType), Vec<Record>> {
         RData::AAAA("2001:db8::53".parse().unwrap()),
     ));
     add(rec(
-        "10.2.0.192.in-addr.arpa",
+        "77.2.0.192.in-addr.arpa",
         RData::PTR(name("www.tern.test")),
     ));
     for i in 1..=100 {
@@ -507,13 +507,13 @@ fn dig_options() {
     );
     assert_eq!(dns.log().last(), Some(&("udp", false)));
 
-    let out = run("dig", &[&at, "-x", "192.0.2.10"]);
+    let out = run("dig", &[&at, "-x", "192.0.2.77"]);
     assert!(out.status.success(), "{}", out.stderr);
     in_order(
         &out.stdout,
         &[
-            ";10.2.0.192.in-addr.arpa.\t\tIN\tPTR\n",
-            "10.2.0.192.in-addr.arpa.\t300\tIN\tPTR\twww.tern.test.\n",
+            ";77.2.0.192.in-addr.arpa.\t\tIN\tPTR\n",
+            "77.2.0.192.in-addr.arpa.\t300\tIN\tPTR\twww.tern.test.\n",
         ],
     );
 
