@@ -14,90 +14,36 @@
 //!
 //! fd counts are per process, so the tests take turns (`SERIAL`).
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
-use std::future::Future;
 use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsFd;
 use std::rc::Rc;
-use std::sync::Mutex;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use common::cancel::{full_listener, poll_then_drop};
+use common::footprint::{footprint, serial, SERIAL};
+use common::tcp_echo::{self, pattern, read_exact};
 use tern::net::{TcpListener, TcpStream, UdpSocket};
 use tern::time::timeout;
 
 // ===== helpers =====
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Runs `f` on a fresh runtime while no other test of this file runs.
-fn serial<F: Future>(f: F) -> F::Output {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    tern::block_on(f)
-}
-
 fn any() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
-}
-
-fn fds() -> usize {
-    tern::sys::socket::open_fd_count().unwrap()
 }
 
 fn metrics() -> tern::Metrics {
     tern::current_metrics().unwrap()
 }
 
-/// What must be back to its starting value after an operation is over.
-#[derive(Debug, PartialEq, Eq)]
-struct Footprint {
-    fds: usize,
-    io_sources: usize,
-    tasks: usize,
-    timers: usize,
-}
-
-fn footprint() -> Footprint {
-    let m = metrics();
-    Footprint {
-        fds: fds(),
-        io_sources: m.io_sources,
-        tasks: m.tasks,
-        timers: m.timers,
-    }
-}
-
-/// Byte `i` of the data stream of connection `conn`.
-fn pattern(conn: usize, i: usize) -> u8 {
-    (i.wrapping_mul(31) ^ conn.wrapping_mul(131) ^ (i >> 8)) as u8
-}
-
-async fn read_exact(s: &TcpStream, buf: &mut [u8]) -> std::io::Result<()> {
-    let mut got = 0;
-    while got < buf.len() {
-        match s.read(&mut buf[got..]).await? {
-            0 => return Err(ErrorKind::UnexpectedEof.into()),
-            n => got += n,
-        }
-    }
-    Ok(())
-}
-
-/// Echoes until EOF or an error; returns the bytes echoed.
+/// Echoes until EOF or an error; returns the bytes echoed. Owns `s`, so
+/// it can be spawned.
 async fn echo(s: TcpStream) -> std::io::Result<usize> {
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut total = 0;
-    loop {
-        match s.read(&mut buf).await? {
-            0 => return Ok(total),
-            n => {
-                s.write_all(&buf[..n]).await?;
-                total += n;
-            }
-        }
-    }
+    tcp_echo::echo(&s, 16 * 1024).await
 }
 
 /// One echo round trip of `len` bytes on `s`, checked byte for byte.
@@ -107,28 +53,6 @@ async fn round_trip(s: &TcpStream, conn: usize, len: usize) {
     let mut back = vec![0u8; len];
     read_exact(s, &mut back).await.unwrap();
     assert_eq!(back, data, "connection {conn}");
-}
-
-/// Polls `fut` until it is done or has been polled `polls` times, then
-/// drops it. With `spurious`, it wakes itself after each poll, so it is
-/// polled `polls` times whether or not anything happened.
-async fn poll_then_drop<F: Future>(fut: F, polls: u32, spurious: bool) -> Option<F::Output> {
-    let mut fut = Box::pin(fut);
-    let mut n = 0;
-    std::future::poll_fn(|cx| {
-        n += 1;
-        match fut.as_mut().poll(cx) {
-            Poll::Ready(v) => Poll::Ready(Some(v)),
-            Poll::Pending if n >= polls => Poll::Ready(None),
-            Poll::Pending => {
-                if spurious {
-                    cx.waker().wake_by_ref();
-                }
-                Poll::Pending
-            }
-        }
-    })
-    .await
 }
 
 // ===== heap accounting (this thread only) =====
@@ -660,7 +584,7 @@ fn tcp_connect_dropped_after_each_poll_leaks_nothing() {
         assert!(completed.is_some(), "connect never completed");
         // Connects that the server never completes (its accept queue is
         // full, so SYNs are dropped), polled spuriously then dropped.
-        let full = full_listener();
+        let full = full_listener(any());
         let target = tern::sys::socket::local_addr(full.0.as_fd()).unwrap();
         let start = footprint();
         for polls in 1..8 {
@@ -670,17 +594,4 @@ fn tcp_connect_dropped_after_each_poll_leaks_nothing() {
         }
         drop(full);
     });
-}
-
-/// A listener with a backlog of 0 whose one queue slot is taken: further
-/// SYNs are dropped and connects stay pending. Returns the listening fd
-/// and the connection that fills the queue.
-fn full_listener() -> (std::os::fd::OwnedFd, std::net::TcpStream) {
-    use tern::sys::socket::{bind, listen, socket, Kind};
-    let fd = socket(&any(), Kind::Stream).unwrap();
-    bind(fd.as_fd(), &any()).unwrap();
-    listen(fd.as_fd(), 0).unwrap();
-    let addr = tern::sys::socket::local_addr(fd.as_fd()).unwrap();
-    let filler = std::net::TcpStream::connect(addr).unwrap();
-    (fd, filler)
 }

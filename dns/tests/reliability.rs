@@ -15,20 +15,25 @@
 //! Servers are in-process on 127.0.0.1 and ::1; 192.0.2.0/24 and the other
 //! documentation ranges appear only as zone data.
 
+#[path = "../../tests/common/cancel.rs"]
+mod cancel;
 mod common;
+#[path = "../../tests/common/footprint.rs"]
+mod footprint;
 mod scripted;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::sync::{Arc, Condvar, Mutex};
-use std::task::Poll;
 use std::time::Duration;
 
-use common::Rng;
+use cancel::{full_listener, poll_then_drop};
+use common::lossy::{self, host_index, Datagram, Fate};
+use common::{structured, Rng};
+use footprint::{footprint, serial, Footprint};
 use scripted::*;
 use tern::dns::exchange::Transport;
 use tern::dns::wire::{Message, Rcode};
@@ -37,33 +42,6 @@ use tern::net::TcpListener;
 use tern::time::timeout;
 
 // ===== helpers =====
-
-/// fd counts are per process: the tests that compare them take turns.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial<F: Future>(f: F) -> F::Output {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    tern::block_on(f)
-}
-
-/// What must be back to its starting value when an operation is over.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-struct Footprint {
-    fds: usize,
-    io_sources: usize,
-    tasks: usize,
-    timers: usize,
-}
-
-fn footprint() -> Footprint {
-    let m = tern::current_metrics().unwrap();
-    Footprint {
-        fds: tern::sys::socket::open_fd_count().unwrap(),
-        io_sources: m.io_sources,
-        tasks: m.tasks,
-        timers: m.timers,
-    }
-}
 
 /// Lets the server's short-lived tasks finish (bounded), then returns the
 /// footprint once it equals `want()`, or the last one seen.
@@ -75,27 +53,6 @@ async fn settle(want: impl Fn() -> Footprint) -> Footprint {
         tern::yield_now().await;
     }
     footprint()
-}
-
-/// Polls `fut` until it is done or has been polled `polls` times, then
-/// drops it. With `spurious`, it wakes itself after each poll.
-async fn poll_then_drop<F: Future>(fut: F, polls: u32, spurious: bool) -> Option<F::Output> {
-    let mut fut = Box::pin(fut);
-    let mut n = 0;
-    std::future::poll_fn(|cx| {
-        n += 1;
-        match fut.as_mut().poll(cx) {
-            Poll::Ready(v) => Poll::Ready(Some(v)),
-            Poll::Pending if n >= polls => Poll::Ready(None),
-            Poll::Pending => {
-                if spurious {
-                    cx.waker().wake_by_ref();
-                }
-                Poll::Pending
-            }
-        }
-    })
-    .await
 }
 
 fn ips(list: &[&str]) -> Vec<IpAddr> {
@@ -307,26 +264,9 @@ fn server_gone_mid_query_fails_fast_and_a_restarted_server_answers() {
 
 // ===== a lossy server =====
 
-/// What the lossy server did with one query.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fate {
-    Dropped,
-    ForgedFirst,
-    ServFail,
-    Answered,
-}
-
 /// The addresses of host number `i` in the lossy zone.
 fn host_ips(i: usize) -> Vec<IpAddr> {
-    ips(&[
-        &format!("192.0.2.{}", i % 256),
-        &format!("198.51.100.{}", (i / 256) % 256),
-    ])
-}
-
-fn host_index(name: &Name) -> Option<usize> {
-    let text = name.to_string();
-    text.strip_prefix('h')?.split('.').next()?.parse().ok()
+    lossy::host_ips(i).map(IpAddr::V4).to_vec()
 }
 
 /// The 10% dropped / 5% forged-first / 5% SERVFAIL mix, decided per query
@@ -338,51 +278,18 @@ fn lossy_script(seed: u64, log: Rc<RefCell<HashMap<Name, Vec<Fate>>>>) -> Script
         let Some(i) = host_index(&question.name) else {
             return vec![Action::Reply(rcode_reply(q, Rcode::NXDOMAIN))];
         };
-        let mut real = reply_to(q);
-        for ip in host_ips(i) {
-            real.answers.push(rec(
-                &question.name.to_string(),
-                60,
-                match ip {
-                    IpAddr::V4(v4) => RData::A(v4),
-                    IpAddr::V6(v6) => RData::AAAA(v6),
-                },
-            ));
-        }
-        let roll = rng.borrow_mut().below(100);
-        let (fate, actions) = match roll {
-            0..10 => (Fate::Dropped, vec![]),
-            10..15 => {
-                let mut wrong_id = real.clone();
-                wrong_id.header.id ^= 0x0101;
-                wrong_id.answers = vec![a(&question.name.to_string(), "203.0.113.66")];
-                let mut wrong_name = wrong_id.clone();
-                wrong_name.header.id = q.header.id;
-                wrong_name.questions[0].name = name("h0.elsewhere.test.");
-                let mut servfail_forged = rcode_reply(q, Rcode::SERVFAIL);
-                servfail_forged.header.id ^= 0x8000;
-                (
-                    Fate::ForgedFirst,
-                    vec![
-                        Action::Reply(wrong_id),
-                        Action::Reply(wrong_name),
-                        Action::Reply(servfail_forged),
-                        Action::Raw(vec![0u8; 3]),
-                        Action::Reply(real),
-                    ],
-                )
-            }
-            15..20 => (
-                Fate::ServFail,
-                vec![Action::Reply(rcode_reply(q, Rcode::SERVFAIL))],
-            ),
-            _ => (Fate::Answered, vec![Action::Reply(real)]),
-        };
+        let (fate, datagrams) = lossy::decide(&mut rng.borrow_mut(), q, i);
         log.borrow_mut()
             .entry(question.name.clone())
             .or_default()
             .push(fate);
-        actions
+        datagrams
+            .into_iter()
+            .map(|d| match d {
+                Datagram::Message(m) => Action::Reply(m),
+                Datagram::Raw(bytes) => Action::Raw(bytes),
+            })
+            .collect()
     })
 }
 
@@ -758,18 +665,6 @@ fn lookup_over_udp_then_tcp_dropped_at_every_point_leaks_nothing() {
     });
 }
 
-/// A listening fd with a backlog of 0 whose one queue slot is taken, so
-/// connects to it stay pending (SYNs are dropped), and the connection that
-/// fills it.
-fn full_listener(addr: SocketAddr) -> (std::os::fd::OwnedFd, std::net::TcpStream) {
-    use tern::sys::socket::{bind, listen, local_addr, socket, Kind};
-    let fd = socket(&addr, Kind::Stream).unwrap();
-    bind(fd.as_fd(), &addr).unwrap();
-    listen(fd.as_fd(), 0).unwrap();
-    let filler = std::net::TcpStream::connect(local_addr(fd.as_fd()).unwrap()).unwrap();
-    (fd, filler)
-}
-
 #[test]
 fn happy_eyeballs_dropped_at_every_point_leaks_nothing() {
     serial(async {
@@ -820,138 +715,12 @@ fn happy_eyeballs_dropped_at_every_point_leaks_nothing() {
 
 // ===== structured fuzzing of names =====
 
-/// How a generated name ends.
-#[derive(Clone, Copy, Debug)]
-enum End {
-    Root,
-    /// A pointer to a label boundary of an earlier name: (name, label index).
-    Back(usize, usize),
-    /// A pointer to this name's own start or a later offset (a loop or a
-    /// forward pointer).
-    Forward(usize),
-    /// A pointer into the header: no model, only "no panic".
-    Header(u16),
-}
-
-struct ModelName {
-    labels: Vec<Vec<u8>>,
-    end: End,
-    /// Offsets of each label's length byte, then of the end (0 or pointer).
-    offsets: Vec<usize>,
-}
-
-/// The expanded wire form of `names[j]` from label `from`, or None when
-/// the model says it is invalid or unknown.
-fn expand(names: &[ModelName], j: usize, from: usize) -> Option<Vec<u8>> {
-    let n = &names[j];
-    let mut wire = Vec::new();
-    for l in n.labels.get(from..)? {
-        if l.len() > 63 {
-            return None;
-        }
-        wire.push(l.len() as u8);
-        wire.extend_from_slice(l);
-    }
-    match n.end {
-        End::Root => wire.push(0),
-        End::Back(k, at) => wire.extend(expand(names, k, at)?),
-        End::Forward(_) | End::Header(_) => return None,
-    }
-    Some(wire)
-}
-
-fn gen_label(rng: &mut Rng) -> Vec<u8> {
-    let len = match rng.below(20) {
-        0 => 63,
-        1 => 64,
-        2 => 64 + rng.below(128), // label types 0x40 and 0x80
-        3..=5 => 30 + rng.below(34),
-        _ => 1 + rng.below(8),
-    };
-    (0..len).map(|_| b'a' + rng.below(26) as u8).collect()
-}
-
-/// One message of 1 to 4 questions built from the model, and whether (and
-/// to what) it must decode.
-fn gen_message(rng: &mut Rng) -> (Vec<u8>, Option<Vec<Vec<u8>>>, bool) {
-    let count = 1 + rng.below(4);
-    let mut packet = vec![0x12, 0x34, 0x81, 0x80, 0, count as u8, 0, 0, 0, 0, 0, 0];
-    let mut names: Vec<ModelName> = Vec::new();
-    let mut known = true;
-    for j in 0..count {
-        let labels: Vec<Vec<u8>> = (0..rng.below(6)).map(|_| gen_label(rng)).collect();
-        let end = match rng.below(10) {
-            0..=2 => End::Root,
-            3..=6 if j > 0 => {
-                let k = rng.below(j);
-                End::Back(k, rng.below(names[k].labels.len() + 1))
-            }
-            7 => End::Forward(rng.below(300)),
-            8 => End::Header(rng.below(12) as u16),
-            _ => End::Root,
-        };
-        let start = packet.len();
-        let mut offsets = Vec::new();
-        for l in &labels {
-            offsets.push(packet.len());
-            packet.push(l.len() as u8);
-            packet.extend_from_slice(l);
-        }
-        offsets.push(packet.len());
-        match end {
-            End::Root => packet.push(0),
-            End::Back(k, at) => {
-                let target = names[k].offsets[at] as u16;
-                packet.extend_from_slice(&(0xc000 | target).to_be_bytes());
-            }
-            End::Forward(ahead) => {
-                let target = (start + ahead).min(0x3fff) as u16;
-                packet.extend_from_slice(&(0xc000 | target).to_be_bytes());
-            }
-            End::Header(at) => {
-                known = false;
-                packet.extend_from_slice(&(0xc000 | at).to_be_bytes());
-            }
-        }
-        packet.extend_from_slice(&[0, 1, 0, 1]);
-        names.push(ModelName {
-            labels,
-            end,
-            offsets,
-        });
-    }
-    let expanded: Option<Vec<Vec<u8>>> = (0..count)
-        .map(|j| expand(&names, j, 0).filter(|w| w.len() <= 255))
-        .collect();
-    // Damage the framing sometimes: counts larger than the packet, a cut,
-    // trailing bytes. Each makes the message invalid.
-    let mut framing_ok = true;
-    match rng.below(8) {
-        0 => {
-            let at = 4 + 2 * rng.below(4);
-            let extra = if at == 4 { count as u16 + 1 } else { 1 } + rng.u16() % 0x8000;
-            packet[at..at + 2].copy_from_slice(&extra.to_be_bytes());
-            framing_ok = false;
-        }
-        1 => {
-            packet.truncate(rng.below(packet.len()));
-            framing_ok = false;
-        }
-        2 => {
-            packet.push(rng.u8());
-            framing_ok = false;
-        }
-        _ => {}
-    }
-    (packet, expanded.filter(|_| framing_ok), known)
-}
-
 #[test]
 fn structured_name_fuzzing_agrees_with_the_model() {
     let mut rng = Rng::new(0x5eed);
     let (mut valid, mut invalid, mut unknown) = (0, 0, 0);
     for case in 0..100_000 {
-        let (packet, want, known) = gen_message(&mut rng);
+        let (packet, want, known) = structured::message(&mut rng);
         let got = Message::decode(&packet);
         if !known {
             unknown += 1;

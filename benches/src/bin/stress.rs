@@ -10,6 +10,8 @@
 //! short versions of these runs are tests: `tests/reliability.rs` and
 //! `dns/tests/reliability.rs`. Everything runs on loopback.
 
+#[path = "../../../dns/tests/common/mod.rs"]
+mod common;
 #[path = "../stress/dns.rs"]
 mod dns;
 #[path = "../stress/fuzz.rs"]
@@ -18,6 +20,8 @@ mod fuzz;
 mod load;
 #[path = "../stress/tcp.rs"]
 mod tcp;
+#[path = "../../../tests/common/tcp_echo.rs"]
+mod tcp_echo;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::ExitCode;

@@ -6,45 +6,29 @@
 //! decisions, so the outcome every lookup must have is known: the answer if
 //! any attempt was answered, else SERVFAIL or a timeout, as the last
 //! attempt met. Afterwards no fd, socket, task or timer may be left.
+//!
+//! The decisions are those of tern-dns's reliability test
+//! (`dns/tests/common/lossy.rs`); this server runs them on its own thread.
 
 use std::cell::{Cell, RefCell};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tern::dns::wire::{Message, Rcode};
-use tern::dns::{Config, Error, Name, RData, Record, RecordType, Resolver};
+use tern::dns::wire::Message;
+use tern::dns::{Config, Error, RData, RecordType, Resolver};
 
-use crate::fuzz::Rng;
+use crate::common::lossy::{self, host_index, host_ips, Datagram, Fate};
+use crate::common::Rng;
 use crate::{fds, Row, Size};
 
 const PART: &str = "dns";
 const TIMEOUT: Duration = Duration::from_millis(250);
 const ATTEMPTS: u32 = 2;
 const IN_FLIGHT: usize = 256;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fate {
-    Dropped,
-    ForgedFirst,
-    ServFail,
-    Answered,
-}
-
-fn host_ips(i: usize) -> [Ipv4Addr; 2] {
-    [
-        Ipv4Addr::new(192, 0, 2, (i % 256) as u8),
-        Ipv4Addr::new(198, 51, 100, ((i / 256) % 256) as u8),
-    ]
-}
-
-fn host_index(name: &Name) -> Option<usize> {
-    let text = name.to_string();
-    text.strip_prefix('h')?.split('.').next()?.parse().ok()
-}
 
 struct LossyServer {
     addr: SocketAddr,
@@ -85,18 +69,6 @@ impl Drop for LossyServer {
     }
 }
 
-fn reply_to(q: &Message) -> Message {
-    let mut m = Message {
-        header: q.header,
-        questions: q.questions.clone(),
-        edns: q.edns.clone(),
-        ..Message::default()
-    };
-    m.header.qr = true;
-    m.header.ra = true;
-    m
-}
-
 fn serve(sock: &UdpSocket, log: &Mutex<Vec<Vec<Fate>>>, stop: &AtomicBool) {
     let mut rng = Rng::new(0x1055);
     let mut buf = [0u8; 1500];
@@ -113,58 +85,18 @@ fn serve(sock: &UdpSocket, log: &Mutex<Vec<Vec<Fate>>>, stop: &AtomicBool) {
         let Some(i) = host_index(&question.name) else {
             continue;
         };
-        let mut real = reply_to(&q);
-        for ip in host_ips(i) {
-            real.answers.push(Record {
-                name: question.name.clone(),
-                ttl: 60,
-                data: RData::A(ip),
-            });
-        }
-        let roll = rng.below(100);
-        let (fate, replies) = match roll {
-            0..10 => (Fate::Dropped, vec![]),
-            10..15 => {
-                let mut wrong_id = real.clone();
-                wrong_id.header.id ^= 0x0101;
-                wrong_id.answers = vec![Record {
-                    name: question.name.clone(),
-                    ttl: 60,
-                    data: RData::A(Ipv4Addr::new(203, 0, 113, 66)),
-                }];
-                let mut wrong_question = wrong_id.clone();
-                wrong_question.header.id = q.header.id;
-                wrong_question.questions[0].name = "h0.elsewhere.test."
-                    .parse()
-                    .unwrap_or_else(|_| Name::root());
-                let mut servfail = reply_to(&q);
-                servfail.header.rcode = Rcode::SERVFAIL;
-                servfail.header.id ^= 0x8000;
-                (
-                    Fate::ForgedFirst,
-                    vec![
-                        wrong_id.encode(),
-                        wrong_question.encode(),
-                        servfail.encode(),
-                        vec![0u8; 3],
-                        real.encode(),
-                    ],
-                )
-            }
-            15..20 => {
-                let mut m = reply_to(&q);
-                m.header.rcode = Rcode::SERVFAIL;
-                (Fate::ServFail, vec![m.encode()])
-            }
-            _ => (Fate::Answered, vec![real.encode()]),
-        };
+        let (fate, datagrams) = lossy::decide(&mut rng, &q, i);
         if let Ok(mut log) = log.lock() {
             if let Some(entry) = log.get_mut(i) {
                 entry.push(fate);
             }
         }
-        for r in replies {
-            let _ = sock.send_to(&r, from);
+        for d in datagrams {
+            let bytes = match d {
+                Datagram::Message(m) => m.encode(),
+                Datagram::Raw(bytes) => bytes,
+            };
+            let _ = sock.send_to(&bytes, from);
         }
     }
 }

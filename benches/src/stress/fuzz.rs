@@ -2,9 +2,10 @@
 //! messages, random bytes, and generated compressed names checked against
 //! a model of what must decode.
 //!
-//! The mutations and the generators are a copy of the minimal parts of
-//! tern-dns's test generators (`dns/tests/common`, `dns/tests/fuzz.rs`,
-//! `dns/tests/reliability.rs`), which this crate cannot use.
+//! The PRNG, the mutations and the structured names with their model are
+//! tern-dns's test generators (`dns/tests/common`, included by the binary).
+//! The messages to mutate come from the simpler generator below, not from
+//! those tests' fuller one.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -13,43 +14,11 @@ use tern::dns::exchange::{extract_answer, validate_reply, Transport};
 use tern::dns::wire::{Header, Message, Question, Rcode};
 use tern::dns::{Name, RData, Record, RecordType};
 
+use crate::common::mutation::mutate;
+use crate::common::{structured, Rng};
 use crate::{Row, Size};
 
 const PART: &str = "fuzz";
-
-/// xorshift64*: small, fast, deterministic.
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    fn u8(&mut self) -> u8 {
-        self.next_u64() as u8
-    }
-
-    fn u16(&mut self) -> u16 {
-        self.next_u64() as u16
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.u8()).collect()
-    }
-}
 
 // ===== valid messages to start from =====
 
@@ -142,58 +111,6 @@ fn message(rng: &mut Rng) -> Message {
     m
 }
 
-// ===== mutation =====
-
-fn mutate(rng: &mut Rng, packet: &mut Vec<u8>) {
-    for _ in 0..1 + rng.below(4) {
-        let len = packet.len();
-        match rng.below(8) {
-            0 if len > 0 => {
-                let at = rng.below(len);
-                packet[at] ^= 1 << rng.below(8);
-            }
-            1 if len > 0 => {
-                let at = rng.below(len);
-                let choices = [0x00, 0x01, 0x3f, 0x40, 0x80, 0xc0, 0xff, rng.u8()];
-                packet[at] = choices[rng.below(choices.len())];
-            }
-            2 => packet.truncate(rng.below(len + 1)),
-            3 => {
-                let extra = rng.below(64);
-                packet.extend(rng.bytes(extra));
-            }
-            4 if len >= 12 => {
-                let at = 4 + 2 * rng.below(4);
-                let choices = [0u16, 1, 2, 0xff, 0xffff, rng.u16()];
-                let value = choices[rng.below(choices.len())];
-                packet[at..at + 2].copy_from_slice(&value.to_be_bytes());
-            }
-            5 if len >= 2 => {
-                let at = rng.below(len - 1);
-                let target = match rng.below(4) {
-                    0 => at,
-                    1 => at + 1 + rng.below(8),
-                    2 => rng.below(at + 1),
-                    _ => rng.below(0x4000),
-                } as u16;
-                packet[at] = 0xc0 | ((target >> 8) as u8 & 0x3f);
-                packet[at + 1] = target as u8;
-            }
-            6 if len > 1 => {
-                let from = rng.below(len);
-                let to = (from + 1 + rng.below(32)).min(len);
-                let chunk = packet[from..to].to_vec();
-                let at = rng.below(packet.len() + 1);
-                packet.splice(at..at, chunk);
-            }
-            _ => {
-                let at = rng.below(len + 1);
-                packet.insert(at, rng.u8());
-            }
-        }
-    }
-}
-
 /// Everything the resolver does with untrusted bytes; returns whether the
 /// packet decoded, or Err if an invariant failed.
 fn check(packet: &[u8]) -> Result<bool, String> {
@@ -241,126 +158,6 @@ fn campaign(count: usize, mut make: impl FnMut() -> Vec<u8>) -> (usize, usize, u
     (decoded, panics, failures)
 }
 
-// ===== structured names against a model =====
-
-#[derive(Clone, Copy)]
-enum End {
-    Root,
-    Back(usize, usize),
-    Forward(usize),
-    Header(u16),
-}
-
-struct ModelName {
-    labels: Vec<Vec<u8>>,
-    end: End,
-    offsets: Vec<usize>,
-}
-
-fn expand(names: &[ModelName], j: usize, from: usize) -> Option<Vec<u8>> {
-    let n = &names[j];
-    let mut wire = Vec::new();
-    for l in n.labels.get(from..)? {
-        if l.len() > 63 {
-            return None;
-        }
-        wire.push(l.len() as u8);
-        wire.extend_from_slice(l);
-    }
-    match n.end {
-        End::Root => wire.push(0),
-        End::Back(k, at) => wire.extend(expand(names, k, at)?),
-        End::Forward(_) | End::Header(_) => return None,
-    }
-    Some(wire)
-}
-
-/// What a structured packet must decode to: `None` when the model does not
-/// know, `Some(None)` when it must fail, else the names' wire forms.
-type Expected = Option<Option<Vec<Vec<u8>>>>;
-
-/// A message of compressed question names (loops, forward pointers,
-/// 64-byte labels, names past 255 bytes, counts larger than the packet),
-/// and the names it must decode to, if the model knows.
-fn structured(rng: &mut Rng) -> (Vec<u8>, Expected) {
-    let count = 1 + rng.below(4);
-    let mut packet = vec![0x12, 0x34, 0x81, 0x80, 0, count as u8, 0, 0, 0, 0, 0, 0];
-    let mut names: Vec<ModelName> = Vec::new();
-    let mut known = true;
-    for j in 0..count {
-        let labels: Vec<Vec<u8>> = (0..rng.below(6))
-            .map(|_| {
-                let len = match rng.below(20) {
-                    0 => 63,
-                    1 => 64,
-                    2 => 64 + rng.below(128),
-                    3..=5 => 30 + rng.below(34),
-                    _ => 1 + rng.below(8),
-                };
-                (0..len).map(|_| b'a' + rng.below(26) as u8).collect()
-            })
-            .collect();
-        let end = match rng.below(10) {
-            3..=6 if j > 0 => {
-                let k = rng.below(j);
-                End::Back(k, rng.below(names[k].labels.len() + 1))
-            }
-            7 => End::Forward(rng.below(300)),
-            8 => End::Header(rng.below(12) as u16),
-            _ => End::Root,
-        };
-        let start = packet.len();
-        let mut offsets = Vec::new();
-        for l in &labels {
-            offsets.push(packet.len());
-            packet.push(l.len() as u8);
-            packet.extend_from_slice(l);
-        }
-        offsets.push(packet.len());
-        let pointer = match end {
-            End::Root => None,
-            End::Back(k, at) => Some(names[k].offsets[at]),
-            End::Forward(ahead) => Some((start + ahead).min(0x3fff)),
-            End::Header(at) => {
-                known = false;
-                Some(usize::from(at))
-            }
-        };
-        match pointer {
-            None => packet.push(0),
-            Some(t) => packet.extend_from_slice(&(0xc000 | t as u16).to_be_bytes()),
-        }
-        packet.extend_from_slice(&[0, 1, 0, 1]);
-        names.push(ModelName {
-            labels,
-            end,
-            offsets,
-        });
-    }
-    let expanded: Option<Vec<Vec<u8>>> = (0..count)
-        .map(|j| expand(&names, j, 0).filter(|w| w.len() <= 255))
-        .collect();
-    let mut framing_ok = true;
-    match rng.below(8) {
-        0 => {
-            let at = 4 + 2 * rng.below(4);
-            let extra = if at == 4 { count as u16 + 1 } else { 1 } + rng.u16() % 0x8000;
-            packet[at..at + 2].copy_from_slice(&extra.to_be_bytes());
-            framing_ok = false;
-        }
-        1 => {
-            packet.truncate(rng.below(packet.len()));
-            framing_ok = false;
-        }
-        2 => {
-            packet.push(rng.u8());
-            framing_ok = false;
-        }
-        _ => {}
-    }
-    (packet, known.then(|| expanded.filter(|_| framing_ok)))
-}
-
 /// Runs the part.
 pub fn run(size: Size) -> Vec<Row> {
     let mutated = size.n(10_000_000, 100_000);
@@ -381,7 +178,8 @@ pub fn run(size: Size) -> Vec<Row> {
     let mut rng3 = Rng::new(0x5eed);
     let (mut valid, mut invalid, mut unmodelled, mut disagree, mut panics) = (0, 0, 0, 0, 0);
     for _ in 0..names {
-        let (packet, want) = structured(&mut rng3);
+        let (packet, want, known) = structured::message(&mut rng3);
+        let want = known.then_some(want);
         let got = match catch_unwind(|| Message::decode(&packet)) {
             Ok(g) => g,
             Err(_) => {

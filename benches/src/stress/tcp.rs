@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tern::net::{TcpListener, TcpStream};
 
+use crate::tcp_echo::{echo, pattern, read_exact};
 use crate::{fds, Row, Size};
 
 /// The argument that makes the binary run as the client side.
@@ -27,21 +28,6 @@ const CHUNK: usize = 4096;
 const CONNECTING: usize = 256;
 /// fds kept free for the runtime, stdio and the like.
 const SPARE_FDS: u64 = 64;
-
-fn pattern(conn: usize, i: usize) -> u8 {
-    (i.wrapping_mul(31) ^ conn.wrapping_mul(131) ^ (i >> 8)) as u8
-}
-
-async fn read_exact(s: &TcpStream, buf: &mut [u8]) -> std::io::Result<()> {
-    let mut got = 0;
-    while got < buf.len() {
-        match s.read(&mut buf[got..]).await? {
-            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            n => got += n,
-        }
-    }
-    Ok(())
-}
 
 /// Runs the part: this process serves, a child process connects.
 pub fn run(size: Size) -> Vec<Row> {
@@ -152,7 +138,7 @@ async fn serve(conns: usize) -> Result<ServerStats, String> {
                     peak.set(peak.get().max(live.get()));
                     let live = live.clone();
                     echoes.push(tern::spawn(async move {
-                        let res = echo(&s).await;
+                        let res = echo(&s, CHUNK).await;
                         live.set(live.get() - 1);
                         res
                     }));
@@ -205,20 +191,6 @@ async fn serve(conns: usize) -> Result<ServerStats, String> {
         tasks_after: m.tasks,
         sources_after: m.io_sources,
     })
-}
-
-async fn echo(s: &TcpStream) -> std::io::Result<usize> {
-    let mut buf = vec![0u8; CHUNK];
-    let mut total = 0;
-    loop {
-        match s.read(&mut buf).await? {
-            0 => return Ok(total),
-            n => {
-                s.write_all(&buf[..n]).await?;
-                total += n;
-            }
-        }
-    }
 }
 
 /// The client process: `__tcp_clients ADDR CONNS`.

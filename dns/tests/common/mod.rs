@@ -1,12 +1,24 @@
-//! Shared by the property and fuzz tests: a tiny deterministic PRNG and
-//! generators of random valid messages.
+//! Shared by the property, fuzz and reliability tests: a tiny deterministic
+//! PRNG and generators of random valid messages, with the packet mutations
+//! (`mutation`), the structured-name generator and its model (`structured`),
+//! and the lossy server's decisions (`lossy`) in their own files.
+//!
+//! The `stress` binary of tern-benches includes this module too, by
+//! `#[path]`, to run the same PRNG, mutations, structured names and lossy
+//! server at full size; so it names the resolver through the `tern`
+//! facade, which both crates have.
 
 #![allow(dead_code)]
 
+pub mod lossy;
+pub mod mutation;
+pub mod reply;
+pub mod structured;
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use tern_dns::wire::{Edns, Header, Message, Question, Rcode};
-use tern_dns::{Name, RData, Record, RecordType};
+use tern::dns::wire::{Edns, Header, Message, Question, Rcode};
+use tern::dns::{Name, RData, Record, RecordType};
 
 /// xorshift64*: small, fast, and good enough to pick test cases.
 pub struct Rng(u64);

@@ -8,15 +8,28 @@
 
 #![allow(dead_code)]
 
+// The reliability test loads this file through `common` too; it holds
+// functions only, so the two copies cannot disagree on a type.
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/reply.rs"]
+mod reply;
+#[path = "../../../tests/common/tcp_echo.rs"]
+mod tcp_echo;
+
 use std::cell::RefCell;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
+use tcp_echo::read_exact;
 use tern::dns::exchange::Transport;
 use tern::dns::wire::{Message, Question, Rcode};
 use tern::dns::{Name, RData, Record, RecordType};
 use tern::net::{TcpListener, TcpStream, UdpSocket};
+
+// Not every test uses both.
+#[allow(unused_imports)]
+pub use reply::{rcode_reply, reply_to};
 
 /// What the server does for one query, in order.
 #[derive(Clone, Debug)]
@@ -192,17 +205,6 @@ async fn serve_tcp(
     }
 }
 
-async fn read_exact(s: &TcpStream, buf: &mut [u8]) -> std::io::Result<()> {
-    let mut got = 0;
-    while got < buf.len() {
-        match s.read(&mut buf[got..]).await? {
-            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            n => got += n,
-        }
-    }
-    Ok(())
-}
-
 fn bind_pair() -> (UdpSocket, TcpListener) {
     for _ in 0..100 {
         let udp = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -254,27 +256,6 @@ pub fn soa(zone: &str, minimum: u32) -> Record {
             minimum,
         },
     )
-}
-
-/// The skeleton of a reply to `q`: same ID and question, QR and RA set,
-/// EDNS echoed if the query had it.
-pub fn reply_to(q: &Message) -> Message {
-    let mut m = Message {
-        header: q.header,
-        questions: q.questions.clone(),
-        edns: q.edns.clone(),
-        ..Message::default()
-    };
-    m.header.qr = true;
-    m.header.ra = true;
-    m
-}
-
-/// A reply with just an rcode.
-pub fn rcode_reply(q: &Message, rcode: Rcode) -> Message {
-    let mut m = reply_to(q);
-    m.header.rcode = rcode;
-    m
 }
 
 /// Records of an authoritative zone, answering like a server would: the
