@@ -18,6 +18,11 @@
 //! remote wake-ups), or parked until the next event or timer deadline. To
 //! honour sub-millisecond deadlines on kernels whose timed waits overshoot,
 //! it parks until [`SPIN_MARGIN`] before the deadline and spins the rest.
+//! And while wake-ups from other threads arrive quickly (a blocking park
+//! ended by one within [`REMOTE_HOT`]), an idle runtime first spins up to
+//! [`REMOTE_SPIN`] for the next one: a request/response with another
+//! thread then costs no thread wake-up at all. A spin that catches nothing
+//! turns this off until remote wake-ups are quick again.
 
 mod owned;
 mod shared;
@@ -51,6 +56,14 @@ const SPIN_MARGIN: Duration = Duration::from_micros(90);
 /// Reactor turns after which assumed-drained sources are verified even if
 /// the runtime never runs out of work.
 const VERIFY_EVERY: u32 = 8;
+
+/// How long an idle runtime spins, waiting for a wake-up from another
+/// thread, before it blocks in epoll; only while such wake-ups are hot.
+const REMOTE_SPIN: Duration = Duration::from_micros(30);
+
+/// A remote wake-up that ends a blocking park sooner than this makes the
+/// next park spin first.
+const REMOTE_HOT: Duration = Duration::from_micros(100);
 
 /// Longest busy-wait before the reactor is checked again while spinning.
 const SPIN_SLICE: Duration = Duration::from_micros(20);
@@ -98,6 +111,8 @@ pub(crate) struct Core {
     polls: Cell<u64>,
     turns: Cell<u64>,
     turns_since_verify: Cell<u32>,
+    /// Remote wake-ups have been arriving quickly: spin before blocking.
+    remote_hot: Cell<bool>,
 }
 
 thread_local! {
@@ -183,6 +198,7 @@ impl Core {
             polls: Cell::new(0),
             turns: Cell::new(0),
             turns_since_verify: Cell::new(0),
+            remote_hot: Cell::new(false),
         })
     }
 
@@ -334,16 +350,40 @@ impl Core {
     fn park(&self, timeout: Option<Duration>) {
         if timeout == Some(Duration::ZERO) {
             self.poll_reactor(timeout);
+        } else if self.remote_hot.get() && self.spin_for_remote(timeout) {
+            // A remote wake-up came while spinning: no syscall needed.
         } else {
             let timeout = if self.shared.park_begin() {
                 timeout
             } else {
                 Some(Duration::ZERO)
             };
+            let start = Instant::now();
             self.poll_reactor(timeout);
             self.shared.park_end();
+            // Another thread is answering quickly (a request/response with
+            // a std thread or the blocking pool): spin next time instead of
+            // paying two thread wake-ups per exchange.
+            self.remote_hot
+                .set(self.shared.has_remote() && start.elapsed() < REMOTE_HOT);
         }
         self.drain_remote();
+    }
+
+    /// Busy-waits up to `REMOTE_SPIN` (and never past `timeout`) for a
+    /// wake-up from another thread. Returns true if one came; otherwise
+    /// stops spinning until remote wake-ups are hot again.
+    fn spin_for_remote(&self, timeout: Option<Duration>) -> bool {
+        let spin = timeout.map_or(REMOTE_SPIN, |t| t.min(REMOTE_SPIN));
+        let until = Instant::now() + spin;
+        while !self.shared.has_remote() {
+            if Instant::now() >= until {
+                self.remote_hot.set(false);
+                return false;
+            }
+            std::hint::spin_loop();
+        }
+        true
     }
 
     fn poll_reactor(&self, timeout: Option<Duration>) {

@@ -1,0 +1,48 @@
+//! When another thread answers quickly, the idle runtime spins briefly
+//! instead of blocking, so a request/response with a std thread costs no
+//! eventfd write and no epoll wait per exchange. (Its own test binary: no
+//! other test competes for the two threads.)
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+#[tern::test]
+async fn hot_remote_wakeups_are_caught_by_spinning() {
+    const TRIPS: u64 = 2000;
+    let (to_peer, from_runtime) = std::sync::mpsc::channel::<std::task::Waker>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let peer = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            while let Ok(w) = from_runtime.recv() {
+                w.wake();
+                if stop.load(Ordering::Acquire) {
+                    break;
+                }
+            }
+        })
+    };
+    let before = tern::current_metrics().unwrap();
+    for _ in 0..TRIPS {
+        let mut sent = false;
+        std::future::poll_fn(|cx| {
+            if sent {
+                return std::task::Poll::Ready(());
+            }
+            sent = true;
+            to_peer.send(cx.waker().clone()).unwrap();
+            std::task::Poll::Pending
+        })
+        .await;
+    }
+    let after = tern::current_metrics().unwrap();
+    stop.store(true, Ordering::Release);
+    drop(to_peer);
+    peer.join().unwrap();
+    let unparks = after.remote_unparks - before.remote_unparks;
+    assert!(
+        unparks < TRIPS / 2,
+        "{unparks} eventfd wake-ups for {TRIPS} quick round trips with another thread"
+    );
+}
