@@ -8,14 +8,17 @@
 //! runtime so that `spawn`, I/O sources, timers and local wake-ups find it.
 //!
 //! The run queue is a `VecDeque` of task pointers. The `block_on` future is
-//! scheduled through the same queue as a sentinel entry ([`MAIN`]), so it
+//! scheduled through the same queue as a sentinel entry ([`main_marker`]), so it
 //! takes its turn in FIFO order like any task. A waker called on the runtime
 //! thread pushes straight onto the run queue (no lock, no syscall); a waker
 //! called elsewhere goes through [`Shared`].
 //!
 //! The loop runs at most [`BUDGET`] entries, then turns the reactor: with a
 //! zero timeout if work is left (so a busy task cannot starve I/O, timers or
-//! remote wake-ups), or parked until the next event or timer deadline. To
+//! remote wake-ups), or parked until the next event or timer deadline. It
+//! never parks while a UDP socket that was assumed drained has a waiting
+//! reader: it verifies such sockets first, and at least every
+//! [`VERIFY_EVERY`] turns when it stays busy (see the reactor's docs). To
 //! honour sub-millisecond deadlines on kernels whose timed waits overshoot,
 //! it parks until [`SPIN_MARGIN`] before the deadline and spins the rest.
 //! And while wake-ups from other threads arrive quickly (a blocking park
