@@ -351,10 +351,18 @@ impl Core {
     }
 
     fn park(&self, timeout: Option<Duration>) {
+        let mut timeout = timeout;
+        if timeout != Some(Duration::ZERO) && self.remote_hot.get() {
+            let spun = Instant::now();
+            if self.spin_for_remote(timeout) {
+                // A remote wake-up came while spinning: no syscall needed.
+                self.drain_remote();
+                return;
+            }
+            timeout = timeout.map(|t| t.saturating_sub(spun.elapsed()));
+        }
         if timeout == Some(Duration::ZERO) {
             self.poll_reactor(timeout);
-        } else if self.remote_hot.get() && self.spin_for_remote(timeout) {
-            // A remote wake-up came while spinning: no syscall needed.
         } else {
             let timeout = if self.shared.park_begin() {
                 timeout
