@@ -178,13 +178,9 @@ impl Reactor {
                 if token == WAKE_TOKEN || token == TIMER_TOKEN {
                     continue;
                 }
-                let token = Token::from_u64(token);
-                let Some(io) = sources.get_mut(token.index as usize) else {
+                let Some(io) = slot(&mut sources, Token::from_u64(token)) else {
                     continue;
                 };
-                if io.generation != token.generation {
-                    continue;
-                }
                 io.readiness |= ready;
                 if ready & (READ_READY | WAKE_BOTH) != 0 {
                     if std::mem::take(&mut io.unverified) {
@@ -239,14 +235,14 @@ impl Reactor {
         let _ = self.epoll.delete(fd);
         let removed = {
             let mut sources = self.sources.borrow_mut();
-            match sources.get(token.index as usize) {
-                Some(io) if io.generation == token.generation => {
-                    if io.unverified {
+            match slot(&mut sources, token).map(|io| io.unverified) {
+                Some(unverified) => {
+                    if unverified {
                         self.one_verified();
                     }
                     Some(sources.remove(token.index as usize))
                 }
-                _ => None,
+                None => None,
             }
         };
         // The wakers (if any) are dropped here, outside the borrow.
@@ -262,40 +258,32 @@ impl Reactor {
         cx: &mut Context<'_>,
     ) -> Poll<()> {
         let mut sources = self.sources.borrow_mut();
-        let Some(io) = sources.get_mut(token.index as usize) else {
+        let Some(io) = slot(&mut sources, token) else {
             return Poll::Ready(());
         };
-        if io.generation != token.generation {
+        if io.readiness & ready_mask(dir) != 0 {
             return Poll::Ready(());
         }
-        let (mask, waiters) = match dir {
-            Direction::Read => (READ_READY, &mut io.readers),
-            Direction::Write => (WRITE_READY, &mut io.writers),
-        };
-        if io.readiness & mask != 0 {
-            return Poll::Ready(());
+        match dir {
+            Direction::Read => io.readers.register(cx.waker()),
+            Direction::Write => io.writers.register(cx.waker()),
         }
-        waiters.register(cx.waker());
         Poll::Pending
     }
 
     /// Whether the cached readiness allows progress in `dir`.
     pub(crate) fn is_ready(&self, token: Token, dir: Direction) -> bool {
-        let sources = self.sources.borrow();
-        let mask = match dir {
-            Direction::Read => READ_READY,
-            Direction::Write => WRITE_READY,
-        };
-        sources
-            .get(token.index as usize)
-            .is_some_and(|io| io.generation == token.generation && io.readiness & mask != 0)
+        slot(&mut self.sources.borrow_mut(), token)
+            .is_some_and(|io| io.readiness & ready_mask(dir) != 0)
     }
 
     /// Forgets that `dir` is readable/writable. Hang-up and error bits stay:
     /// they are terminal states in which operations no longer block, and
     /// their edges may not come again.
     pub(crate) fn clear_ready(&self, token: Token, dir: Direction) {
-        self.clear_bits(token, direction_bit(dir));
+        if let Some(io) = slot(&mut self.sources.borrow_mut(), token) {
+            io.readiness &= !direction_bit(dir);
+        }
     }
 
     /// Forgets the readiness of `dir` after an operation hit `WouldBlock`.
@@ -303,21 +291,10 @@ impl Reactor {
     /// datagram socket's error is consumed by the receive that reports it);
     /// a new one arrives as a new edge.
     pub(crate) fn clear_would_block(&self, token: Token, dir: Direction) {
-        if let Some(io) = self.sources.borrow_mut().get_mut(token.index as usize) {
-            if io.generation == token.generation {
-                io.readiness &= !(direction_bit(dir) | flags::ERROR);
-                if dir == Direction::Read && std::mem::take(&mut io.unverified) {
-                    self.one_verified();
-                }
-            }
-        }
-    }
-
-    fn clear_bits(&self, token: Token, bits: u32) {
-        let mut sources = self.sources.borrow_mut();
-        if let Some(io) = sources.get_mut(token.index as usize) {
-            if io.generation == token.generation {
-                io.readiness &= !bits;
+        if let Some(io) = slot(&mut self.sources.borrow_mut(), token) {
+            io.readiness &= !(direction_bit(dir) | flags::ERROR);
+            if dir == Direction::Read && std::mem::take(&mut io.unverified) {
+                self.one_verified();
             }
         }
     }
@@ -327,10 +304,10 @@ impl Reactor {
     /// stay.
     pub(crate) fn assume_drained(&self, token: Token) {
         let mut sources = self.sources.borrow_mut();
-        let Some(io) = sources.get_mut(token.index as usize) else {
+        let Some(io) = slot(&mut sources, token) else {
             return;
         };
-        if io.generation != token.generation || io.readiness & flags::READABLE == 0 {
+        if io.readiness & flags::READABLE == 0 {
             return;
         }
         io.readiness &= !flags::READABLE;
@@ -356,20 +333,16 @@ impl Reactor {
     }
 
     /// Gives every assumed-drained source its readability back and wakes
-    /// its waiting readers, which find out with a real read. Returns how
-    /// many readers were woken.
-    pub(crate) fn verify(&self) -> usize {
+    /// its waiting readers, which find out with a real read.
+    pub(crate) fn verify(&self) {
         let tokens = std::mem::take(&mut *self.unverified.borrow_mut());
         let mut to_wake = Vec::new();
         {
             let mut sources = self.sources.borrow_mut();
             for token in tokens {
-                let Some(io) = sources.get_mut(token.index as usize) else {
+                let Some(io) = slot(&mut sources, token).filter(|io| io.unverified) else {
                     continue;
                 };
-                if io.generation != token.generation || !io.unverified {
-                    continue;
-                }
                 // The next read (now, or whenever one comes) is a real one.
                 io.unverified = false;
                 self.one_verified();
@@ -377,11 +350,24 @@ impl Reactor {
                 io.readers.take_into(&mut to_wake);
             }
         }
-        let n = to_wake.len();
         for w in to_wake {
             w.wake();
         }
-        n
+    }
+}
+
+/// The slot of `token`, if it still belongs to that registration.
+fn slot(sources: &mut Slab<ScheduledIo>, token: Token) -> Option<&mut ScheduledIo> {
+    sources
+        .get_mut(token.index as usize)
+        .filter(|io| io.generation == token.generation)
+}
+
+/// Readiness that lets an operation in `dir` make progress.
+fn ready_mask(dir: Direction) -> u32 {
+    match dir {
+        Direction::Read => READ_READY,
+        Direction::Write => WRITE_READY,
     }
 }
 

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use tern_net::TcpStream;
 use tern_runtime::time::{sleep, sleep_until, Sleep};
 
-use super::{addresses, system_resolver, Resolver, SearchOutcome};
+use super::{addresses, system_resolver, Resolver};
 use crate::error::Error;
 use crate::record::RecordType;
 use crate::search::{ip_literal, localhost_addrs, search_candidates};
@@ -71,18 +71,7 @@ impl Resolver {
 
     /// Addresses of one family, through the search list.
     async fn lookup_family(&self, host: &str, rtype: RecordType) -> Result<Vec<IpAddr>, Error> {
-        let mut outcome = SearchOutcome::default();
-        for name in search_candidates(host, self.config())? {
-            match self.query(&name, rtype).await {
-                Ok(records) => return Ok(addresses(&records).collect()),
-                Err(e) => {
-                    if let Some(e) = outcome.note(e) {
-                        return Err(e);
-                    }
-                }
-            }
-        }
-        Err(outcome.finish())
+        Ok(addresses(&self.lookup(host, rtype).await?).collect())
     }
 }
 
