@@ -97,13 +97,7 @@ impl UdpSocket {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        let res = ready!(self
-            .io
-            .poll_io(cx, Direction::Read, |fd| socket::recv_from(fd, buf)));
-        if res.is_ok() {
-            self.io.assume_drained();
-        }
-        Poll::Ready(res)
+        self.poll_receive(cx, |fd| socket::recv_from(fd, buf))
     }
 
     /// Polls to send a datagram to `target`.
@@ -119,9 +113,17 @@ impl UdpSocket {
 
     /// Polls to receive a datagram from the connected peer.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let res = ready!(self
-            .io
-            .poll_io(cx, Direction::Read, |fd| socket::recv(fd, buf)));
+        self.poll_receive(cx, |fd| socket::recv(fd, buf))
+    }
+
+    /// Runs a receive `op` when readable; after a datagram, assumes the
+    /// queue drained (see [`poll_recv_from`](UdpSocket::poll_recv_from)).
+    fn poll_receive<R>(
+        &self,
+        cx: &mut Context<'_>,
+        op: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let res = ready!(self.io.poll_io(cx, Direction::Read, op));
         if res.is_ok() {
             self.io.assume_drained();
         }
