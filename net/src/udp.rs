@@ -1,5 +1,6 @@
 //! [`UdpSocket`].
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
@@ -22,15 +23,31 @@ use tern_runtime::sys::socket::{self, Kind};
 /// ```
 pub struct UdpSocket {
     io: IoSource,
+    /// The peer set by `connect`, if any: where `send` goes.
+    peer: Cell<Option<SocketAddr>>,
 }
 
 impl UdpSocket {
     /// Creates a socket bound to `addr` (port 0 picks an ephemeral port).
+    ///
+    /// A socket bound to a loopback or wildcard address is known to its
+    /// runtime by that address: a datagram another socket of the same
+    /// runtime sends it over loopback wakes its reader at once, without an
+    /// epoll wait (the kernel has queued it by then).
     pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
         let fd = socket::socket(&addr, Kind::Datagram)?;
         socket::bind(fd.as_fd(), &addr)
             .map_err(|e| io::Error::new(e.kind(), format!("bind udp {addr}: {e}")))?;
-        UdpSocket::from_fd(fd)
+        let sock = UdpSocket::from_fd(fd)?;
+        if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+            let bound = if addr.port() == 0 {
+                sock.local_addr()?
+            } else {
+                addr
+            };
+            sock.io.set_local_addr(bound);
+        }
+        Ok(sock)
     }
 
     /// Creates a socket connected to `peer`, bound by the kernel to a fresh
@@ -40,19 +57,27 @@ impl UdpSocket {
         let fd = socket::socket(&peer, Kind::Datagram)?;
         socket::connect(fd.as_fd(), &peer)
             .map_err(|e| io::Error::new(e.kind(), format!("connect udp {peer}: {e}")))?;
-        UdpSocket::from_fd(fd)
+        let sock = UdpSocket::from_fd(fd)?;
+        sock.peer.set(Some(peer));
+        Ok(sock)
     }
 
     /// Takes over a std socket (it is switched to non-blocking mode).
     pub fn from_std(s: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        let peer = s.peer_addr().ok();
+        let local = s.local_addr()?;
         let fd = OwnedFd::from(s);
         socket::set_nonblocking(fd.as_fd())?;
-        UdpSocket::from_fd(fd)
+        let sock = UdpSocket::from_fd(fd)?;
+        sock.peer.set(peer);
+        sock.io.set_local_addr(local);
+        Ok(sock)
     }
 
     fn from_fd(fd: OwnedFd) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
             io: IoSource::new(fd)?,
+            peer: Cell::new(None),
         })
     }
 
@@ -60,7 +85,9 @@ impl UdpSocket {
     /// addresses are no longer received.
     pub fn connect(&self, addr: SocketAddr) -> io::Result<()> {
         socket::connect(self.io.as_fd(), &addr)
-            .map_err(|e| io::Error::new(e.kind(), format!("connect udp {addr}: {e}")))
+            .map_err(|e| io::Error::new(e.kind(), format!("connect udp {addr}: {e}")))?;
+        self.peer.set(Some(addr));
+        Ok(())
     }
 
     /// Sends a datagram to `target`.
@@ -107,8 +134,11 @@ impl UdpSocket {
         buf: &[u8],
         target: SocketAddr,
     ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(cx, Direction::Write, |fd| socket::send_to(fd, buf, &target))
+        let n = ready!(self
+            .io
+            .poll_io(cx, Direction::Write, |fd| socket::send_to(fd, buf, &target)))?;
+        self.io.loopback_sent(target);
+        Poll::Ready(Ok(n))
     }
 
     /// Polls to receive a datagram from the connected peer.
@@ -132,8 +162,13 @@ impl UdpSocket {
 
     /// Polls to send a datagram to the connected peer.
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(cx, Direction::Write, |fd| socket::send(fd, buf))
+        let n = ready!(self
+            .io
+            .poll_io(cx, Direction::Write, |fd| socket::send(fd, buf)))?;
+        if let Some(peer) = self.peer.get() {
+            self.io.loopback_sent(peer);
+        }
+        Poll::Ready(Ok(n))
     }
 
     /// The local address.

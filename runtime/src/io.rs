@@ -10,6 +10,7 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
@@ -98,6 +99,28 @@ impl IoSource {
     /// confirms it sooner.
     pub fn assume_drained(&self) {
         self.reactor.assume_drained(self.token)
+    }
+
+    /// Records that this datagram socket is bound to `addr`, a loopback or
+    /// wildcard address. A datagram another source of the same runtime
+    /// sends there over loopback ([`loopback_sent`](IoSource::loopback_sent))
+    /// then makes it readable at once, without an epoll wait: the kernel
+    /// queued it before the send returned. Other addresses are ignored.
+    pub fn set_local_addr(&self, addr: SocketAddr) {
+        if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+            self.reactor.set_local_addr(self.token, addr)
+        }
+    }
+
+    /// Tells the runtime that a datagram was just sent from this source to
+    /// `dest`. If `dest` is a loopback address where another source of the
+    /// same runtime is bound (see [`set_local_addr`](IoSource::set_local_addr)),
+    /// that source becomes readable and its readers are woken. Costs no
+    /// syscall; does nothing for other addresses.
+    pub fn loopback_sent(&self, dest: SocketAddr) {
+        if dest.ip().is_loopback() {
+            self.reactor.loopback_sent(dest)
+        }
     }
 
     /// Async form of [`poll_io`](IoSource::poll_io).

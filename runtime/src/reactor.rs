@@ -35,9 +35,28 @@
 //! the runtime runs out of other work, or within a bounded number of turns
 //! when it never does, and a request/response exchange saves a syscall per
 //! message.
+//!
+//! ## Loopback delivery between sources of one runtime
+//!
+//! Over loopback the kernel queues a datagram on the receiving socket before
+//! the sending call returns. When both ends are sources of this reactor, the
+//! sender says so ([`Reactor::loopback_sent`]) and the receiver is made
+//! readable and its readers woken at once, as its edge would have done one
+//! epoll wait later: an exchange between two sockets of one runtime then
+//! costs the send and the receive per message and no wait at all, like the
+//! same exchange on blocking sockets. The receiver registers the address it
+//! is bound to ([`Reactor::set_local_addr`]). The hint can only be wrong if
+//! the kernel dropped or filtered the datagram (a full queue, a receiver
+//! connected to another peer): the receive then says `WouldBlock`, clears
+//! the readiness and waits for a real edge, as after any spurious wake-up.
+//! The datagram's own edge still reaches epoll; if it comes after the
+//! datagram was received, it is one spurious wake-up as well.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::RawFd;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -92,6 +111,9 @@ struct ScheduledIo {
     readiness: u32,
     /// Readability was dropped by `assume_drained` and not confirmed yet.
     unverified: bool,
+    /// The loopback or wildcard address it is bound to, if registered with
+    /// `set_local_addr`.
+    local: Option<SocketAddr>,
     readers: Waiters,
     writers: Waiters,
 }
@@ -137,6 +159,9 @@ pub(crate) struct Reactor {
     /// Sources whose `unverified` flag is set (the list may also hold
     /// tokens of sources verified or removed since).
     unverified_live: Cell<usize>,
+    /// Datagram sources by the loopback or wildcard address they are bound
+    /// to (see the module docs).
+    local: RefCell<HashMap<SocketAddr, Token, BuildHasherDefault<AddrHasher>>>,
 }
 
 impl Reactor {
@@ -152,6 +177,7 @@ impl Reactor {
             to_wake: RefCell::new(Vec::new()),
             unverified: RefCell::new(Vec::new()),
             unverified_live: Cell::new(0),
+            local: RefCell::new(HashMap::default()),
         })
     }
 
@@ -194,17 +220,75 @@ impl Reactor {
             }
         }
         drop(events);
-        let mut wakers = std::mem::take(&mut *to_wake);
         drop(to_wake);
+        self.wake_collected();
+        Ok(n)
+    }
+
+    /// Calls the wakers collected in `to_wake`, with no borrow held (a
+    /// waker may re-enter the runtime), keeping the buffer for next time.
+    fn wake_collected(&self) {
+        let mut wakers = std::mem::take(&mut *self.to_wake.borrow_mut());
         for w in wakers.drain(..) {
             w.wake();
         }
-        // Keep the buffer's capacity for the next turn.
         let mut to_wake = self.to_wake.borrow_mut();
         if to_wake.capacity() < wakers.capacity() {
             *to_wake = wakers;
         }
-        Ok(n)
+    }
+
+    /// Records that datagram source `token` is bound to `addr`, a loopback
+    /// or wildcard address, so that datagrams other sources of this reactor
+    /// send it over loopback make it readable at once (see the module
+    /// docs). A second source bound to the same address (`SO_REUSEPORT`)
+    /// takes over the entry; the kernel may pick either, and a wrong guess
+    /// only costs a `WouldBlock`.
+    pub(crate) fn set_local_addr(&self, token: Token, addr: SocketAddr) {
+        let mut sources = self.sources.borrow_mut();
+        let Some(io) = slot(&mut sources, token) else {
+            return;
+        };
+        if let Some(old) = io.local.replace(addr) {
+            self.forget_local(old, token);
+        }
+        self.local.borrow_mut().insert(addr, token);
+    }
+
+    fn forget_local(&self, addr: SocketAddr, token: Token) {
+        let mut local = self.local.borrow_mut();
+        if local.get(&addr) == Some(&token) {
+            local.remove(&addr);
+        }
+    }
+
+    /// A datagram was just sent to `dest`, a loopback address. If a source
+    /// of this reactor is bound there, it is made readable and its readers
+    /// are woken, as the datagram's edge would do at the next epoll wait.
+    pub(crate) fn loopback_sent(&self, dest: SocketAddr) {
+        let target = {
+            let local = self.local.borrow();
+            if local.is_empty() {
+                return;
+            }
+            let wildcard = SocketAddr::new(unspecified(dest.ip()), dest.port());
+            match local.get(&dest).or_else(|| local.get(&wildcard)) {
+                Some(&t) => t,
+                None => return,
+            }
+        };
+        {
+            let mut sources = self.sources.borrow_mut();
+            let Some(io) = slot(&mut sources, target) else {
+                return;
+            };
+            io.readiness |= flags::READABLE;
+            if std::mem::take(&mut io.unverified) {
+                self.one_verified();
+            }
+            io.readers.take_into(&mut self.to_wake.borrow_mut());
+        }
+        self.wake_collected();
     }
 
     /// Registers `fd`. It starts out assumed writable (a fresh socket
@@ -223,6 +307,7 @@ impl Reactor {
             generation,
             readiness: flags::WRITABLE,
             unverified: false,
+            local: None,
             readers: Waiters::default(),
             writers: Waiters::default(),
         });
@@ -235,10 +320,13 @@ impl Reactor {
         let _ = self.epoll.delete(fd);
         let removed = {
             let mut sources = self.sources.borrow_mut();
-            match slot(&mut sources, token).map(|io| io.unverified) {
-                Some(unverified) => {
+            match slot(&mut sources, token).map(|io| (io.unverified, io.local)) {
+                Some((unverified, local)) => {
                     if unverified {
                         self.one_verified();
+                    }
+                    if let Some(addr) = local {
+                        self.forget_local(addr, token);
                     }
                     Some(sources.remove(token.index as usize))
                 }
@@ -361,6 +449,52 @@ fn slot(sources: &mut Slab<ScheduledIo>, token: Token) -> Option<&mut ScheduledI
     sources
         .get_mut(token.index as usize)
         .filter(|io| io.generation == token.generation)
+}
+
+/// A cheap hasher for the loopback address map: every send to a loopback
+/// address looks it up, and its keys are this runtime's own sockets, so
+/// there is nobody to flood it with colliding keys.
+#[derive(Debug, Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+/// The wildcard address of `ip`'s family.
+fn unspecified(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
 }
 
 /// Readiness that lets an operation in `dir` make progress.
