@@ -3,14 +3,20 @@
 //! the same (`src/bin/tokio_hickory_resolve.rs`).
 //!
 //! Sizes need release builds of both, made with `cargo build --release`
-//! into the target directory this binary runs from; `--quick` skips them
-//! and counts dependencies only. Clean build times are not measured: on a
-//! 2-core machine shared with other builds they would take minutes and
-//! say more about the machine's load than about the code.
+//! into the target directory this binary runs from. Clean build times are
+//! taken from two throw-away packages in a temporary directory, one per
+//! program, each holding only that program and its dependencies (tern by
+//! path; tokio and hickory-resolver with the versions and features of this
+//! crate's manifest, pinned by the workspace's `Cargo.lock`), built with
+//! `cargo build --release --offline` into a fresh target directory each
+//! time, interleaved, median of the repetitions. `--quick` skips the builds
+//! and counts dependencies only.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
+use crate::harness::{metric, run_interleaved, Case, Rep, Summary};
 use crate::report::{Better, Cell, Metric};
 use crate::Ctx;
 
@@ -35,7 +41,6 @@ fn target_dir() -> Option<PathBuf> {
 /// Runs the group.
 pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
     let mut out = Vec::new();
-    notes.push("footprint: clean build time not measured (minutes on 2 shared cores; too noisy to compare)".into());
 
     let mut deps = Metric::new(
         GROUP,
@@ -89,7 +94,113 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
         }
     }
     out.push(size);
+
+    let name = "clean release build, resolve program";
+    if ctx.quick {
+        let mut m = Metric::new(GROUP, name, "s", Better::Lower);
+        let why = "not built in --quick mode".to_string();
+        m.set("tern", Cell::Skipped(why.clone()));
+        m.set("tokio-hickory", Cell::Skipped(why));
+        out.push(m);
+    } else {
+        let mut cases = [
+            Case::new("tern", || {
+                clean_build("tern", &tern_manifest(), "examples/resolve.rs")
+            }),
+            Case::new("tokio-hickory", || {
+                let deps = tokio_hickory_deps()?;
+                clean_build(
+                    "tokio-hickory",
+                    &deps,
+                    "benches/src/bin/tokio_hickory_resolve.rs",
+                )
+            }),
+        ];
+        let o = run_interleaved(ctx.reps, &mut cases);
+        out.push(metric(
+            GROUP,
+            name,
+            "s",
+            Better::Lower,
+            Summary::MedianOfReps,
+            &o,
+        ));
+        notes.push(format!(
+            "footprint: clean build = `cargo build --release --offline` of a package holding only the program, fresh target directory, {} jobs",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        ));
+    }
     out
+}
+
+/// The `[dependencies]` of the tern program: tern itself, by path.
+fn tern_manifest() -> String {
+    format!(
+        "tern = {{ path = {:?} }}\n",
+        workspace().display().to_string()
+    )
+}
+
+/// The `[dependencies]` of the tokio + hickory program: this crate's own
+/// lines for them, so versions and features stay the same.
+fn tokio_hickory_deps() -> Result<String, String> {
+    let manifest = workspace().join("benches/Cargo.toml");
+    let text =
+        std::fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("tokio =") || l.starts_with("hickory-resolver ="))
+        .collect();
+    if lines.len() != 2 {
+        return Err(format!(
+            "{}: expected one `tokio =` and one `hickory-resolver =` line",
+            manifest.display()
+        ));
+    }
+    Ok(lines.join("\n") + "\n")
+}
+
+/// Times a clean release build of a package made of `main` (a path in the
+/// workspace) and `deps`, in a new temporary directory removed afterwards.
+fn clean_build(label: &str, deps: &str, main: &str) -> Result<Rep, String> {
+    let dir = std::env::temp_dir().join(format!("tern-bench-build-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let res = build_in(&dir, deps, main);
+    let _ = std::fs::remove_dir_all(&dir);
+    res
+}
+
+fn build_in(dir: &Path, deps: &str, main: &str) -> Result<Rep, String> {
+    let io = |e: std::io::Error| format!("{}: {e}", dir.display());
+    std::fs::create_dir_all(dir.join("src")).map_err(io)?;
+    let manifest = format!(
+        "[package]\nname = \"footprint-build\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\n{deps}\n[workspace]\n"
+    );
+    std::fs::write(dir.join("Cargo.toml"), manifest).map_err(io)?;
+    std::fs::copy(workspace().join(main), dir.join("src/main.rs")).map_err(io)?;
+    // The workspace's lock file pins the same versions; cargo drops the
+    // packages this one does not use.
+    std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).map_err(io)?;
+    eprintln!("   clean build of {main}");
+    let start = Instant::now();
+    let out = cargo()
+        .current_dir(dir)
+        .args(["build", "--release", "--offline", "--quiet"])
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .env_remove("RUSTFLAGS")
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let secs = start.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(format!(
+            "clean build of {main} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ));
+    }
+    Ok(Rep::value(secs))
 }
 
 fn count_deps(pkgs: &[&str]) -> Cell {
