@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::task::JoinHandle;
 
@@ -36,7 +36,12 @@ struct Pool {
 struct PoolState {
     queue: VecDeque<Job>,
     threads: usize,
+    /// Threads waiting for work, not counting those already woken for a
+    /// job (so a burst of jobs starts new threads instead of queueing
+    /// behind one idle thread).
     idle: usize,
+    /// Wake-ups sent by `submit` and not yet taken by a thread.
+    notified: usize,
 }
 
 static POOL: Pool = Pool {
@@ -44,6 +49,7 @@ static POOL: Pool = Pool {
         queue: VecDeque::new(),
         threads: 0,
         idle: 0,
+        notified: 0,
     }),
     cond: Condvar::new(),
 };
@@ -53,6 +59,9 @@ impl Pool {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.queue.push_back(job);
         if st.idle > 0 {
+            // One idle thread is spoken for.
+            st.idle -= 1;
+            st.notified += 1;
             drop(st);
             self.cond.notify_one();
             return;
@@ -86,16 +95,27 @@ impl Pool {
                 st = self.state.lock().unwrap_or_else(|e| e.into_inner());
                 continue;
             }
+            // Wait for a wake-up from `submit` (spurious ones go back to
+            // waiting), or exit after KEEP_ALIVE without one.
             st.idle += 1;
-            let (next, timeout) = self
-                .cond
-                .wait_timeout(st, KEEP_ALIVE)
-                .unwrap_or_else(|e| e.into_inner());
-            st = next;
-            st.idle -= 1;
-            if timeout.timed_out() && st.queue.is_empty() {
-                st.threads -= 1;
-                return;
+            let deadline = Instant::now() + KEEP_ALIVE;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let (next, _) = self
+                    .cond
+                    .wait_timeout(st, left)
+                    .unwrap_or_else(|e| e.into_inner());
+                st = next;
+                if st.notified > 0 {
+                    // `submit` already took us off the idle count.
+                    st.notified -= 1;
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    st.idle -= 1;
+                    st.threads -= 1;
+                    return;
+                }
             }
         }
     }

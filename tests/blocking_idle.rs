@@ -1,0 +1,91 @@
+//! The spawn_blocking pool once it has gone idle: a burst of jobs that can
+//! only finish together gets a thread each instead of queueing behind the
+//! one idle thread, and idle threads exit after the keep-alive, not before.
+//! (Its own test binary: the pool is per process.)
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// tern_runtime's KEEP_ALIVE for idle pool threads.
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// Threads of this process named like the pool's.
+fn pool_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == "tern-blocking")
+        .count()
+}
+
+/// Counts arrivals; `arrive_and_wait` returns true once `n` jobs are in at
+/// the same time, false if that does not happen within `limit`.
+#[derive(Default)]
+struct Rendezvous {
+    arrived: Mutex<usize>,
+    changed: Condvar,
+}
+
+impl Rendezvous {
+    fn arrive_and_wait(&self, n: usize, limit: Duration) -> bool {
+        let mut arrived = self.arrived.lock().unwrap();
+        *arrived += 1;
+        self.changed.notify_all();
+        let deadline = Instant::now() + limit;
+        while *arrived < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            arrived = self.changed.wait_timeout(arrived, left).unwrap().0;
+        }
+        true
+    }
+}
+
+#[tern::test]
+async fn burst_after_idle_runs_at_once_and_idle_threads_exit_after_keep_alive() {
+    const BURST: usize = 4;
+    // One pool thread, which goes idle after its job.
+    tern::spawn_blocking(|| ()).await.unwrap();
+    assert_eq!(pool_threads(), 1);
+
+    // BURST jobs that can only finish if they all run at the same time.
+    let meet = Arc::new(Rendezvous::default());
+    let handles: Vec<_> = (0..BURST)
+        .map(|_| {
+            let meet = meet.clone();
+            tern::spawn_blocking(move || meet.arrive_and_wait(BURST, Duration::from_secs(10)))
+        })
+        .collect();
+    for h in handles {
+        assert!(
+            h.await.unwrap(),
+            "the jobs of a burst did not all run at once"
+        );
+    }
+    let last_job = Instant::now();
+    let threads = pool_threads();
+    assert!(
+        (BURST..=BURST + 1).contains(&threads),
+        "{threads} pool threads"
+    );
+
+    // Idle threads exit after KEEP_ALIVE (bounded wait: there is no event
+    // to wait for, so the thread list is checked every 50 ms).
+    let deadline = last_job + KEEP_ALIVE + Duration::from_secs(10);
+    while pool_threads() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} pool threads still alive {:?} after their last job",
+            pool_threads(),
+            last_job.elapsed()
+        );
+        tern::time::sleep(Duration::from_millis(50)).await;
+    }
+    let gone_after = last_job.elapsed();
+    assert!(
+        gone_after >= KEEP_ALIVE - Duration::from_millis(100),
+        "idle threads exited after {gone_after:?}, before the keep-alive"
+    );
+}
