@@ -33,7 +33,9 @@ impl UdpSocket {
     /// A socket bound to a loopback or wildcard address is known to its
     /// runtime by that address: a datagram another socket of the same
     /// runtime sends it over loopback wakes its reader at once, without an
-    /// epoll wait (the kernel has queued it by then).
+    /// epoll wait (the kernel has normally queued it by then; if not, the
+    /// receive waits for the real edge). Learning the port picked for port
+    /// 0 costs one `getsockname`.
     pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
         let fd = socket::socket(&addr, Kind::Datagram)?;
         socket::bind(fd.as_fd(), &addr)

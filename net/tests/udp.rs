@@ -290,8 +290,27 @@ async fn loopback_hints_follow_bound_sockets() {
         let before = tern::sys::syscall_count();
         s.send_to(b"hint", dest).await.unwrap();
         assert_eq!(reader.await.unwrap(), b"hint");
-        // The send and the receive: no epoll wait.
-        assert_eq!(tern::sys::syscall_count() - before, 2, "{dest}");
+        // Then 20 more, received in turn. Per message: the send and the
+        // receive, no epoll wait (a kernel that defers loopback delivery
+        // under load may cost a stray extra call or two).
+        let r2 = r.clone();
+        let more = tern::spawn(async move {
+            let mut buf = [0u8; 16];
+            for i in 0..20u8 {
+                let (n, _) = r2.recv_from(&mut buf).await.unwrap();
+                assert_eq!(&buf[..n], &[i]);
+            }
+        });
+        for i in 0..20u8 {
+            s.send_to(&[i], dest).await.unwrap();
+            tern::yield_now().await;
+        }
+        more.await.unwrap();
+        let used = tern::sys::syscall_count() - before;
+        assert!(
+            used <= 2 * 21 + 3,
+            "{used} syscalls for 21 messages to {dest}"
+        );
     }
 }
 
@@ -319,14 +338,15 @@ async fn queued_datagrams_are_all_delivered_when_idle() {
 
 /// Even when the runtime never runs out of work, a datagram queued behind
 /// the one just received is delivered within a bounded number of polls.
+/// (The sender is a std socket, so no loopback hint applies: both
+/// datagrams arrive under the one edge the first receive consumes.)
 #[tern::test]
 async fn queued_datagram_is_delivered_while_another_task_stays_busy() {
-    use std::cell::Cell;
     let rx = UdpSocket::bind(v4()).unwrap();
-    let tx = UdpSocket::bind(v4()).unwrap();
+    let tx = std::net::UdpSocket::bind(v4()).unwrap();
     let to = rx.local_addr().unwrap();
-    tx.send_to(b"one", to).await.unwrap();
-    tx.send_to(b"two", to).await.unwrap();
+    tx.send_to(b"one", to).unwrap();
+    tx.send_to(b"two", to).unwrap();
     let count = Rc::new(Cell::new(0u64));
     let stop = Rc::new(Cell::new(false));
     let busy = {

@@ -101,11 +101,16 @@ impl IoSource {
         self.reactor.assume_drained(self.token)
     }
 
-    /// Records that this datagram socket is bound to `addr`, a loopback or
-    /// wildcard address. A datagram another source of the same runtime
-    /// sends there over loopback ([`loopback_sent`](IoSource::loopback_sent))
-    /// then makes it readable at once, without an epoll wait: the kernel
-    /// queued it before the send returned. Other addresses are ignored.
+    /// Records that this source, a datagram socket, is bound to `addr`, a
+    /// loopback or wildcard address. A datagram another source of the same
+    /// runtime sends there over loopback
+    /// ([`loopback_sent`](IoSource::loopback_sent)) then makes it readable
+    /// at once, without an epoll wait: the kernel has normally queued it
+    /// by the time the send returns (when it has not, the receive says
+    /// `WouldBlock` and waits for the real edge). Other addresses are
+    /// ignored. Only for datagram sockets: the map does not tell protocols
+    /// apart, and a stream listener registered here would get spurious
+    /// wake-ups from datagrams sent to its port.
     pub fn set_local_addr(&self, addr: SocketAddr) {
         if addr.ip().is_loopback() || addr.ip().is_unspecified() {
             self.reactor.set_local_addr(self.token, addr)

@@ -38,19 +38,28 @@
 //!
 //! ## Loopback delivery between sources of one runtime
 //!
-//! Over loopback the kernel queues a datagram on the receiving socket before
-//! the sending call returns. When both ends are sources of this reactor, the
-//! sender says so ([`Reactor::loopback_sent`]) and the receiver is made
-//! readable and its readers woken at once, as its edge would have done one
-//! epoll wait later: an exchange between two sockets of one runtime then
-//! costs the send and the receive per message and no wait at all, like the
-//! same exchange on blocking sockets. The receiver registers the address it
-//! is bound to ([`Reactor::set_local_addr`]). The hint can only be wrong if
-//! the kernel dropped or filtered the datagram (a full queue, a receiver
-//! connected to another peer): the receive then says `WouldBlock`, clears
-//! the readiness and waits for a real edge, as after any spurious wake-up.
-//! The datagram's own edge still reaches epoll; if it comes after the
-//! datagram was received, it is one spurious wake-up as well.
+//! Over loopback the kernel normally queues a datagram on the receiving
+//! socket before the sending call returns (the receive path runs as soon
+//! as the send re-enables softirqs). When both ends are sources of this
+//! reactor, the sender says so ([`Reactor::loopback_sent`]) and the
+//! receiver is made readable and its readers woken at once, as its edge
+//! would have done one epoll wait later: an exchange between two sockets of
+//! one runtime then costs the send and the receive per message and no wait
+//! at all, like the same exchange on blocking sockets. The receiver
+//! registers the address it is bound to ([`Reactor::set_local_addr`]).
+//!
+//! The hint is only a hint. It is wrong when the kernel dropped or filtered
+//! the datagram (a full queue, a receiver connected to another peer), and
+//! early when the kernel deferred delivery (softirq work handed to
+//! ksoftirqd under load, RPS on `lo`, a qdisc on `lo`): the receive then
+//! says `WouldBlock`, clears the readiness and waits for the real edge, as
+//! after any spurious wake-up; nothing is lost. The datagram's own edge
+//! still reaches epoll; if it comes after the datagram was received, it is
+//! one spurious wake-up as well.
+//!
+//! Sockets made by `connect`ing an unbound socket are not registered (that
+//! would cost a `getsockname` per socket, e.g. per DNS query), so replies
+//! to them still come through epoll.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -245,6 +254,7 @@ impl Reactor {
     /// takes over the entry; the kernel may pick either, and a wrong guess
     /// only costs a `WouldBlock`.
     pub(crate) fn set_local_addr(&self, token: Token, addr: SocketAddr) {
+        let addr = key(addr);
         let mut sources = self.sources.borrow_mut();
         let Some(io) = slot(&mut sources, token) else {
             return;
@@ -272,7 +282,7 @@ impl Reactor {
                 return;
             }
             let wildcard = SocketAddr::new(unspecified(dest.ip()), dest.port());
-            match local.get(&dest).or_else(|| local.get(&wildcard)) {
+            match local.get(&key(dest)).or_else(|| local.get(&wildcard)) {
                 Some(&t) => t,
                 None => return,
             }
@@ -487,6 +497,12 @@ impl Hasher for AddrHasher {
     fn write_usize(&mut self, n: usize) {
         self.write_u64(n as u64);
     }
+}
+
+/// The loopback map's key for `addr`: address and port only (an IPv6
+/// flow label or scope id does not change which socket receives).
+fn key(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip(), addr.port())
 }
 
 /// The wildcard address of `ip`'s family.
