@@ -5,8 +5,9 @@
 //! (`host{N}.bench.test.`), so no cache can answer. If `dnsmasq` is
 //! installed, the same runs go against a dnsmasq on 127.0.0.1 as well.
 //!
-//! glibc's getaddrinfo is left out: it can only use the nameservers in
-//! /etc/resolv.conf, which a benchmark must not touch.
+//! glibc's getaddrinfo is measured too when the in-process server can have
+//! port 53 (see [`crate::dns_glibc`]): it can only use the nameservers in
+//! /etc/resolv.conf, on port 53.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -37,21 +38,27 @@ fn next_name() -> String {
 /// Runs the group.
 pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
     let mut out = Vec::new();
-    notes.push(
-        "dns: glibc getaddrinfo left out: it only reads /etc/resolv.conf, which the benchmark must not change".into(),
-    );
     if cfg!(not(feature = "c-ares")) {
         notes.push(
             "dns: c-ares not built: run with `--features c-ares` (needs libc-ares-dev >= 1.18)"
                 .into(),
         );
     }
-    let server = match DnsServer::start() {
+    // On port 53 if it can be had, so that glibc can be asked too.
+    let server = match DnsServer::start_on(port_53()) {
         Ok(s) => s,
-        Err(e) => {
-            notes.push(format!("dns: cannot start the in-process server: {e}"));
-            return out;
-        }
+        Err(e53) => match DnsServer::start() {
+            Ok(s) => {
+                notes.push(format!(
+                    "dns: the in-process server could not bind port 53 ({e53}), so glibc is left out"
+                ));
+                s
+            }
+            Err(e) => {
+                notes.push(format!("dns: cannot start the in-process server: {e}"));
+                return out;
+            }
+        },
     };
     measure(ctx, server.addr(), "in-process server", true, &mut out);
     notes.push(format!(
@@ -69,12 +76,22 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
     out
 }
 
+/// 127.53.X.Y:53 with X and Y from the process id, so that concurrent
+/// runs and other local servers on 127.0.0.1:53 do not collide.
+fn port_53() -> SocketAddr {
+    let pid = std::process::id();
+    SocketAddr::from(([127, 53, (pid >> 8) as u8, pid as u8 | 1], 53))
+}
+
 fn measure(ctx: &Ctx, server: SocketAddr, label: &str, with_targets: bool, out: &mut Vec<Metric>) {
     for (inflight, count) in [(1, ctx.n(5_000, 30)), (64, ctx.n(30_000, 256))] {
         let mut cases = [
             Case::new("tern", move || tern_lookups(server, inflight, count)),
             Case::new("hickory", move || hickory_lookups(server, inflight, count)),
             Case::new("c-ares", move || cares_lookups(server, inflight, count)),
+            Case::new("glibc", move || {
+                crate::dns_glibc::glibc_lookups(server, inflight, count)
+            }),
         ];
         let o: Vec<Outcome> = run_interleaved(ctx.reps, &mut cases);
         let rate = metric(

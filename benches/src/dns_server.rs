@@ -25,7 +25,12 @@ pub struct DnsServer {
 impl DnsServer {
     /// Binds 127.0.0.1 on a free port and starts answering.
     pub fn start() -> io::Result<DnsServer> {
-        let sock = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        DnsServer::start_on(SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Binds `addr` and starts answering.
+    pub fn start_on(addr: SocketAddr) -> io::Result<DnsServer> {
+        let sock = UdpSocket::bind(addr)?;
         sock.set_read_timeout(Some(Duration::from_millis(50)))?;
         let addr = sock.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));

@@ -11,6 +11,7 @@
 mod alloc;
 mod cross;
 mod dns;
+mod dns_glibc;
 mod dns_server;
 mod dns_tern;
 mod footprint;
@@ -120,11 +121,13 @@ fn default_json_path() -> PathBuf {
 }
 
 /// `__child GROUP COLUMN N`: one run for a parent measuring it from
-/// outside (strace).
+/// outside (strace); `__child dns-glibc INFLIGHT COUNT RUN`: glibc lookups
+/// in the private mount namespace the parent set up.
 fn child(args: &[String]) -> ExitCode {
     let n = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(0);
     let res = match (args.first().map(String::as_str), args.get(1)) {
         (Some("udp"), Some(col)) => udp::child(col, n),
+        (Some("dns-glibc"), _) => dns_glibc::child(&args[1..]),
         _ => Err(format!("bad child arguments {args:?}")),
     };
     match res {

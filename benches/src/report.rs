@@ -21,6 +21,7 @@ pub const COLUMNS: &[(&str, &str)] = &[
     ("std", "std blocking"),
     ("hickory", "hickory (tokio)"),
     ("c-ares", "c-ares"),
+    ("glibc", "glibc getaddrinfo"),
     ("tokio-hickory", "tokio + hickory"),
 ];
 
