@@ -218,10 +218,7 @@ impl Reactor {
                 };
                 io.readiness |= ready;
                 if ready & (READ_READY | WAKE_BOTH) != 0 {
-                    if std::mem::take(&mut io.unverified) {
-                        self.one_verified();
-                    }
-                    io.readers.take_into(&mut to_wake);
+                    self.readers_ready(io, &mut to_wake);
                 }
                 if ready & (WRITE_READY | WAKE_BOTH) != 0 {
                     io.writers.take_into(&mut to_wake);
@@ -293,12 +290,19 @@ impl Reactor {
                 return;
             };
             io.readiness |= flags::READABLE;
-            if std::mem::take(&mut io.unverified) {
-                self.one_verified();
-            }
-            io.readers.take_into(&mut self.to_wake.borrow_mut());
+            self.readers_ready(io, &mut self.to_wake.borrow_mut());
         }
         self.wake_collected();
+    }
+
+    /// News for the readers of `io` (an edge, or what stands for one): an
+    /// assumed-drained source is confirmed, and its readers move to
+    /// `to_wake`.
+    fn readers_ready(&self, io: &mut ScheduledIo, to_wake: &mut Vec<Waker>) {
+        if std::mem::take(&mut io.unverified) {
+            self.one_verified();
+        }
+        io.readers.take_into(to_wake);
     }
 
     /// Registers `fd`. It starts out assumed writable (a fresh socket
@@ -434,23 +438,19 @@ impl Reactor {
     /// its waiting readers, which find out with a real read.
     pub(crate) fn verify(&self) {
         let tokens = std::mem::take(&mut *self.unverified.borrow_mut());
-        let mut to_wake = Vec::new();
         {
             let mut sources = self.sources.borrow_mut();
+            let mut to_wake = self.to_wake.borrow_mut();
             for token in tokens {
                 let Some(io) = slot(&mut sources, token).filter(|io| io.unverified) else {
                     continue;
                 };
                 // The next read (now, or whenever one comes) is a real one.
-                io.unverified = false;
-                self.one_verified();
                 io.readiness |= flags::READABLE;
-                io.readers.take_into(&mut to_wake);
+                self.readers_ready(io, &mut to_wake);
             }
         }
-        for w in to_wake {
-            w.wake();
-        }
+        self.wake_collected();
     }
 }
 
