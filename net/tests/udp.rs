@@ -16,6 +16,15 @@ fn v6() -> SocketAddr {
     "[::1]:0".parse().unwrap()
 }
 
+/// A task receiving one datagram on `sock` and returning it.
+fn receive_one(sock: Rc<UdpSocket>) -> tern::JoinHandle<Vec<u8>> {
+    tern::spawn(async move {
+        let mut buf = [0u8; 16];
+        let (n, _) = sock.recv_from(&mut buf).await.unwrap();
+        buf[..n].to_vec()
+    })
+}
+
 async fn echo_roundtrip(any: SocketAddr) {
     let server = Rc::new(UdpSocket::bind(any).unwrap());
     let saddr = server.local_addr().unwrap();
@@ -96,22 +105,8 @@ async fn concurrent_recv_on_two_sockets() {
     let a = Rc::new(UdpSocket::bind(v4()).unwrap());
     let b = Rc::new(UdpSocket::bind(v6()).unwrap());
     let (aa, ba) = (a.local_addr().unwrap(), b.local_addr().unwrap());
-    let ra = {
-        let a = a.clone();
-        tern::spawn(async move {
-            let mut buf = [0u8; 8];
-            let (n, _) = a.recv_from(&mut buf).await.unwrap();
-            buf[..n].to_vec()
-        })
-    };
-    let rb = {
-        let b = b.clone();
-        tern::spawn(async move {
-            let mut buf = [0u8; 8];
-            let (n, _) = b.recv_from(&mut buf).await.unwrap();
-            buf[..n].to_vec()
-        })
-    };
+    let ra = receive_one(a.clone());
+    let rb = receive_one(b.clone());
     tern::yield_now().await; // both are now waiting
     let s4 = UdpSocket::bind(v4()).unwrap();
     let s6 = UdpSocket::bind(v6()).unwrap();
@@ -275,14 +270,7 @@ async fn loopback_hints_follow_bound_sockets() {
         let mut any: SocketAddr = wildcard.parse().unwrap();
         any.set_port(port);
         let r = Rc::new(UdpSocket::bind(any).unwrap());
-        let reader = {
-            let r = r.clone();
-            tern::spawn(async move {
-                let mut buf = [0u8; 16];
-                let (n, _) = r.recv_from(&mut buf).await.unwrap();
-                buf[..n].to_vec()
-            })
-        };
+        let reader = receive_one(r.clone());
         tern::yield_now().await;
         let mut dest = loopback;
         dest.set_port(port);
