@@ -34,8 +34,8 @@
 
 pub use tern_macros::{main, test};
 pub use tern_runtime::{
-    block_on, current_metrics, in_runtime, spawn, spawn_blocking, yield_now, Builder, JoinError,
-    JoinHandle, Metrics, Runtime,
+    block_on, current_metrics, current_runtime_id, in_runtime, spawn, spawn_blocking, yield_now,
+    Builder, JoinError, JoinHandle, Metrics, Runtime,
 };
 
 /// Timers: sleeps, timeouts and intervals.

@@ -34,6 +34,6 @@ mod task;
 pub mod time;
 
 pub use blocking::spawn_blocking;
-pub use executor::{current_metrics, in_runtime, Metrics};
+pub use executor::{current_metrics, current_runtime_id, in_runtime, Metrics};
 pub use runtime::{block_on, spawn, yield_now, Builder, Runtime};
 pub use task::{JoinError, JoinHandle};

@@ -103,6 +103,8 @@ pub struct Metrics {
 /// The per-runtime state owned by the runtime thread.
 #[derive(Debug)]
 pub(crate) struct Core {
+    /// Process-unique identity (see [`current_runtime_id`]).
+    id: u64,
     shared: Arc<Shared>,
     run_queue: RefCell<VecDeque<NonNull<Header>>>,
     main_scheduled: Cell<bool>,
@@ -146,6 +148,13 @@ pub fn in_runtime() -> bool {
     with_current(|c| c.is_some())
 }
 
+/// A process-unique number identifying the current runtime, if the caller
+/// is inside one. Numbers are never reused, so a per-runtime cache (a pool
+/// of sockets, say) can tell that it was filled by another runtime.
+pub fn current_runtime_id() -> Option<u64> {
+    with_current(|c| c.map(|c| c.id))
+}
+
 /// Counters of the current runtime, if the caller is inside one.
 pub fn current_metrics() -> Option<Metrics> {
     with_current(|c| c.map(Core::metrics))
@@ -187,7 +196,9 @@ impl Core {
         let shared = Arc::new(Shared::new()?);
         let mode = mode.unwrap_or_else(TimedWait::detect);
         let reactor = Reactor::new(mode, std::os::fd::AsRawFd::as_raw_fd(shared.wake_fd()))?;
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Core {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             shared,
             run_queue: RefCell::new(VecDeque::with_capacity(64)),
             main_scheduled: Cell::new(false),
