@@ -49,6 +49,7 @@ pub mod io {
     pub use tern_runtime::io::*;
 }
 
+#[doc(hidden)]
 pub use tern_runtime::sys;
 
 /// The stub DNS resolver: `resolve`, `connect` (Happy Eyeballs),

@@ -110,7 +110,7 @@ fn busy_task_cannot_starve_a_ready_fd_and_reactor_runs_every_61_polls() {
         let reader = tern::spawn({
             let (count, stop, seen_at) = (count.clone(), stop.clone(), seen_at.clone());
             async move {
-                src.ready(Direction::Read).await;
+                src.ready(Direction::Read).await.unwrap();
                 seen_at.set(Some(count.get()));
                 stop.set(true);
             }

@@ -1,7 +1,6 @@
 //! [`TcpListener`] and [`TcpStream`].
 
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -79,7 +78,8 @@ impl TcpListener {
     /// Accepts a connection. Errors such as `EMFILE` (out of fds) are
     /// returned to the caller, not retried in a loop.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        let (fd, addr) = self.io.io(Direction::Read, socket::accept).await?;
+        Ok((TcpStream::from_fd(fd)?, addr))
     }
 
     /// Polls to accept a connection.
@@ -143,7 +143,7 @@ impl TcpStream {
             // The handshake is running: wait for the writability edge that
             // ends it, then read its outcome.
             stream.io.clear_ready(Direction::Write);
-            stream.io.ready(Direction::Write).await;
+            stream.io.ready(Direction::Write).await?;
             if let Some(e) = socket::take_error(stream.io.as_fd())? {
                 return Err(ctx(e));
             }
@@ -167,12 +167,23 @@ impl TcpStream {
 
     /// Reads some bytes; `Ok(0)` is end of stream (the peer's FIN).
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_read_priv(cx, buf)).await
+        let len = buf.len();
+        let n = self
+            .io
+            .io(Direction::Read, |fd| socket::recv(fd, &mut *buf))
+            .await?;
+        self.after_read(n, len);
+        Ok(n)
     }
 
     /// Writes some bytes; returns how many were taken.
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_write_priv(cx, buf)).await
+        let n = self
+            .io
+            .io(Direction::Write, |fd| socket::send(fd, buf))
+            .await?;
+        self.after_write(n, buf.len());
+        Ok(n)
     }
 
     /// Writes all of `buf`, waiting for room as needed.
@@ -243,29 +254,40 @@ impl TcpStream {
         socket::peer_addr(self.io.as_fd())
     }
 
-    fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    /// Polls to read some bytes (the poll form of [`read`](TcpStream::read)).
+    fn poll_read_some(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let len = buf.len();
         let n = ready!(self
             .io
             .poll_io(cx, Direction::Read, |fd| socket::recv(fd, buf)))?;
-        if n > 0 && n < len {
-            // A short read drained the receive queue; any later data comes
-            // with a new edge, so skip the syscall that would say WouldBlock.
-            self.io.clear_ready(Direction::Read);
-        }
+        self.after_read(n, len);
         Poll::Ready(Ok(n))
     }
 
-    fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let len = buf.len();
+    /// Polls to write some bytes (the poll form of [`write`](TcpStream::write)).
+    fn poll_write_some(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let n = ready!(self
             .io
             .poll_io(cx, Direction::Write, |fd| socket::send(fd, buf)))?;
+        self.after_write(n, buf.len());
+        Poll::Ready(Ok(n))
+    }
+
+    /// A short read drained the receive queue; any later data comes with a
+    /// new edge, so the syscall that would say WouldBlock is skipped (the
+    /// reactor keeps readability while urgent data is pending, since a
+    /// read stops short at the urgent mark).
+    fn after_read(&self, n: usize, len: usize) {
+        if n > 0 && n < len {
+            self.io.clear_ready(Direction::Read);
+        }
+    }
+
+    /// A short write filled the send buffer; wait for the next edge.
+    fn after_write(&self, n: usize, len: usize) {
         if n < len {
-            // A short write filled the send buffer; wait for the next edge.
             self.io.clear_ready(Direction::Write);
         }
-        Poll::Ready(Ok(n))
     }
 }
 
@@ -275,7 +297,7 @@ impl AsyncRead for &TcpStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_read_priv(cx, buf)
+        self.poll_read_some(cx, buf)
     }
 }
 
@@ -285,7 +307,7 @@ impl AsyncWrite for &TcpStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_write_priv(cx, buf)
+        self.poll_write_some(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -2,7 +2,6 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -94,39 +93,58 @@ impl UdpSocket {
 
     /// Sends a datagram to `target`.
     pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_send_to(cx, buf, target)).await
+        let n = self
+            .io
+            .io(Direction::Write, |fd| socket::send_to(fd, buf, &target))
+            .await?;
+        self.io.loopback_sent(target);
+        Ok(n)
     }
 
     /// Receives a datagram and its sender's address. A datagram longer than
     /// `buf` is truncated to it.
+    ///
+    /// The socket stays readable after a datagram, so the next receive
+    /// runs the syscall: a reader keeps receiving while the kernel has
+    /// datagrams queued, and waits for an edge only after the kernel said
+    /// `WouldBlock`.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.poll_recv_from(cx, buf)).await
+        self.io
+            .io(Direction::Read, |fd| socket::recv_from(fd, &mut *buf))
+            .await
     }
 
     /// Sends a datagram to the connected peer.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_send(cx, buf)).await
+        let n = self
+            .io
+            .io(Direction::Write, |fd| socket::send(fd, buf))
+            .await?;
+        if let Some(peer) = self.peer.get() {
+            self.io.loopback_sent(peer);
+        }
+        Ok(n)
     }
 
     /// Receives a datagram from the connected peer.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_recv(cx, buf)).await
+        self.io
+            .io(Direction::Read, |fd| socket::recv(fd, &mut *buf))
+            .await
     }
 
     /// Polls to receive a datagram and its sender's address.
     ///
-    /// After a datagram is received the socket is assumed drained (see
-    /// `IoSource::assume_drained`): in a request/response exchange the next
-    /// receive waits for the reply's edge instead of first making a call
-    /// that would say `WouldBlock`. A datagram that was already queued is
-    /// still delivered, once the runtime has no other work or within a few
-    /// reactor turns.
+    /// Only the tasks that poll it get woken; as with tokio's poll-based
+    /// API, prefer [`recv_from`](UdpSocket::recv_from), whose future also
+    /// gives up its place in the wait when dropped.
     pub fn poll_recv_from(
         &self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.poll_receive(cx, |fd| socket::recv_from(fd, buf))
+        self.io
+            .poll_io(cx, Direction::Read, |fd| socket::recv_from(fd, buf))
     }
 
     /// Polls to send a datagram to `target`.
@@ -145,21 +163,8 @@ impl UdpSocket {
 
     /// Polls to receive a datagram from the connected peer.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.poll_receive(cx, |fd| socket::recv(fd, buf))
-    }
-
-    /// Runs a receive `op` when readable; after a datagram, assumes the
-    /// queue drained (see [`poll_recv_from`](UdpSocket::poll_recv_from)).
-    fn poll_receive<R>(
-        &self,
-        cx: &mut Context<'_>,
-        op: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
-    ) -> Poll<io::Result<R>> {
-        let res = ready!(self.io.poll_io(cx, Direction::Read, op));
-        if res.is_ok() {
-            self.io.assume_drained();
-        }
-        Poll::Ready(res)
+        self.io
+            .poll_io(cx, Direction::Read, |fd| socket::recv(fd, buf))
     }
 
     /// Polls to send a datagram to the connected peer.

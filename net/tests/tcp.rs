@@ -310,3 +310,48 @@ async fn data_then_fin_in_one_edge() {
     assert_eq!(c.read(&mut buf).await.unwrap(), 3);
     assert_eq!(c.read(&mut buf).await.unwrap(), 0);
 }
+
+/// Urgent data does not stall the normal data around it: a peer sends
+/// 4 KiB, one `MSG_OOB` byte and 4 KiB more, and stays open. A read stops
+/// short at the urgent mark with data behind it, so that short read must
+/// not make the reader wait for an edge that never comes (it used to get
+/// 4,096 bytes and then nothing).
+#[tern::test]
+async fn urgent_data_does_not_stall_the_stream() {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (sent_tx, sent_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(&[b'a'; 4096]).unwrap();
+        // SAFETY: a valid fd and a one-byte buffer that outlives the call.
+        let n = unsafe { libc::send(s.as_raw_fd(), b"X".as_ptr().cast(), 1, libc::MSG_OOB) };
+        assert_eq!(n, 1);
+        s.write_all(&[b'b'; 4096]).unwrap();
+        sent_tx.send(()).unwrap();
+        // Stay open: no FIN may end the reader's wait.
+        let _ = done_rx.recv();
+    });
+    let (stream, _) = listener.accept().await.unwrap();
+    tern::spawn_blocking(move || sent_rx.recv().unwrap())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    let read_all = async {
+        while got.len() < 8192 {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "unexpected end of stream");
+            got.extend_from_slice(&buf[..n]);
+        }
+    };
+    let r = tern::time::timeout(std::time::Duration::from_secs(5), read_all).await;
+    assert!(r.is_ok(), "the reader stalled after {} bytes", got.len());
+    assert!(got[..4096].iter().all(|&b| b == b'a'));
+    assert!(got[4096..].iter().all(|&b| b == b'b'));
+    done_tx.send(()).unwrap();
+    peer.join().unwrap();
+}

@@ -4,27 +4,48 @@
 //!
 //! One pool per process. A job is queued under a mutex; an idle thread
 //! takes it, or a new thread is started if none is idle and the pool is
-//! below [`MAX_THREADS`]. Threads idle for [`KEEP_ALIVE`] exit. The result
-//! travels back through a slot shared with an ordinary task on the runtime,
-//! which the pool thread wakes (a remote wake: inject queue + eventfd). A
-//! panic in the job is caught and re-raised inside that task, so the
-//! JoinHandle reports it as `is_panic()`.
+//! below [`MAX_THREADS`]. Threads idle for the keep-alive ([`KEEP_ALIVE`]
+//! unless a `Builder` set another) exit. The result travels back through a
+//! slot shared with an ordinary task on the runtime, which the pool thread
+//! wakes (a remote wake: inject queue + eventfd). A panic in the job is
+//! caught and re-raised inside that task, so the JoinHandle reports it as
+//! `is_panic()`.
+//!
+//! A worker never unwinds: the whole job, including dropping a result
+//! nobody awaits any more (its `Drop` may panic) and waking the awaiting
+//! task, runs under [`unwind::catch`], so a pool thread survives anything
+//! a job does and the thread count stays true.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::task::JoinHandle;
+use crate::unwind;
 
 /// Most threads the pool runs at once.
 pub const MAX_THREADS: usize = 64;
-/// How long an idle pool thread waits for work before exiting.
+/// How long an idle pool thread waits for work before exiting, by default.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// The keep-alive in force, in nanoseconds.
+static KEEP_ALIVE_NS: AtomicU64 = AtomicU64::new(KEEP_ALIVE.as_nanos() as u64);
+
+/// Sets the keep-alive of the process's pool (from `Builder`).
+pub(crate) fn set_keep_alive(d: Duration) {
+    let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    KEEP_ALIVE_NS.store(ns, Ordering::Relaxed);
+}
+
+fn keep_alive() -> Duration {
+    Duration::from_nanos(KEEP_ALIVE_NS.load(Ordering::Relaxed))
+}
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -91,14 +112,16 @@ impl Pool {
         loop {
             if let Some(job) = st.queue.pop_front() {
                 drop(st);
-                job();
+                unwind::catch(job);
                 st = self.state.lock().unwrap_or_else(|e| e.into_inner());
                 continue;
             }
             // Wait for a wake-up from `submit` (spurious ones go back to
-            // waiting), or exit after KEEP_ALIVE without one.
+            // waiting), or exit after the keep-alive without one.
             st.idle += 1;
-            let deadline = Instant::now() + KEEP_ALIVE;
+            let deadline = Instant::now()
+                .checked_add(keep_alive())
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 let (next, _) = self
@@ -178,8 +201,13 @@ where
             s.waker.take()
         };
         if let Some(w) = waker {
-            w.wake();
+            unwind::wake(w);
         }
+        // If the awaiting task is gone (aborted, or its runtime shut down),
+        // this was the last reference and the result is dropped here: a
+        // panic in its `Drop` is caught by the worker, as is a panic
+        // payload's own panicking `Drop`.
+        drop(slot);
     }));
     handle
 }

@@ -1,21 +1,36 @@
 //! [`IoSource`]: a file descriptor registered with the current runtime's
-//! reactor, and the building block of tern-net.
+//! reactor, and the building block of tern-net (tokio calls it `AsyncFd`).
 //!
 //! ```ignore
 //! // A non-blocking receive: the closure runs the syscall; on WouldBlock the
 //! // cached readiness is cleared and the task waits for the next edge.
-//! source.poll_io(cx, Direction::Read, |fd| sys::socket::recv(fd, buf))
+//! let n = source.io(Direction::Read, |fd| sys::socket::recv(fd, buf)).await?;
 //! ```
+//!
+//! # Implementation
+//!
+//! Every operation first asks the [runtime context](crate::context) for
+//! admission: the source must belong to the runtime running on this thread
+//! (a source made in one `block_on` and used in the next fails with an
+//! error that says so, instead of waiting on a reactor nobody polls), and
+//! the task must have budget left (a task whose I/O is always ready yields
+//! after [`BUDGET`](crate::context::BUDGET) operations, so a fast peer
+//! cannot starve timers or other tasks).
+//!
+//! The futures of [`IoSource::io`] and [`IoSource::ready`] keep their
+//! waiter entry in the reactor under a key and remove it when dropped, so a
+//! cancelled wait leaves nothing behind.
 
 use std::fmt;
-use std::future::poll_fn;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
-use crate::executor::current_reactor;
+use crate::context::{self, Admit};
 use crate::reactor::{Reactor, Token};
 
 pub use crate::reactor::Direction;
@@ -23,7 +38,10 @@ pub use crate::reactor::Direction;
 /// An fd registered (once, edge-triggered) with a runtime's reactor.
 ///
 /// Dropping it removes the fd from epoll and then closes it. It belongs to
-/// the runtime it was created in and is neither `Send` nor `Sync`.
+/// the runtime it was created in and is neither `Send` nor `Sync`; using
+/// it while another runtime runs (or outside any) fails with an error
+/// naming the fd.
+#[doc(alias = "AsyncFd")]
 pub struct IoSource {
     fd: OwnedFd,
     token: Token,
@@ -41,7 +59,7 @@ impl IoSource {
     ///
     /// Fails with `ErrorKind::Other` outside a runtime.
     pub fn new(fd: OwnedFd) -> io::Result<IoSource> {
-        let reactor = current_reactor().ok_or_else(|| {
+        let reactor = context::reactor().ok_or_else(|| {
             io::Error::other(format!(
                 "fd {}: I/O sources must be created inside a tern runtime",
                 fd.as_raw_fd()
@@ -51,10 +69,34 @@ impl IoSource {
         Ok(IoSource { fd, token, reactor })
     }
 
+    /// Admission of one operation (see the module docs): `Ready(Ok)` to go
+    /// ahead, `Ready(Err)` for a source of another runtime, `Pending` (the
+    /// task already re-woken) when its budget is spent.
+    fn admit(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match context::admit_io(&self.reactor) {
+            Admit::Go => Poll::Ready(Ok(())),
+            Admit::Yield => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Admit::Foreign => Poll::Ready(Err(self.foreign())),
+        }
+    }
+
+    fn foreign(&self) -> io::Error {
+        io::Error::other(format!(
+            "fd {}: this I/O source belongs to a tern runtime that is not running \
+             on this thread (was it created in another block_on?)",
+            self.fd.as_raw_fd()
+        ))
+    }
+
     /// Ready when the cached readiness says an operation in `dir` can make
-    /// progress; otherwise remembers the task's waker for the next edge.
-    pub fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<()> {
-        self.reactor.poll_ready(self.token, dir, cx)
+    /// progress; otherwise remembers the task's waker for the next edge
+    /// (one waker per waiting task; it is dropped at the next edge).
+    pub fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<()>> {
+        ready!(self.admit(cx))?;
+        self.reactor.poll_ready(self.token, dir, cx).map(Ok)
     }
 
     /// Whether the cached readiness allows progress in `dir` now.
@@ -64,8 +106,10 @@ impl IoSource {
 
     /// Forgets that `dir` is ready (hang-up and error states are kept), so
     /// the next operation waits for a new edge. [`poll_io`](IoSource::poll_io)
-    /// does this itself on `WouldBlock`; callers use it when they know the
-    /// kernel queue is drained, e.g. after a short stream read.
+    /// does this itself on `WouldBlock`; stream types use it after a short
+    /// read or write, when the kernel's buffer is known to be drained or
+    /// full. Readability is kept while urgent (`MSG_OOB`) data is pending,
+    /// because a read then stops short at the urgent mark.
     pub fn clear_ready(&self, dir: Direction) {
         self.reactor.clear_ready(self.token, dir)
     }
@@ -80,8 +124,9 @@ impl IoSource {
         dir: Direction,
         mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        ready!(self.admit(cx))?;
         loop {
-            ready!(self.poll_ready(cx, dir));
+            ready!(self.reactor.poll_ready(self.token, dir, cx));
             match op(self.fd.as_fd()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.reactor.clear_would_block(self.token, dir)
@@ -92,54 +137,136 @@ impl IoSource {
         }
     }
 
-    /// Drops readability after a read that may have emptied a datagram
-    /// socket's queue, without the read that would confirm it. The reactor
-    /// restores it and wakes the reader before the runtime sleeps and at
-    /// least every few turns, so nothing queued is left behind; a new edge
-    /// confirms it sooner.
-    pub fn assume_drained(&self) {
-        self.reactor.assume_drained(self.token)
-    }
-
-    /// Records that this source, a datagram socket, is bound to `addr`, a
-    /// loopback or wildcard address. A datagram another source of the same
-    /// runtime sends there over loopback
-    /// ([`loopback_sent`](IoSource::loopback_sent)) then makes it readable
-    /// at once, without an epoll wait: the kernel has normally queued it
-    /// by the time the send returns (when it has not, the receive says
-    /// `WouldBlock` and waits for the real edge). Other addresses are
-    /// ignored. Only for datagram sockets: the map does not tell protocols
-    /// apart, and a stream listener registered here would get spurious
-    /// wake-ups from datagrams sent to its port.
-    pub fn set_local_addr(&self, addr: SocketAddr) {
-        if addr.ip().is_loopback() || addr.ip().is_unspecified() {
-            self.reactor.set_local_addr(self.token, addr)
+    /// Runs `op` as [`poll_io`](IoSource::poll_io) does, as a future. If
+    /// the future is dropped while it waits, its waker is removed at once.
+    pub fn io<R, F>(&self, dir: Direction, op: F) -> Io<'_, F>
+    where
+        F: FnMut(BorrowedFd<'_>) -> io::Result<R>,
+    {
+        Io {
+            waiter: Waiter::new(self, dir),
+            op,
         }
-    }
-
-    /// Tells the runtime that a datagram was just sent from this source to
-    /// `dest`. If `dest` is a loopback address where another source of the
-    /// same runtime is bound (see [`set_local_addr`](IoSource::set_local_addr)),
-    /// that source becomes readable and its readers are woken. Costs no
-    /// syscall; does nothing for other addresses.
-    pub fn loopback_sent(&self, dest: SocketAddr) {
-        if dest.ip().is_loopback() {
-            self.reactor.loopback_sent(dest)
-        }
-    }
-
-    /// Async form of [`poll_io`](IoSource::poll_io).
-    pub async fn io<R>(
-        &self,
-        dir: Direction,
-        mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
-    ) -> io::Result<R> {
-        poll_fn(|cx| self.poll_io(cx, dir, &mut op)).await
     }
 
     /// Waits until the cached readiness allows progress in `dir`.
-    pub async fn ready(&self, dir: Direction) {
-        poll_fn(|cx| self.poll_ready(cx, dir)).await
+    pub fn ready(&self, dir: Direction) -> ReadyFuture<'_> {
+        ReadyFuture {
+            waiter: Waiter::new(self, dir),
+        }
+    }
+
+    /// Records that this source, a datagram socket, is bound to `addr`.
+    /// Used by tern-net's `UdpSocket` for the loopback fast path (see the
+    /// reactor's `loopback` module); not part of the supported API.
+    #[doc(hidden)]
+    pub fn set_local_addr(&self, addr: SocketAddr) {
+        self.reactor.set_local_addr(self.token, addr)
+    }
+
+    /// Tells the runtime that a datagram was just sent from this source to
+    /// `dest` (the loopback fast path); not part of the supported API.
+    #[doc(hidden)]
+    pub fn loopback_sent(&self, dest: SocketAddr) {
+        self.reactor.loopback_sent(dest)
+    }
+}
+
+/// A task's place in the wait for one direction of a source.
+struct Waiter<'a> {
+    source: &'a IoSource,
+    dir: Direction,
+    key: Option<usize>,
+}
+
+impl<'a> Waiter<'a> {
+    fn new(source: &'a IoSource, dir: Direction) -> Waiter<'a> {
+        Waiter {
+            source,
+            dir,
+            key: None,
+        }
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let s = self.source;
+        s.reactor
+            .poll_ready_keyed(s.token, self.dir, &mut self.key, cx)
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            let s = self.source;
+            s.reactor.remove_waiter(s.token, self.dir, key);
+        }
+    }
+}
+
+/// Future of [`IoSource::io`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Io<'a, F> {
+    waiter: Waiter<'a>,
+    op: F,
+}
+
+impl<F> Unpin for Io<'_, F> {}
+
+impl<R, F> Future for Io<'_, F>
+where
+    F: FnMut(BorrowedFd<'_>) -> io::Result<R>,
+{
+    type Output = io::Result<R>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
+        let this = self.get_mut();
+        let source = this.waiter.source;
+        ready!(source.admit(cx))?;
+        loop {
+            ready!(this.waiter.poll_ready(cx));
+            match (this.op)(source.fd.as_fd()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => source
+                    .reactor
+                    .clear_would_block(source.token, this.waiter.dir),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                res => return Poll::Ready(res),
+            }
+        }
+    }
+}
+
+impl<F> fmt::Debug for Io<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Io")
+            .field("source", self.waiter.source)
+            .field("dir", &self.waiter.dir)
+            .finish()
+    }
+}
+
+/// Future of [`IoSource::ready`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct ReadyFuture<'a> {
+    waiter: Waiter<'a>,
+}
+
+impl Future for ReadyFuture<'_> {
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.waiter.source.admit(cx))?;
+        this.waiter.poll_ready(cx).map(Ok)
+    }
+}
+
+impl fmt::Debug for ReadyFuture<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadyFuture")
+            .field("source", self.waiter.source)
+            .field("dir", &self.waiter.dir)
+            .finish()
     }
 }
 

@@ -9,12 +9,17 @@
 //!
 //! Layers, each using only the ones before it:
 //!
-//! - [`sys`]: the only code that calls libc (epoll, eventfd, timerfd,
-//!   sockets, getrandom), with a per-thread syscall counter.
+//! - `sys`: the only code that calls libc (epoll, eventfd, timerfd,
+//!   sockets, getrandom), with a per-thread syscall counter. It is public
+//!   for tern-net and tern's tests, hidden, and not part of the supported
+//!   API.
 //! - [`reactor`](crate::io): readiness cached per registered fd, one epoll
 //!   registration per fd (edge-triggered, never re-armed), generation-checked
 //!   tokens.
 //! - [`time`]: a heap of exact deadlines; sleeps, timeouts, intervals.
+//! - `context`: the runtime running on this thread (its reactor, timers
+//!   and the cooperative budget), which timers, I/O sources and the
+//!   executor reach instead of importing each other.
 //! - `task` and `executor`: one allocation per task, a FIFO run queue, an
 //!   inject queue and eventfd for wake-ups from other threads.
 //!
@@ -25,13 +30,16 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod blocking;
+mod context;
 mod executor;
 pub mod io;
 mod reactor;
 mod runtime;
+#[doc(hidden)]
 pub mod sys;
 mod task;
 pub mod time;
+mod unwind;
 
 pub use blocking::spawn_blocking;
 pub use executor::{current_metrics, current_runtime_id, in_runtime, Metrics};

@@ -1,8 +1,8 @@
 //! The epoll instance behind the reactor.
 //!
-//! Sources are registered once, edge-triggered, for read, write and
-//! read-hang-up (`EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET`) and never
-//! re-armed. Timed waits use `epoll_pwait2(2)`, which takes a `timespec`
+//! Sources are registered once, edge-triggered, for read, write,
+//! read-hang-up and urgent data (`EPOLLIN | EPOLLOUT | EPOLLRDHUP |
+//! EPOLLPRI | EPOLLET`) and never re-armed. Timed waits use `epoll_pwait2(2)`, which takes a `timespec`
 //! and so honours sub-millisecond timeouts. On kernels without it (before
 //! 5.11) a `timerfd` registered in the same epoll set carries the deadline
 //! instead; which one is used is decided once per process.
@@ -74,9 +74,17 @@ fn probe_pwait2() -> TimedWait {
         return TimedWait::TimerFd;
     };
     let mut events = Events::with_capacity(1);
-    match ep.pwait2(&mut events, Some(Duration::ZERO)) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => TimedWait::TimerFd,
-        _ => TimedWait::Pwait2,
+    choose(&ep.pwait2(&mut events, Some(Duration::ZERO)))
+}
+
+/// The mechanism to use given the result of a zero-timeout `epoll_pwait2`.
+/// Only a call that worked counts as support: `ENOSYS` (an old kernel),
+/// `EPERM` (a seccomp profile that refuses unknown syscalls) or any other
+/// error mean the timerfd fallback.
+fn choose(probe: &io::Result<()>) -> TimedWait {
+    match probe {
+        Ok(()) => TimedWait::Pwait2,
+        Err(_) => TimedWait::TimerFd,
     }
 }
 
@@ -155,7 +163,11 @@ impl Epoll {
     /// Registers `fd` edge-triggered for read, write and hang-up with `token`.
     pub fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
         let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+            events: (libc::EPOLLIN
+                | libc::EPOLLOUT
+                | libc::EPOLLRDHUP
+                | libc::EPOLLPRI
+                | libc::EPOLLET) as u32,
             u64: token,
         };
         syscall!(epoll_ctl(
@@ -260,5 +272,30 @@ impl Epoll {
 impl AsRawFd for Epoll {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_probe_error_means_the_timerfd_fallback() {
+        assert_eq!(choose(&Ok(())), TimedWait::Pwait2);
+        for errno in [libc::ENOSYS, libc::EPERM, libc::EACCES, libc::EINVAL] {
+            let err = Err(io::Error::from_raw_os_error(errno));
+            assert_eq!(choose(&err), TimedWait::TimerFd, "errno {errno}");
+        }
+    }
+
+    #[test]
+    fn the_fallback_waits_with_a_timerfd() {
+        let ep = Epoll::create(TimedWait::TimerFd).unwrap();
+        let mut events = Events::with_capacity(4);
+        let start = Instant::now();
+        ep.wait(&mut events, Some(Duration::from_millis(2)))
+            .unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(2));
+        assert!(events.iter().any(|(token, _)| token == TIMER_TOKEN));
     }
 }

@@ -9,7 +9,7 @@
 //!   | Header                                    |
 //!   |   state: AtomicUsize   flags + refcount   |
 //!   |   vtable: &Vtable      monomorphised fns  |
-//!   |   shared: *const Shared (Arc, owned)      |
+//!   |   owner: *const () runtime's remote half  |
 //!   |   prev/next            live-task list     |
 //!   |   join_waker           who awaits output  |
 //!   +-------------------------------------------+
@@ -18,13 +18,22 @@
 //! ```
 //!
 //! Everything is reached through `NonNull<Header>`; the vtable knows the
-//! concrete `F`. The future and its output are only ever touched on the
-//! runtime's thread: the run queue, the live-task list and the JoinHandle
-//! (which is `!Send`) all live there. Other threads only hold wakers, which
-//! change the reference count and the SCHEDULED bit and push the pointer
-//! onto the runtime's inject queue. When the last reference is dropped on
-//! another thread the stage is always `Consumed` (the future and output were
+//! concrete `F` and the [`Schedule`] policy the executor passed in (as
+//! async-task's `spawn(future, schedule)` does), so this module knows
+//! nothing of the executor.
+//!
+//! The future and its output are only ever touched on the runtime's
+//! thread: the run queue, the live-task list and the JoinHandle (which is
+//! `!Send`) all live there. Other threads only hold wakers, which change
+//! the reference count and the SCHEDULED bit and push the pointer onto the
+//! runtime's inject queue. When the last reference is dropped on another
+//! thread the stage is always `Consumed` (the future and output were
 //! dropped on the runtime thread), so freeing the memory there is sound.
+//!
+//! User code runs in a task's poll, in its destructor, in its output's
+//! destructor and in the awaiting task's waker; each of those is caught
+//! ([`crate::unwind`]), so a panic anywhere leaves the task's state word
+//! and the runtime's lists consistent.
 
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
@@ -33,21 +42,30 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::join::JoinError;
 use super::state::{CANCEL, COMPLETE, HANDLE, REF_MASK, REF_ONE, SCHEDULED};
-use crate::executor::{schedule, Shared};
+use crate::unwind;
+
+/// How the runtime that owns a task queues it and lets it go.
+pub(crate) trait Schedule: 'static {
+    /// Queues a woken task; consumes one reference. Called on any thread.
+    fn schedule(task: NonNull<Header>);
+    /// Releases the task's share of its runtime (`owner`, as passed to
+    /// [`allocate`]) when the task is freed. Called on any thread.
+    fn release(owner: *const ());
+}
 
 /// The part of every task that does not depend on the future's type.
 #[repr(C)]
 pub(crate) struct Header {
     pub(crate) state: AtomicUsize,
     vtable: &'static Vtable,
-    /// The runtime this task belongs to; one strong `Arc` count is owned by
-    /// the task and released in `dealloc`.
-    pub(crate) shared: *const Shared,
+    /// The runtime this task belongs to (its scheduler's remote half). The
+    /// task owns a share of it, released through [`Schedule::release`] in
+    /// `dealloc`.
+    pub(crate) owner: *const (),
     /// Links of the runtime's list of live tasks (runtime thread only).
     pub(crate) prev: Cell<Option<NonNull<Header>>>,
     pub(crate) next: Cell<Option<NonNull<Header>>>,
@@ -68,6 +86,8 @@ struct Vtable {
     drop_output: unsafe fn(NonNull<Header>),
     /// Frees the allocation.
     dealloc: unsafe fn(NonNull<Header>),
+    /// Queues the task (the `Schedule` policy).
+    schedule: fn(NonNull<Header>),
 }
 
 enum Stage<F: Future> {
@@ -82,15 +102,17 @@ struct TaskCell<F: Future> {
     stage: UnsafeCell<Stage<F>>,
 }
 
-/// Allocates a task for `future`, owned by the runtime behind `shared`.
+/// Allocates a task for `future`, owned by the runtime `owner` (a share
+/// the task keeps until it is freed, then hands to `S::release`).
 ///
 /// The task starts SCHEDULED with a JoinHandle and three references: the
 /// run-queue entry, the live-task list and the handle. The caller must push
 /// the pointer on a run queue and into the live-task list.
-pub(crate) fn allocate<F>(future: F, shared: &Arc<Shared>) -> NonNull<Header>
+pub(crate) fn allocate<F, S>(future: F, owner: *const ()) -> NonNull<Header>
 where
     F: Future + 'static,
     F::Output: 'static,
+    S: Schedule,
 {
     let cell = Box::new(TaskCell {
         header: Header {
@@ -100,9 +122,10 @@ where
                 cancel: cancel::<F>,
                 read_output: read_output::<F>,
                 drop_output: drop_output::<F>,
-                dealloc: dealloc::<F>,
+                dealloc: dealloc::<F, S>,
+                schedule: S::schedule,
             },
-            shared: Arc::into_raw(shared.clone()),
+            owner,
             prev: Cell::new(None),
             next: Cell::new(None),
             join_waker: UnsafeCell::new(None),
@@ -212,7 +235,7 @@ pub(crate) unsafe fn abort(ptr: NonNull<Header>) {
         {
             Ok(_) => {
                 if push {
-                    schedule(ptr);
+                    (header.vtable.schedule)(ptr);
                 }
                 return;
             }
@@ -289,18 +312,26 @@ unsafe fn complete<F: Future>(cell: &TaskCell<F>, output: Result<F::Output, Join
     // SAFETY: the stage is only touched on the runtime thread and no borrow
     // of it is live (the poll's borrow ended before this call).
     let stage = unsafe { &mut *cell.stage.get() };
-    // A destructor that panics must not take the runtime down with it.
-    let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+    // The future is pinned, so it is dropped where it lies. A destructor
+    // that panics must not take the runtime down with it: drop glue still
+    // drops the rest of the future while unwinding, the panic is caught,
+    // and the slot is then overwritten without being dropped again.
+    let slot: *mut Stage<F> = stage;
+    // SAFETY: `slot` is valid and holds a live stage, which is dropped
+    // exactly once here and never used again before the write below.
+    unwind::catch(|| unsafe { std::ptr::drop_in_place(slot) });
+    // SAFETY: the old stage was dropped above (fully, even if it panicked).
+    unsafe { std::ptr::write(slot, Stage::Consumed) };
     let prev = cell.header.state.fetch_or(COMPLETE, Ordering::AcqRel);
     if prev & HANDLE != 0 {
         *stage = Stage::Finished(output);
     } else {
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(output)));
+        unwind::catch(move || drop(output));
     }
     // SAFETY: join_waker is only touched on the runtime thread.
     let waker = unsafe { (*cell.header.join_waker.get()).take() };
     if let Some(w) = waker {
-        w.wake();
+        unwind::wake(w);
     }
 }
 
@@ -325,17 +356,17 @@ unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: runtime thread; no other borrow of the stage is live.
     let stage = unsafe { &mut *cell.stage.get() };
     let old = std::mem::replace(stage, Stage::Consumed);
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(old)));
+    unwind::catch(move || drop(old));
 }
 
-unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: `ptr` came from `Box::leak` in `allocate::<F>` and this is the
-    // last reference. The stage is `Consumed` (see the module docs), so no
-    // `F` or output is dropped here, whatever thread this is.
+unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: `ptr` came from `Box::leak` in `allocate::<F, S>` and this is
+    // the last reference. The stage is `Consumed` (see the module docs), so
+    // no `F` or output is dropped here, whatever thread this is.
     let cell = unsafe { Box::from_raw(ptr.cast::<TaskCell<F>>().as_ptr()) };
-    // SAFETY: the task owned one strong count of its runtime's Shared.
-    drop(unsafe { Arc::from_raw(cell.header.shared) });
+    let owner = cell.header.owner;
     drop(cell);
+    S::release(owner);
 }
 
 // ===== wakers =====
@@ -378,7 +409,7 @@ unsafe fn waker_wake(data: *const ()) {
             Ordering::Acquire,
         ) {
             // The waker's reference becomes the run-queue entry's.
-            Ok(_) => return schedule(ptr),
+            Ok(_) => return (header.vtable.schedule)(ptr),
             Err(actual) => cur = actual,
         }
     }
@@ -400,7 +431,7 @@ unsafe fn waker_wake_by_ref(data: *const ()) {
             Ordering::Acquire,
         ) {
             // The new reference belongs to the run-queue entry.
-            Ok(_) => return schedule(ptr),
+            Ok(_) => return (header.vtable.schedule)(ptr),
             Err(actual) => cur = actual,
         }
     }

@@ -122,7 +122,30 @@ impl TimerHeap {
         if slot.pos != FIRED {
             self.remove_at(slot.pos as usize);
         }
+        self.give_back_memory();
         slot.waker
+    }
+
+    /// Returns memory after a peak (say, a million timers, then few): the
+    /// heap's buffer shrinks when it is three-quarters empty, and the slab
+    /// is replaced when no timer is left (its keys cannot be moved while
+    /// timers hold them).
+    fn give_back_memory(&mut self) {
+        const KEEP: usize = 1024;
+        let cap = self.heap.capacity();
+        if cap > KEEP && self.heap.len() < cap / 4 {
+            self.heap.shrink_to((cap / 2).max(KEEP));
+        }
+        if self.slots.is_empty() && self.slots.capacity() > KEEP {
+            self.slots = Slab::with_capacity(KEEP);
+        }
+    }
+
+    /// Bytes held by the heap and the slab (for tests).
+    #[cfg(test)]
+    fn footprint(&self) -> usize {
+        self.heap.capacity() * std::mem::size_of::<HeapEntry>()
+            + self.slots.capacity() * (std::mem::size_of::<Slot>() + 8)
     }
 
     /// Moves the timer to a new deadline; it is pending again.
@@ -159,6 +182,9 @@ impl TimerHeap {
                 out.extend(s.waker.take());
             }
             n += 1;
+        }
+        if n > 0 {
+            self.give_back_memory();
         }
         n
     }
@@ -225,6 +251,7 @@ impl TimerHeap {
 mod tests {
     use super::*;
     use futures_task::noop_waker;
+    use std::sync::{Arc, Mutex};
 
     fn ms(base: Instant, n: u64) -> Instant {
         base + Duration::from_millis(n)
@@ -260,37 +287,91 @@ mod tests {
         assert_eq!(h.fire(d, &mut out), 1);
     }
 
+    /// A waker that logs its key when woken.
+    struct Logged {
+        key: usize,
+        log: Arc<Mutex<Vec<usize>>>,
+    }
+
+    impl futures_task::ArcWake for Logged {
+        fn wake_by_ref(arc_self: &Arc<Self>) {
+            arc_self.log.lock().unwrap().push(arc_self.key);
+        }
+    }
+
     #[test]
     fn remove_and_reschedule_keep_heap_valid() {
         let base = Instant::now();
         let mut h = TimerHeap::new(base);
+        let log = Arc::new(Mutex::new(Vec::new()));
         let mut seed = 0x2545F4914F6CDD1Du64;
-        let mut keys = Vec::new();
-        for _ in 0..10_000 {
+        // (key, deadline in ms, creation order) of every timer.
+        let mut timers = Vec::new();
+        for i in 0..10_000usize {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            keys.push((h.insert(ms(base, seed % 1000), noop_waker()), seed % 1000));
+            let key = h.slots.vacant_key();
+            let waker = futures_task::waker(Arc::new(Logged {
+                key,
+                log: log.clone(),
+            }));
+            assert_eq!(h.insert(ms(base, seed % 1000), waker), key);
+            timers.push((key, seed % 1000, i));
         }
-        for (i, (k, _)) in keys.iter().enumerate() {
-            if i % 3 == 0 {
-                h.remove(*k);
-            } else if i % 3 == 1 {
-                h.reschedule(*k, ms(base, 500));
+        // Remove a third, move a third to 500 ms (they then sort after the
+        // timers created at 500 ms, in the order they were moved).
+        let mut removed = Vec::new();
+        let mut expected = Vec::new();
+        for (n, &(key, at, i)) in timers.iter().enumerate() {
+            match n % 3 {
+                0 => {
+                    assert!(h.remove(key).is_some());
+                    removed.push(key);
+                }
+                1 => {
+                    h.reschedule(key, ms(base, 500));
+                    expected.push((500, 10_000 + i, key));
+                }
+                _ => expected.push((at, i, key)),
             }
         }
-        let mut last = 0u64;
+        expected.sort();
         let mut out = Vec::new();
         for t in 0..=1000u64 {
-            let before = h.len();
             h.fire(ms(base, t), &mut out);
-            if before != h.len() {
-                assert!(t >= last);
-                last = t;
-            }
+            out.drain(..).for_each(Waker::wake);
         }
         assert_eq!(h.len(), 0);
-        let fired = keys.iter().filter(|(k, _)| h.is_fired(*k)).count();
-        assert_eq!(fired, keys.len());
+        let order: Vec<usize> = expected.iter().map(|&(_, _, key)| key).collect();
+        assert_eq!(
+            *log.lock().unwrap(),
+            order,
+            "timers fired out of deadline order"
+        );
+        for key in removed {
+            assert!(
+                h.slots.get(key).is_none(),
+                "removed timer {key} still has a slot"
+            );
+        }
+    }
+
+    #[test]
+    fn memory_is_given_back_after_a_peak() {
+        let base = Instant::now();
+        let mut h = TimerHeap::new(base);
+        let keys: Vec<usize> = (0..100_000)
+            .map(|i| h.insert(base + Duration::from_nanos(i), noop_waker()))
+            .collect();
+        let peak = h.footprint();
+        for k in keys {
+            h.remove(k);
+        }
+        assert!(
+            h.footprint() * 10 < peak,
+            "{} bytes held after the peak of {peak}",
+            h.footprint()
+        );
     }
 }

@@ -6,24 +6,64 @@
 //! about 1.0x ms rather than the kernel's usual 1.1 ms.
 //!
 //! A timer registers with the runtime on its first poll (so [`sleep`] may be
-//! called outside a runtime) and is removed from it when dropped.
+//! called outside a runtime) and is removed from it when dropped. A timer
+//! polled in a runtime other than the one it registered with (made in one
+//! `block_on`, awaited in the next) moves to the runtime polling it: timers
+//! hold no OS resource, so nothing is lost and nothing hangs.
 
 pub(crate) mod heap;
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use crate::executor::{current_timers, Timers};
+use crate::context;
+use heap::TimerHeap;
+
+/// About 30 years: where deadlines saturate for huge durations.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// `t + d`, saturating at ~30 years after `t` for huge durations.
+fn saturating_add(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d).unwrap_or_else(|| t + FAR_FUTURE.min(d))
+}
 
 /// Deadline `d` from now, saturating at ~30 years for huge durations.
 fn deadline_after(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+    saturating_add(Instant::now(), d)
+}
+
+/// The timers of one runtime, shared with its [`Sleep`]s.
+#[derive(Debug)]
+pub(crate) struct Timers {
+    heap: RefCell<TimerHeap>,
+}
+
+impl Timers {
+    pub(crate) fn new(base: Instant) -> Timers {
+        Timers {
+            heap: RefCell::new(TimerHeap::new(base)),
+        }
+    }
+
+    /// Timers waiting to fire.
+    pub(crate) fn len(&self) -> usize {
+        self.heap.borrow().len()
+    }
+
+    /// The earliest pending deadline.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.heap.borrow().next_deadline()
+    }
+
+    /// Fires the timers due at `now`, appending their wakers to `out`.
+    pub(crate) fn fire(&self, now: Instant, out: &mut Vec<Waker>) {
+        self.heap.borrow_mut().fire(now, out);
+    }
 }
 
 /// Waits until `d` has elapsed. `sleep(Duration::ZERO)` completes at once.
@@ -82,6 +122,11 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if let Some(e) = &self.entry {
+            if !context::is_current_timers(&e.timers) {
+                // Registered with another runtime: move to this one.
+                self.unregister();
+                return self.poll(cx);
+            }
             let mut heap = e.timers.heap.borrow_mut();
             if heap.is_fired(e.key) {
                 drop(heap);
@@ -96,7 +141,7 @@ impl Future for Sleep {
         if Instant::now() >= self.deadline {
             return Poll::Ready(());
         }
-        let timers = current_timers()
+        let timers = context::timers()
             .unwrap_or_else(|| panic!("tern::time::Sleep polled outside a tern runtime"));
         let key = timers
             .heap
@@ -237,7 +282,7 @@ impl Interval {
         match Pin::new(&mut self.sleep).poll(cx) {
             Poll::Ready(()) => {
                 let at = self.sleep.deadline();
-                let next = at.checked_add(self.period).unwrap_or(at);
+                let next = saturating_add(at, self.period);
                 self.sleep.reset(next);
                 Poll::Ready(at)
             }

@@ -1,0 +1,148 @@
+//! The runtime context of the calling thread: which core is running, its
+//! reactor and timers, and the cooperative budget of the task being polled.
+//!
+//! Timers, I/O sources and the executor reach the current runtime here and
+//! never by importing each other, as tokio's `runtime/context.rs` does.
+//!
+//! # Implementation
+//!
+//! One thread-local [`Context`] holds raw pointers to the current [`Core`]
+//! and, for cheap identity checks, to its reactor and timers. They are set
+//! by [`Enter::new`] and cleared by its `Drop`, which runs last even when a
+//! shutdown unwinds, so a pointer here always refers to a live core: the
+//! guard borrows the core for its whole life.
+//!
+//! The budget counts I/O operations of the task (or `block_on` future)
+//! being polled: the executor sets it before each poll and every
+//! [`IoSource`](crate::io::IoSource) operation spends one unit. When it runs
+//! out, the operation wakes its own task and returns `Pending`, so a task
+//! whose I/O is always ready (a fast peer) yields to timers and other tasks
+//! after [`BUDGET`] operations, as tokio's coop budget does.
+
+use std::cell::Cell;
+use std::ptr;
+use std::rc::Rc;
+
+use crate::executor::Core;
+use crate::reactor::Reactor;
+use crate::time::Timers;
+
+/// I/O operations a task may complete in one poll before it is made to
+/// yield (tokio uses the same figure).
+pub(crate) const BUDGET: u32 = 128;
+
+struct Context {
+    core: Cell<*const Core>,
+    reactor: Cell<*const Reactor>,
+    timers: Cell<*const Timers>,
+    budget: Cell<u32>,
+}
+
+thread_local! {
+    static CONTEXT: Context = const {
+        Context {
+            core: Cell::new(ptr::null()),
+            reactor: Cell::new(ptr::null()),
+            timers: Cell::new(ptr::null()),
+            budget: Cell::new(BUDGET),
+        }
+    };
+}
+
+/// Runs `f` with the current core, if this thread is inside `block_on`.
+pub(crate) fn with_core<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
+    CONTEXT.with(|c| {
+        let p = c.core.get();
+        // SAFETY: `core` is non-null only while an `Enter` guard lives, and
+        // the guard borrows the Core, so the pointer is valid (module docs).
+        f(unsafe { p.as_ref() })
+    })
+}
+
+/// The current runtime's reactor, if there is one.
+pub(crate) fn reactor() -> Option<Rc<Reactor>> {
+    with_core(|c| c.map(|c| c.reactor().clone()))
+}
+
+/// The current runtime's timers, if there is one.
+pub(crate) fn timers() -> Option<Rc<Timers>> {
+    with_core(|c| c.map(|c| c.timers().clone()))
+}
+
+/// Whether `timers` are the current runtime's.
+pub(crate) fn is_current_timers(timers: &Rc<Timers>) -> bool {
+    CONTEXT.with(|c| ptr::eq(c.timers.get(), Rc::as_ptr(timers)))
+}
+
+/// What an I/O operation on a source of `reactor` may do now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admit {
+    /// Go ahead (one unit of budget was spent).
+    Go,
+    /// The task used up its budget: yield.
+    Yield,
+    /// The source belongs to a runtime that is not running on this thread.
+    Foreign,
+}
+
+/// Checks that `reactor` is the current one and spends one unit of budget.
+#[inline]
+pub(crate) fn admit_io(reactor: &Rc<Reactor>) -> Admit {
+    CONTEXT.with(|c| {
+        if !ptr::eq(c.reactor.get(), Rc::as_ptr(reactor)) {
+            return Admit::Foreign;
+        }
+        match c.budget.get() {
+            0 => Admit::Yield,
+            n => {
+                c.budget.set(n - 1);
+                Admit::Go
+            }
+        }
+    })
+}
+
+/// Gives the task about to be polled a fresh budget.
+#[inline]
+pub(crate) fn reset_budget() {
+    CONTEXT.with(|c| c.budget.set(BUDGET));
+}
+
+/// Makes a core current for the duration of `block_on` (or a shutdown).
+pub(crate) struct Enter<'a> {
+    _core: std::marker::PhantomData<&'a Core>,
+}
+
+impl<'a> Enter<'a> {
+    /// Makes `core` current.
+    ///
+    /// # Panics
+    /// If another core is current on this thread (nested `block_on`).
+    pub(crate) fn new(core: &'a Core) -> Enter<'a> {
+        CONTEXT.with(|c| {
+            if !c.core.get().is_null() {
+                panic!(
+                    "tern::block_on called inside a running tern runtime; \
+                     nested block_on would block the runtime thread (use .await or tern::spawn)"
+                );
+            }
+            c.core.set(core);
+            c.reactor.set(Rc::as_ptr(core.reactor()));
+            c.timers.set(Rc::as_ptr(core.timers()));
+            c.budget.set(BUDGET);
+        });
+        Enter {
+            _core: std::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for Enter<'_> {
+    fn drop(&mut self) {
+        CONTEXT.with(|c| {
+            c.core.set(ptr::null());
+            c.reactor.set(ptr::null());
+            c.timers.set(ptr::null());
+        });
+    }
+}
