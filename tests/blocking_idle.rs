@@ -6,8 +6,8 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// tern_runtime's KEEP_ALIVE for idle pool threads.
-const KEEP_ALIVE: Duration = Duration::from_secs(10);
+/// The keep-alive this test gives idle pool threads (the default is 10 s).
+const KEEP_ALIVE: Duration = Duration::from_millis(600);
 
 /// Threads of this process named like the pool's.
 fn pool_threads() -> usize {
@@ -43,11 +43,20 @@ impl Rendezvous {
     }
 }
 
-#[tern::test]
-async fn burst_after_idle_runs_at_once_and_idle_threads_exit_after_keep_alive() {
+#[test]
+fn burst_after_idle_runs_at_once_and_idle_threads_exit_after_keep_alive() {
+    let rt = tern::Runtime::builder()
+        .thread_keep_alive(KEEP_ALIVE)
+        .build()
+        .unwrap();
+    rt.block_on(burst_then_idle());
+}
+
+async fn burst_then_idle() {
     const BURST: usize = 4;
     // One pool thread, which goes idle after its job.
     tern::spawn_blocking(|| ()).await.unwrap();
+    let first_idle = Instant::now();
     assert_eq!(pool_threads(), 1);
 
     // BURST jobs that can only finish if they all run at the same time.
@@ -71,13 +80,16 @@ async fn burst_after_idle_runs_at_once_and_idle_threads_exit_after_keep_alive() 
         "{threads} pool threads"
     );
 
-    // Idle threads stay for KEEP_ALIVE after their last job, then exit.
+    // Idle threads stay for KEEP_ALIVE after their last job, then exit. No
+    // thread went idle before `first_idle`, so none may exit before
+    // KEEP_ALIVE after it; all must be gone soon after KEEP_ALIVE past the
+    // last job.
     // There is no event to wait for, so the thread list is checked every
-    // 50 ms (bounded: 10 s past the keep-alive).
-    let margin = Duration::from_millis(200);
+    // 20 ms (bounded: 10 s past the keep-alive).
+    let margin = Duration::from_millis(150);
     loop {
         let (alive, t) = (pool_threads(), last_job.elapsed());
-        if t < KEEP_ALIVE - margin {
+        if first_idle.elapsed() < KEEP_ALIVE - margin {
             assert_eq!(
                 alive, threads,
                 "a pool thread exited {t:?} after its last job, before the keep-alive"
@@ -89,6 +101,6 @@ async fn burst_after_idle_runs_at_once_and_idle_threads_exit_after_keep_alive() 
             t < KEEP_ALIVE + Duration::from_secs(10),
             "{alive} pool threads still alive {t:?} after their last job"
         );
-        tern::time::sleep(Duration::from_millis(50)).await;
+        tern::time::sleep(Duration::from_millis(20)).await;
     }
 }

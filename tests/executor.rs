@@ -262,3 +262,176 @@ fn block_on_polls_its_future_only_when_woken() {
 }
 
 use std::future::Future;
+
+// ===== event traces, in embassy's style =====
+
+type Events = Rc<RefCell<Vec<String>>>;
+
+/// Wraps a future so that its polls and completion are logged as
+/// `poll NAME` and `done NAME`.
+struct Traced<F> {
+    name: &'static str,
+    log: Events,
+    fut: std::pin::Pin<Box<F>>,
+}
+
+impl<F: std::future::Future> std::future::Future for Traced<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<F::Output> {
+        self.log.borrow_mut().push(format!("poll {}", self.name));
+        let r = self.fut.as_mut().poll(cx);
+        if r.is_ready() {
+            self.log.borrow_mut().push(format!("done {}", self.name));
+        }
+        r
+    }
+}
+
+fn spawn_traced<F>(log: &Events, name: &'static str, fut: F) -> tern::JoinHandle<F::Output>
+where
+    F: std::future::Future + 'static,
+{
+    log.borrow_mut().push(format!("spawn {name}"));
+    tern::spawn(Traced {
+        name,
+        log: log.clone(),
+        fut: Box::pin(fut),
+    })
+}
+
+fn events(log: &Events) -> Vec<String> {
+    log.borrow().clone()
+}
+
+#[test]
+fn trace_of_yield() {
+    let log = Events::default();
+    tern::block_on({
+        let log = log.clone();
+        async move {
+            let a = spawn_traced(&log, "a", async { tern::yield_now().await });
+            let b = spawn_traced(&log, "b", async {});
+            a.await.unwrap();
+            b.await.unwrap();
+        }
+    });
+    assert_eq!(
+        events(&log),
+        ["spawn a", "spawn b", "poll a", "poll b", "done b", "poll a", "done a"]
+    );
+}
+
+#[test]
+fn trace_of_wake_by_ref_inside_poll() {
+    let log = Events::default();
+    tern::block_on({
+        let log = log.clone();
+        async move {
+            let polls = Rc::new(Cell::new(0));
+            let inner_log = log.clone();
+            let a = spawn_traced(
+                &log,
+                "a",
+                poll_fn(move |cx| {
+                    polls.set(polls.get() + 1);
+                    if polls.get() == 1 {
+                        inner_log.borrow_mut().push("wake a".into());
+                        // Twice: the second finds the task already queued.
+                        cx.waker().wake_by_ref();
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(())
+                }),
+            );
+            let b = spawn_traced(&log, "b", async {});
+            a.await.unwrap();
+            b.await.unwrap();
+        }
+    });
+    // The woken task goes to the back of the queue, once.
+    assert_eq!(
+        events(&log),
+        ["spawn a", "spawn b", "poll a", "wake a", "poll b", "done b", "poll a", "done a"]
+    );
+}
+
+#[test]
+fn trace_of_abort() {
+    let log = Events::default();
+    tern::block_on({
+        let log = log.clone();
+        async move {
+            let a = spawn_traced(&log, "a", pending::<()>());
+            let b = spawn_traced(&log, "b", async {});
+            tern::yield_now().await;
+            a.abort();
+            log.borrow_mut().push("abort a".into());
+            assert!(a.await.unwrap_err().is_cancelled());
+            log.borrow_mut().push("joined a".into());
+            b.await.unwrap();
+        }
+    });
+    // An aborted task is not polled again: its future is dropped.
+    assert_eq!(
+        events(&log),
+        ["spawn a", "spawn b", "poll a", "poll b", "done b", "abort a", "joined a"]
+    );
+}
+
+#[test]
+fn trace_of_the_budget() {
+    let log = Events::default();
+    tern::block_on({
+        let log = log.clone();
+        async move {
+            let (s, peer) = UnixStream::pair().unwrap();
+            s.set_nonblocking(true).unwrap();
+            let src = Rc::new(IoSource::new(OwnedFd::from(s)).unwrap());
+            // Make the source readable and keep it so: 300 ready reads.
+            use std::io::Write;
+            (&peer).write_all(&[0u8; 300]).unwrap();
+            src.ready(Direction::Read).await.unwrap();
+            let reads = Rc::new(Cell::new(0u32));
+            let a = {
+                let (src, reads, log2) = (src.clone(), reads.clone(), log.clone());
+                spawn_traced(&log, "a", async move {
+                    for _ in 0..200 {
+                        src.io(Direction::Read, |fd| {
+                            let mut b = [0u8; 1];
+                            tern::sys::socket::recv(fd, &mut b)
+                        })
+                        .await
+                        .unwrap();
+                        reads.set(reads.get() + 1);
+                        if reads.get() % 128 == 0 {
+                            log2.borrow_mut().push(format!("{} reads", reads.get()));
+                        }
+                    }
+                })
+            };
+            let b = spawn_traced(&log, "b", async {});
+            a.await.unwrap();
+            b.await.unwrap();
+            drop(peer);
+        }
+    });
+    // 128 reads, then the budget makes `a` yield and `b` runs.
+    assert_eq!(
+        events(&log),
+        [
+            "spawn a",
+            "spawn b",
+            "poll a",
+            "128 reads",
+            "poll b",
+            "done b",
+            "poll a",
+            "done a"
+        ]
+    );
+}

@@ -77,6 +77,11 @@ impl Shared {
         }
         inject.tasks.push(task);
         drop(inject);
+        // The race tests build with `--cfg tern_widen_races` to make the
+        // window between handing the task over and notifying wide enough
+        // that a runtime shutting down meanwhile is caught every time.
+        #[cfg(tern_widen_races)]
+        std::thread::sleep(std::time::Duration::from_micros(20));
         self.notify();
     }
 

@@ -441,3 +441,216 @@ unsafe fn waker_drop(data: *const ()) {
     // SAFETY: the waker owns the reference it gives up.
     unsafe { drop_ref(header_of(data)) };
 }
+
+/// The raw task on its own: a mock [`Schedule`] instead of an executor, and
+/// no epoll, so these tests also run under Miri.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::JoinHandle;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::rc::Rc;
+    use std::sync::Mutex;
+
+    thread_local! {
+        static QUEUE: RefCell<VecDeque<NonNull<Header>>> = const { RefCell::new(VecDeque::new()) };
+        static RELEASED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Tasks scheduled from other threads.
+    static REMOTE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+    struct Mock;
+
+    impl Schedule for Mock {
+        fn schedule(task: NonNull<Header>) {
+            let local = QUEUE.try_with(|q| q.borrow_mut().push_back(task)).is_ok();
+            assert!(local, "scheduled while the thread is exiting");
+        }
+        fn release(_owner: *const ()) {
+            RELEASED.with(|r| r.set(r.get() + 1));
+        }
+    }
+
+    /// Queues remote wakes for the test thread to pick up.
+    struct RemoteMock;
+
+    impl Schedule for RemoteMock {
+        fn schedule(task: NonNull<Header>) {
+            REMOTE.lock().unwrap().push(task.as_ptr() as usize);
+        }
+        fn release(_owner: *const ()) {}
+    }
+
+    fn spawn<F: Future + 'static, S: Schedule>(f: F) -> (NonNull<Header>, JoinHandle<F::Output>)
+    where
+        F::Output: 'static,
+    {
+        let task = allocate::<F, S>(f, std::ptr::null());
+        // The test keeps the live-task list's reference itself.
+        (task, JoinHandle::new(task))
+    }
+
+    /// Runs every queued entry once (each owns a reference).
+    fn run_queued() -> usize {
+        let mut n = 0;
+        while let Some(t) = QUEUE.with(|q| q.borrow_mut().pop_front()) {
+            // SAFETY: the queue entry owns a reference; this is the thread
+            // that owns the task.
+            unsafe { run(t) };
+            // SAFETY: the entry's reference.
+            unsafe { drop_ref(t) };
+            n += 1;
+        }
+        n
+    }
+
+    fn poll_handle<T>(h: &mut JoinHandle<T>) -> Poll<Result<T, JoinError>> {
+        let waker = futures_task::noop_waker();
+        std::future::Future::poll(Pin::new(h), &mut Context::from_waker(&waker))
+    }
+
+    /// Counts drops of a value moved into a future.
+    struct Tracked(Rc<Cell<usize>>);
+
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+
+    #[test]
+    fn output_reaches_the_handle_and_memory_is_freed() {
+        let drops = Rc::new(Cell::new(0));
+        let released = RELEASED.with(Cell::get);
+        let tracked = Tracked(drops.clone());
+        let (task, mut h) = spawn::<_, Mock>(async move {
+            let _t = tracked;
+            7
+        });
+        QUEUE.with(|q| q.borrow_mut().push_back(task));
+        assert_eq!(run_queued(), 1);
+        assert_eq!(drops.get(), 1, "the future is dropped at completion");
+        assert!(matches!(poll_handle(&mut h), Poll::Ready(Ok(7))));
+        drop(h);
+        // SAFETY: the list's reference, kept by the test.
+        unsafe { drop_ref(task) };
+        assert_eq!(RELEASED.with(Cell::get), released + 1);
+    }
+
+    #[test]
+    fn wake_by_ref_from_inside_poll_runs_the_task_again_once() {
+        let polls = Rc::new(Cell::new(0));
+        let p = polls.clone();
+        let (task, mut h) = spawn::<_, Mock>(std::future::poll_fn(move |cx| {
+            p.set(p.get() + 1);
+            if p.get() < 3 {
+                cx.waker().wake_by_ref();
+                cx.waker().wake_by_ref(); // already scheduled: no second entry
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        }));
+        QUEUE.with(|q| q.borrow_mut().push_back(task));
+        assert_eq!(run_queued(), 3);
+        assert_eq!(polls.get(), 3);
+        assert!(matches!(poll_handle(&mut h), Poll::Ready(Ok(()))));
+        drop(h);
+        // SAFETY: the list's reference.
+        unsafe { drop_ref(task) };
+    }
+
+    #[test]
+    fn abort_drops_the_future_and_reports_cancellation() {
+        let drops = Rc::new(Cell::new(0));
+        let tracked = Tracked(drops.clone());
+        let (task, mut h) = spawn::<_, Mock>(async move {
+            let _t = tracked;
+            std::future::pending::<()>().await
+        });
+        QUEUE.with(|q| q.borrow_mut().push_back(task));
+        run_queued();
+        assert_eq!(drops.get(), 0);
+        h.abort();
+        assert_eq!(run_queued(), 1, "abort schedules the task");
+        assert_eq!(drops.get(), 1);
+        match poll_handle(&mut h) {
+            Poll::Ready(Err(e)) => assert!(e.is_cancelled()),
+            _ => panic!("not cancelled"),
+        }
+        h.abort(); // no effect once complete
+        assert_eq!(run_queued(), 0);
+        drop(h);
+        // SAFETY: the list's reference.
+        unsafe { drop_ref(task) };
+    }
+
+    #[test]
+    fn panics_are_caught_and_reported() {
+        let (task, mut h) = spawn::<_, Mock>(async { panic!("inside") });
+        QUEUE.with(|q| q.borrow_mut().push_back(task));
+        run_queued();
+        match poll_handle(&mut h) {
+            Poll::Ready(Err(e)) => assert!(e.is_panic()),
+            _ => panic!("panic not reported"),
+        }
+        drop(h);
+        // SAFETY: the list's reference.
+        unsafe { drop_ref(task) };
+    }
+
+    #[test]
+    fn detached_output_is_dropped_at_completion() {
+        let drops = Rc::new(Cell::new(0));
+        let out = Tracked(drops.clone());
+        let (task, h) = spawn::<_, Mock>(async move { out });
+        drop(h);
+        QUEUE.with(|q| q.borrow_mut().push_back(task));
+        run_queued();
+        assert_eq!(drops.get(), 1);
+        // SAFETY: the list's reference.
+        unsafe { drop_ref(task) };
+    }
+
+    #[test]
+    fn wakers_from_another_thread_keep_the_task_alive() {
+        let waker_slot: Arc<Mutex<Option<Waker>>> = Arc::default();
+        let slot = waker_slot.clone();
+        let (task, h) = spawn::<_, RemoteMock>(std::future::poll_fn(move |cx| {
+            *slot.lock().unwrap() = Some(cx.waker().clone());
+            Poll::<()>::Pending
+        }));
+        // SAFETY: the first run-queue entry's reference; runtime thread.
+        unsafe { run(task) };
+        // SAFETY: that entry's reference is released after the run.
+        unsafe { drop_ref(task) };
+        let waker = waker_slot.lock().unwrap().take().unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let w = waker.clone();
+                std::thread::spawn(move || {
+                    w.wake_by_ref();
+                    w.wake();
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        drop(waker);
+        // Exactly one remote entry (SCHEDULED coalesces the wakes).
+        let remote: Vec<usize> = std::mem::take(&mut *REMOTE.lock().unwrap());
+        assert_eq!(remote, [task.as_ptr() as usize]);
+        // SAFETY: the remote entry's reference.
+        unsafe { drop_ref(task) };
+        // SAFETY: runtime thread, the test's reference.
+        unsafe { cancel_now(task) };
+        drop(h);
+        // SAFETY: the list's reference, the last one.
+        unsafe { drop_ref(task) };
+    }
+
+    use std::sync::Arc;
+}
