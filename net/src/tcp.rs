@@ -282,6 +282,9 @@ impl TcpStream {
     /// Borrows the stream as a read half and a write half, e.g. to hand
     /// them to two futures joined in one task. (`&TcpStream` reads and
     /// writes as well; the halves say which direction each side uses.)
+    ///
+    /// With futures-util's `AsyncReadExt` in scope, `stream.split()` picks
+    /// that trait's `split(self)`; write `TcpStream::split(&stream)` then.
     pub fn split(&self) -> (ReadHalf<'_>, WriteHalf<'_>) {
         split_borrowed(self)
     }

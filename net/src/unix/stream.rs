@@ -255,7 +255,9 @@ impl UnixStream {
         split_owned(self)
     }
 
-    /// Borrows the stream as a read half and a write half.
+    /// Borrows the stream as a read half and a write half (see
+    /// [`TcpStream::split`](crate::TcpStream::split) for a name clash with
+    /// futures-util).
     pub fn split(&self) -> (ReadHalf<'_>, WriteHalf<'_>) {
         split_borrowed(self)
     }
