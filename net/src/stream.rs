@@ -3,7 +3,6 @@
 //! on a registered stream socket, and the macros that give both types the
 //! same futures-io impls and split halves.
 
-use std::future::poll_fn;
 use std::io;
 use std::task::{ready, Context, Poll};
 
@@ -18,11 +17,7 @@ pub(crate) fn poll_read(
 ) -> Poll<io::Result<usize>> {
     let len = buf.len();
     let n = ready!(io.poll_io(cx, Direction::Read, |fd| socket::recv(fd, buf)))?;
-    if n > 0 && n < len {
-        // A short read drained the receive queue; any later data comes
-        // with a new edge, so skip the syscall that would say WouldBlock.
-        io.clear_ready(Direction::Read);
-    }
+    after_read(io, n, len);
     Poll::Ready(Ok(n))
 }
 
@@ -34,21 +29,41 @@ pub(crate) fn poll_write(
 ) -> Poll<io::Result<usize>> {
     let len = buf.len();
     let n = ready!(io.poll_io(cx, Direction::Write, |fd| socket::send(fd, buf)))?;
-    if n < len {
-        // A short write filled the send buffer; wait for the next edge.
-        io.clear_ready(Direction::Write);
-    }
+    after_write(io, n, len);
     Poll::Ready(Ok(n))
 }
 
 /// Reads some bytes.
 pub(crate) async fn read(io: &IoSource, buf: &mut [u8]) -> io::Result<usize> {
-    poll_fn(|cx| poll_read(io, cx, buf)).await
+    let len = buf.len();
+    let n = io.io(Direction::Read, |fd| socket::recv(fd, buf)).await?;
+    after_read(io, n, len);
+    Ok(n)
 }
 
 /// Writes some bytes.
 pub(crate) async fn write(io: &IoSource, buf: &[u8]) -> io::Result<usize> {
-    poll_fn(|cx| poll_write(io, cx, buf)).await
+    let len = buf.len();
+    let n = io.io(Direction::Write, |fd| socket::send(fd, buf)).await?;
+    after_write(io, n, len);
+    Ok(n)
+}
+
+/// After a read of `n` of `len` bytes: a short read drained the receive
+/// queue; any later data comes with a new edge, so skip the syscall that
+/// would say WouldBlock.
+fn after_read(io: &IoSource, n: usize, len: usize) {
+    if n > 0 && n < len {
+        io.clear_ready(Direction::Read);
+    }
+}
+
+/// After a write of `n` of `len` bytes: a short write filled the send
+/// buffer; wait for the next edge.
+fn after_write(io: &IoSource, n: usize, len: usize) {
+    if n < len {
+        io.clear_ready(Direction::Write);
+    }
 }
 
 /// Copies queued bytes into `buf` without taking them, waiting for data

@@ -1,7 +1,6 @@
 //! [`UnixDatagram`].
 
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -123,7 +122,11 @@ impl UnixDatagram {
     /// Receives a datagram and its sender's address (unnamed for an unbound
     /// sender). A datagram longer than `buf` is cut to it.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.poll_recv_from(cx, buf)).await
+        let (n, from) = self
+            .io
+            .io(Direction::Read, |fd| unix::recv_from(fd, buf))
+            .await?;
+        Ok((n, SocketAddr::from_sys(from)))
     }
 
     /// Polls to receive a datagram and its sender's address.
@@ -139,7 +142,9 @@ impl UnixDatagram {
 
     /// Sends a datagram to the connected peer.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_send(cx, buf)).await
+        self.io
+            .io(Direction::Write, |fd| socket::send(fd, buf))
+            .await
     }
 
     /// Polls to send a datagram to the connected peer.
@@ -150,7 +155,9 @@ impl UnixDatagram {
 
     /// Receives a datagram from the connected peer.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_recv(cx, buf)).await
+        self.io
+            .io(Direction::Read, |fd| socket::recv(fd, buf))
+            .await
     }
 
     /// Polls to receive a datagram from the connected peer.

@@ -1,7 +1,6 @@
 //! [`UnixListener`], [`UnixStream`] and the stream's split halves.
 
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -84,7 +83,8 @@ impl UnixListener {
     /// Accepts a connection; the address is the client's (usually
     /// unnamed).
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        let (fd, addr) = self.io.io(Direction::Read, unix::accept).await?;
+        Ok((UnixStream::from_fd(fd)?, SocketAddr::from_sys(addr)))
     }
 
     /// Polls to accept a connection.
