@@ -265,3 +265,27 @@ async fn string_addresses() {
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad}");
     }
 }
+
+#[tern::test]
+async fn recv_batch_takes_at_most_64_per_call() {
+    const N: usize = 70;
+    let rx = UdpSocket::bind(v4()).unwrap();
+    let raddr = rx.local_addr().unwrap();
+    let tx = std::net::UdpSocket::bind(v4()).unwrap();
+    for i in 0..N {
+        tx.send_to(&[i as u8], raddr).unwrap();
+    }
+    let mut storage = vec![[0u8; 4]; N + 10];
+    let mut meta = vec![RecvMeta::default(); N + 10];
+    let mut got = Vec::new();
+    while got.len() < N {
+        let mut bufs: Vec<IoSliceMut<'_>> =
+            storage.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+        let n = rx.recv_batch(&mut bufs, &mut meta).await.unwrap();
+        drop(bufs);
+        assert!(n <= 64, "one call took {n}");
+        got.extend(storage[..n].iter().zip(&meta).map(|(b, m)| (b[0], m.len)));
+    }
+    let want: Vec<(u8, usize)> = (0..N).map(|i| (i as u8, 1)).collect();
+    assert_eq!(got, want);
+}
