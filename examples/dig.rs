@@ -158,23 +158,17 @@ async fn ask_tcp(server: SocketAddr, query: &Message) -> Result<(Message, usize)
     let framed = frame_tcp(&query.encode()).map_err(|e| e.to_string())?;
     stream.write_all(&framed).await.map_err(|e| e.to_string())?;
     let mut prefix = [0u8; 2];
-    read_exact(&stream, &mut prefix).await?;
+    stream
+        .read_exact(&mut prefix)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut body = vec![0u8; tcp_frame_len(&prefix).unwrap_or(0)];
-    read_exact(&stream, &mut body).await?;
+    stream
+        .read_exact(&mut body)
+        .await
+        .map_err(|e| e.to_string())?;
     let reply = validate_reply(query, &body, Transport::Tcp).map_err(|e| e.to_string())?;
     Ok((reply, body.len()))
-}
-
-async fn read_exact(stream: &TcpStream, buf: &mut [u8]) -> Result<(), String> {
-    let mut got = 0;
-    while got < buf.len() {
-        match stream.read(&mut buf[got..]).await {
-            Ok(0) => return Err("server closed the connection mid-message".into()),
-            Ok(n) => got += n,
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    Ok(())
 }
 
 /// Reads the command line; `None` means `--help`.

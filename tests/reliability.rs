@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use common::cancel::{full_listener, poll_then_drop};
 use common::footprint::{footprint, serial, SERIAL};
-use common::tcp_echo::{self, pattern, read_exact};
+use common::tcp_echo::{self, pattern};
 use tern::net::{TcpListener, TcpStream, UdpSocket};
 use tern::time::timeout;
 
@@ -51,7 +51,7 @@ async fn round_trip(s: &TcpStream, conn: usize, len: usize) {
     let data: Vec<u8> = (0..len).map(|i| pattern(conn, i)).collect();
     s.write_all(&data).await.unwrap();
     let mut back = vec![0u8; len];
-    read_exact(s, &mut back).await.unwrap();
+    s.read_exact(&mut back).await.unwrap();
     assert_eq!(back, data, "connection {conn}");
 }
 
@@ -165,7 +165,7 @@ fn many_concurrent_connections_echo_every_byte() {
                             .map(|i| pattern(conn, chunk * CHUNK + i))
                             .collect();
                         s.write_all(&data).await.unwrap();
-                        read_exact(&s, &mut back).await.unwrap();
+                        s.read_exact(&mut back).await.unwrap();
                         assert_eq!(back, data, "connection {conn}, chunk {chunk}");
                     }
                     s.shutdown(Shutdown::Write).unwrap();
@@ -299,7 +299,7 @@ fn peer_reset_during_a_write_surfaces_and_other_connections_carry_on() {
             (res, victim)
         });
         let mut first = [0u8; 1024];
-        read_exact(&resetter, &mut first).await.unwrap();
+        resetter.read_exact(&mut first).await.unwrap();
         resetter.set_linger(Some(Duration::ZERO)).unwrap();
         drop(resetter);
         let (res, victim) = timeout(Duration::from_secs(10), writer)
@@ -350,7 +350,7 @@ fn half_closing_peers_are_answered_in_both_directions() {
                 let (s, _) = listener.accept().await.unwrap();
                 conns.push(tern::spawn(async move {
                     let mut tag = [0u8; 1];
-                    read_exact(&s, &mut tag).await.unwrap();
+                    s.read_exact(&mut tag).await.unwrap();
                     let conn = usize::from(tag[0]);
                     if conn % 2 == 0 {
                         let mut req = Vec::new();
@@ -529,7 +529,7 @@ fn a_task_panicking_with_sockets_closes_and_deregisters_them() {
             let udp = UdpSocket::bind(any()).unwrap();
             u.set(Some(udp.local_addr().unwrap()));
             let mut b = [0u8; 1];
-            read_exact(&stream, &mut b).await.unwrap();
+            stream.read_exact(&mut b).await.unwrap();
             panic!("task holding {stream:?} and {udp:?} gives up");
         });
         let (peer, _) = listener.accept().await.unwrap();

@@ -1,15 +1,18 @@
-//! [`TcpListener`] and [`TcpStream`].
+//! TCP: [`TcpListener`], [`TcpStream`], and the stream's split halves
+//! ([`OwnedReadHalf`]/[`OwnedWriteHalf`] from
+//! [`TcpStream::into_split`], [`ReadHalf`]/[`WriteHalf`] from
+//! [`TcpStream::split`]).
 
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use futures_io::{AsyncRead, AsyncWrite};
 use tern_runtime::io::{Direction, IoSource};
 use tern_runtime::sys::socket::{self, Kind, Opt};
+
+use crate::{sockopt, stream};
 
 /// Backlog of listening sockets.
 const BACKLOG: i32 = 1024;
@@ -43,6 +46,20 @@ impl TcpListener {
     /// Binds to `addr` with `SO_REUSEADDR` and listens (backlog 1024).
     pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
         TcpListener::bind_opts(addr, false)
+    }
+
+    /// Like [`bind`](TcpListener::bind), with the address given as a
+    /// numeric string such as `"127.0.0.1:8080"` or `"[::1]:53"`. Anything
+    /// else (a host name, a missing port) is `ErrorKind::InvalidInput`
+    /// naming the string.
+    ///
+    /// ```no_run
+    /// # tern::block_on(async {
+    /// let listener = tern::net::TcpListener::bind_str("127.0.0.1:8080")?;
+    /// # std::io::Result::Ok(()) });
+    /// ```
+    pub fn bind_str(addr: &str) -> io::Result<TcpListener> {
+        TcpListener::bind(crate::addr::parse(addr)?)
     }
 
     /// Like [`bind`](TcpListener::bind), with `SO_REUSEPORT` as well, so that
@@ -122,7 +139,8 @@ impl fmt::Debug for TcpListener {
 ///
 /// Reading and writing take `&self`, so one task may read while another
 /// writes; `TcpStream` and `&TcpStream` implement futures-io's
-/// `AsyncRead` and `AsyncWrite`.
+/// `AsyncRead` and `AsyncWrite`. [`into_split`](TcpStream::into_split)
+/// gives owned halves for two tasks that each own one.
 pub struct TcpStream {
     io: IoSource,
 }
@@ -152,6 +170,21 @@ impl TcpStream {
         Ok(stream)
     }
 
+    /// Like [`connect`](TcpStream::connect), with the address given as a
+    /// numeric string such as `"127.0.0.1:8080"` or `"[::1]:53"`. Anything
+    /// else is `ErrorKind::InvalidInput` naming the string; to connect to a
+    /// host name use `tern::dns::connect`.
+    ///
+    /// ```no_run
+    /// # tern::block_on(async {
+    /// let stream = tern::net::TcpStream::connect_str("[::1]:8080").await?;
+    /// stream.write_all(b"hello").await?;
+    /// # std::io::Result::Ok(()) });
+    /// ```
+    pub async fn connect_str(addr: &str) -> io::Result<TcpStream> {
+        TcpStream::connect(crate::addr::parse(addr)?).await
+    }
+
     /// Takes over a connected std stream (switched to non-blocking mode).
     pub fn from_std(s: std::net::TcpStream) -> io::Result<TcpStream> {
         let fd = OwnedFd::from(s);
@@ -167,59 +200,93 @@ impl TcpStream {
 
     /// Reads some bytes; `Ok(0)` is end of stream (the peer's FIN).
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let len = buf.len();
-        let n = self
-            .io
-            .io(Direction::Read, |fd| socket::recv(fd, &mut *buf))
-            .await?;
-        self.after_read(n, len);
-        Ok(n)
+        stream::read(&self.io, buf).await
+    }
+
+    /// Reads exactly `buf.len()` bytes, waiting as needed. End of stream
+    /// first is `ErrorKind::UnexpectedEof` saying how many bytes came (what
+    /// `buf` then holds is unspecified). Not cancellation-safe: dropping
+    /// the future part way loses the bytes read so far.
+    ///
+    /// ```no_run
+    /// # tern::block_on(async {
+    /// let stream = tern::net::TcpStream::connect_str("127.0.0.1:53").await?;
+    /// let mut len = [0u8; 2];
+    /// stream.read_exact(&mut len).await?;
+    /// let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    /// stream.read_exact(&mut body).await?;
+    /// # std::io::Result::Ok(()) });
+    /// ```
+    pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
+        stream::read_exact(&self.io, buf)
+            .await
+            .map_err(|e| self.ctx(e))
+    }
+
+    /// Copies received bytes into `buf` without taking them (`MSG_PEEK`):
+    /// the next read returns them again. Waits until at least one byte is
+    /// queued; `Ok(0)` is end of stream.
+    ///
+    /// ```no_run
+    /// # tern::block_on(async {
+    /// # let stream = tern::net::TcpStream::connect_str("127.0.0.1:8080").await?;
+    /// let mut first = [0u8; 1];
+    /// if stream.peek(&mut first).await? == 1 && first[0] == 0x16 {
+    ///     // a TLS handshake follows
+    /// }
+    /// # std::io::Result::Ok(()) });
+    /// ```
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        stream::peek(&self.io, buf).await
+    }
+
+    /// Polls to peek (see [`peek`](TcpStream::peek)).
+    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        stream::poll_peek(&self.io, cx, buf)
     }
 
     /// Writes some bytes; returns how many were taken.
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        let n = self
-            .io
-            .io(Direction::Write, |fd| socket::send(fd, buf))
-            .await?;
-        self.after_write(n, buf.len());
-        Ok(n)
+        stream::write(&self.io, buf).await
     }
 
     /// Writes all of `buf`, waiting for room as needed.
-    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        stream::write_all(&self.io, buf).await
     }
 
     /// Reads until end of stream, appending to `buf`; returns how many
     /// bytes were read.
     pub async fn read_to_end(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        let start = buf.len();
-        loop {
-            if buf.capacity() - buf.len() < 4096 {
-                buf.reserve(buf.capacity().clamp(8192, 1 << 20));
-            }
-            let len = buf.len();
-            buf.resize(buf.capacity(), 0);
-            let res = self.read(&mut buf[len..]).await;
-            match res {
-                Ok(0) => {
-                    buf.truncate(len);
-                    return Ok(len - start);
-                }
-                Ok(n) => buf.truncate(len + n),
-                Err(e) => {
-                    buf.truncate(len);
-                    return Err(e);
-                }
-            }
-        }
+        stream::read_to_end(&self.io, buf).await
+    }
+
+    /// Splits the stream into owned halves that may live in two tasks (of
+    /// this runtime). Dropping the write half sends end of stream;
+    /// [`OwnedReadHalf::reunite`] puts them back together.
+    ///
+    /// ```no_run
+    /// # tern::block_on(async {
+    /// let stream = tern::net::TcpStream::connect_str("127.0.0.1:8080").await?;
+    /// let (rd, wr) = stream.into_split();
+    /// let writer = tern::spawn(async move { wr.write_all(b"ping").await });
+    /// let mut buf = [0u8; 4];
+    /// rd.read_exact(&mut buf).await?;
+    /// writer.await.unwrap()?;
+    /// # std::io::Result::Ok(()) });
+    /// ```
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        split_owned(self)
+    }
+
+    /// Borrows the stream as a read half and a write half, e.g. to hand
+    /// them to two futures joined in one task. (`&TcpStream` reads and
+    /// writes as well; the halves say which direction each side uses.)
+    ///
+    /// With futures-util's `AsyncReadExt` in scope, `stream.split()` picks
+    /// that trait's `split(self)`; write `TcpStream::split(&stream)` then.
+    pub fn split(&self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        split_borrowed(self)
     }
 
     /// Shuts down the read, write, or both halves. Shutting down writing
@@ -244,6 +311,29 @@ impl TcpStream {
         Ok(socket::get_opt(self.io.as_fd(), Opt::NoDelay)? != 0)
     }
 
+    /// Turns `SO_KEEPALIVE` on or off: when on, the kernel probes an idle
+    /// connection (after `tcp_keepalive_time`, two hours by default) and
+    /// fails reads with `TimedOut` once the peer stops answering.
+    pub fn set_keepalive(&self, on: bool) -> io::Result<()> {
+        sockopt::set_bool(self.io.as_fd(), Opt::KeepAlive, "SO_KEEPALIVE", on)
+    }
+
+    /// Whether `SO_KEEPALIVE` is on.
+    pub fn keepalive(&self) -> io::Result<bool> {
+        sockopt::get_bool(self.io.as_fd(), Opt::KeepAlive, "SO_KEEPALIVE")
+    }
+
+    /// Sets the TTL of outgoing packets (`IP_TTL`; on an IPv6 socket the
+    /// unicast hop limit, `IPV6_UNICAST_HOPS`).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        sockopt::set_ttl(self.io.as_fd(), ttl)
+    }
+
+    /// The TTL of outgoing packets (see [`set_ttl`](TcpStream::set_ttl)).
+    pub fn ttl(&self) -> io::Result<u32> {
+        sockopt::ttl(self.io.as_fd())
+    }
+
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         socket::local_addr(self.io.as_fd())
@@ -254,110 +344,16 @@ impl TcpStream {
         socket::peer_addr(self.io.as_fd())
     }
 
-    /// Polls to read some bytes (the poll form of [`read`](TcpStream::read)).
-    fn poll_read_some(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let len = buf.len();
-        let n = ready!(self
-            .io
-            .poll_io(cx, Direction::Read, |fd| socket::recv(fd, buf)))?;
-        self.after_read(n, len);
-        Poll::Ready(Ok(n))
-    }
-
-    /// Polls to write some bytes (the poll form of [`write`](TcpStream::write)).
-    fn poll_write_some(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let n = ready!(self
-            .io
-            .poll_io(cx, Direction::Write, |fd| socket::send(fd, buf)))?;
-        self.after_write(n, buf.len());
-        Poll::Ready(Ok(n))
-    }
-
-    /// A short read drained the receive queue; any later data comes with a
-    /// new edge, so the syscall that would say WouldBlock is skipped (the
-    /// reactor keeps readability while urgent data is pending, since a
-    /// read stops short at the urgent mark).
-    fn after_read(&self, n: usize, len: usize) {
-        if n > 0 && n < len {
-            self.io.clear_ready(Direction::Read);
-        }
-    }
-
-    /// A short write filled the send buffer; wait for the next edge.
-    fn after_write(&self, n: usize, len: usize) {
-        if n < len {
-            self.io.clear_ready(Direction::Write);
+    /// Adds the peer's address to a read error.
+    fn ctx(&self, e: io::Error) -> io::Error {
+        match self.peer_addr() {
+            Ok(peer) => io::Error::new(e.kind(), format!("read tcp {peer}: {e}")),
+            Err(_) => e,
         }
     }
 }
 
-impl AsyncRead for &TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_some(cx, buf)
-    }
-}
-
-impl AsyncWrite for &TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_some(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
-    }
-}
-
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self).poll_flush(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self).poll_close(cx)
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
+stream::stream_traits!(TcpStream);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -371,3 +367,7 @@ impl fmt::Debug for TcpStream {
         d.field("fd", &self.as_raw_fd()).finish()
     }
 }
+
+// ===== split halves =====
+
+stream::stream_halves!(TcpStream, SocketAddr);

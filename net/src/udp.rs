@@ -1,4 +1,5 @@
-//! [`UdpSocket`].
+//! [`UdpSocket`]; its socket options are in `udp/options.rs` and its
+//! batched receive and send (`recvmmsg`/`sendmmsg`) in `udp/batch.rs`.
 
 use std::cell::Cell;
 use std::fmt;
@@ -9,6 +10,11 @@ use std::task::{ready, Context, Poll};
 
 use tern_runtime::io::{Direction, IoSource};
 use tern_runtime::sys::socket::{self, Kind};
+
+mod batch;
+mod options;
+
+pub use tern_runtime::sys::socket::RecvMeta;
 
 /// An async UDP socket.
 ///
@@ -191,6 +197,61 @@ impl UdpSocket {
     /// Takes the socket's pending error (`SO_ERROR`), if any.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         socket::take_error(self.io.as_fd())
+    }
+}
+
+// ===== string addresses and peeking =====
+
+impl UdpSocket {
+    /// Like [`bind`](UdpSocket::bind), with the address given as a numeric
+    /// string such as `"127.0.0.1:0"` or `"[::1]:5353"`. Anything else is
+    /// `ErrorKind::InvalidInput` naming the string.
+    ///
+    /// ```no_run
+    /// # tern::block_on(async {
+    /// let sock = tern::net::UdpSocket::bind_str("[::1]:0")?;
+    /// # std::io::Result::Ok(()) });
+    /// ```
+    pub fn bind_str(addr: &str) -> io::Result<UdpSocket> {
+        UdpSocket::bind(crate::addr::parse(addr)?)
+    }
+
+    /// Like [`connect`](UdpSocket::connect), with the address given as a
+    /// numeric string such as `"127.0.0.1:53"`.
+    pub fn connect_str(&self, addr: &str) -> io::Result<()> {
+        self.connect(crate::addr::parse(addr)?)
+    }
+
+    /// Copies the next datagram into `buf` and returns its length and
+    /// sender, leaving it queued (`MSG_PEEK`): the next receive returns it
+    /// again. Waits until a datagram is queued; a datagram longer than
+    /// `buf` is cut to it.
+    ///
+    /// ```no_run
+    /// # tern::block_on(async {
+    /// let sock = tern::net::UdpSocket::bind_str("127.0.0.1:5353")?;
+    /// let mut head = [0u8; 12];
+    /// let (_, from) = sock.peek_from(&mut head).await?;
+    /// let mut full = vec![0u8; 65535];
+    /// let (n, same) = sock.recv_from(&mut full).await?;
+    /// assert_eq!(from, same);
+    /// # std::io::Result::Ok(()) });
+    /// ```
+    pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io
+            .io(Direction::Read, |fd| socket::peek_from(fd, buf))
+            .await
+    }
+
+    /// Polls to peek at the next datagram (see
+    /// [`peek_from`](UdpSocket::peek_from)).
+    pub fn poll_peek_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        self.io
+            .poll_io(cx, Direction::Read, |fd| socket::peek_from(fd, buf))
     }
 }
 

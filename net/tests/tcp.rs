@@ -30,7 +30,7 @@ async fn echo_v4_and_v6() {
         assert_eq!(c.peer_addr().unwrap(), addr);
         c.write_all(b"ping").await.unwrap();
         let mut buf = [0u8; 4];
-        (&c).read_exact(&mut buf).await.unwrap();
+        c.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"ping");
         assert_eq!(server.await.unwrap(), c.local_addr().unwrap());
     }
@@ -190,7 +190,7 @@ async fn accept_one_thousand_connections_concurrently() {
             let (s, _) = listener.accept().await.unwrap();
             conns.push(tern::spawn(async move {
                 let mut b = [0u8; 2];
-                s.read_exact_compat(&mut b).await;
+                s.read_exact(&mut b).await.unwrap();
                 s.write_all(&b).await.unwrap();
             }));
         }
@@ -205,7 +205,7 @@ async fn accept_one_thousand_connections_concurrently() {
                 let msg = (i as u16).to_be_bytes();
                 c.write_all(&msg).await.unwrap();
                 let mut b = [0u8; 2];
-                c.read_exact_compat(&mut b).await;
+                c.read_exact(&mut b).await.unwrap();
                 assert_eq!(b, msg);
             })
         })
@@ -215,21 +215,6 @@ async fn accept_one_thousand_connections_concurrently() {
     }
     server.await.unwrap();
     assert_eq!(tern::current_metrics().unwrap().io_sources, 0);
-}
-
-trait ReadExact {
-    async fn read_exact_compat(&self, buf: &mut [u8]);
-}
-
-impl ReadExact for TcpStream {
-    async fn read_exact_compat(&self, buf: &mut [u8]) {
-        let mut got = 0;
-        while got < buf.len() {
-            let n = self.read(&mut buf[got..]).await.unwrap();
-            assert!(n > 0, "unexpected EOF");
-            got += n;
-        }
-    }
 }
 
 #[tern::test]

@@ -1,25 +1,12 @@
-//! TCP echo load: a data pattern every byte of which can be checked, an
-//! exact read, and an echo loop. Used by the reliability test and by the
-//! `stress` binary of tern-benches, at their own sizes; tern-dns's scripted
-//! test server reads its TCP frames with `read_exact`.
+//! TCP echo load: a data pattern every byte of which can be checked and
+//! an echo loop. Used by the reliability test and by the `stress` binary
+//! of tern-benches, at their own sizes.
 
 use tern::net::TcpStream;
 
 /// Byte `i` of the data stream of connection `conn`.
 pub fn pattern(conn: usize, i: usize) -> u8 {
     (i.wrapping_mul(31) ^ conn.wrapping_mul(131) ^ (i >> 8)) as u8
-}
-
-/// Reads exactly `buf.len()` bytes; EOF first is `UnexpectedEof`.
-pub async fn read_exact(s: &TcpStream, buf: &mut [u8]) -> std::io::Result<()> {
-    let mut got = 0;
-    while got < buf.len() {
-        match s.read(&mut buf[got..]).await? {
-            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            n => got += n,
-        }
-    }
-    Ok(())
 }
 
 /// Echoes in reads of up to `chunk` bytes until EOF or an error; returns

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tern::net::{TcpListener, TcpStream};
 
-use crate::tcp_echo::{echo, pattern, read_exact};
+use crate::tcp_echo::{echo, pattern};
 use crate::{fds, Row, Size};
 
 /// The argument that makes the binary run as the client side.
@@ -273,7 +273,7 @@ async fn talk(conn: usize, s: &TcpStream) -> std::io::Result<(usize, usize)> {
             .map(|i| pattern(conn, chunk * CHUNK + i))
             .collect();
         s.write_all(&data).await?;
-        read_exact(s, &mut back).await?;
+        s.read_exact(&mut back).await?;
         if back == data {
             verified += CHUNK;
         } else {

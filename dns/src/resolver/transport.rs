@@ -137,10 +137,10 @@ async fn tcp_exchange(
         stream.write_all(&frame_tcp(&query.encode())?).await?;
         loop {
             let mut len = [0u8; 2];
-            read_exact(&stream, &mut len).await?;
+            stream.read_exact(&mut len).await?;
             // The buffer grows to what the length prefix says, up to 65535.
             let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
-            read_exact(&stream, &mut body).await?;
+            stream.read_exact(&mut body).await?;
             if let Ok(reply) = validate_reply(query, &body, Transport::Tcp) {
                 return Ok(reply);
             }
@@ -149,20 +149,4 @@ async fn tcp_exchange(
     timeout_at(deadline, exchange)
         .await
         .unwrap_or(Err(Error::Timeout))
-}
-
-async fn read_exact(stream: &TcpStream, buf: &mut [u8]) -> Result<(), Error> {
-    let mut got = 0;
-    while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
-        match stream.read(rest).await? {
-            0 => {
-                return Err(Error::Io(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "DNS server closed the TCP connection mid-message",
-                )))
-            }
-            n => got += n,
-        }
-    }
-    Ok(())
 }

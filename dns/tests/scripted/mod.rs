@@ -21,7 +21,6 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
-use tcp_echo::read_exact;
 use tern::dns::exchange::Transport;
 use tern::dns::wire::{Message, Question, Rcode};
 use tern::dns::{Name, RData, Record, RecordType};
@@ -183,9 +182,9 @@ async fn serve_tcp(
 ) -> std::io::Result<()> {
     loop {
         let mut len = [0u8; 2];
-        read_exact(&stream, &mut len).await?;
+        stream.read_exact(&mut len).await?;
         let mut body = vec![0u8; u16::from_be_bytes(len) as usize];
-        read_exact(&stream, &mut body).await?;
+        stream.read_exact(&mut body).await?;
         let Ok(query) = Message::decode(&body) else {
             return Ok(());
         };

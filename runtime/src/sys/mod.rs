@@ -33,6 +33,7 @@ pub mod random;
 pub mod socket;
 pub mod thread;
 pub mod timerfd;
+pub mod unix;
 
 thread_local! {
     static SYSCALLS: Cell<u64> = const { Cell::new(0) };

@@ -5,7 +5,7 @@
 //! (`SOCK_NONBLOCK | SOCK_CLOEXEC`); sends use `MSG_NOSIGNAL` so a write to a
 //! closed peer returns `BrokenPipe` instead of raising `SIGPIPE`.
 
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::{size_of, MaybeUninit};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -190,12 +190,26 @@ pub fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
 
 /// `recvfrom(2)`: one datagram (or stream bytes) and the sender's address.
 pub fn recv_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+    recv_from_flags(fd, buf, 0)
+}
+
+/// `recvfrom(2)` with `MSG_PEEK`: the next datagram and its sender, left
+/// in the queue.
+pub fn peek_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+    recv_from_flags(fd, buf, libc::MSG_PEEK)
+}
+
+fn recv_from_flags(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    flags: libc::c_int,
+) -> io::Result<(usize, SocketAddr)> {
     let (mut st, mut len) = empty_storage();
     let n = syscall!(recvfrom(
         fd.as_raw_fd(),
         buf.as_mut_ptr().cast(),
         buf.len(),
-        0,
+        flags,
         (&mut st as *mut libc::sockaddr_storage).cast(),
         &mut len
     ))?;
@@ -206,6 +220,139 @@ pub fn recv_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Socke
 pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     let n = syscall!(recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0))?;
     Ok(n as usize)
+}
+
+/// `recv(2)` with `MSG_PEEK`: copies queued bytes (or the next datagram)
+/// without taking them.
+pub fn peek(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    let n = syscall!(recv(
+        fd.as_raw_fd(),
+        buf.as_mut_ptr().cast(),
+        buf.len(),
+        libc::MSG_PEEK
+    ))?;
+    Ok(n as usize)
+}
+
+// ===== batched datagrams =====
+
+/// Most datagrams one [`recv_batch`] or [`send_batch`] call moves; longer
+/// slices are cut to this many (the caller calls again for the rest).
+pub const BATCH_MAX: usize = 64;
+
+/// What [`recv_batch`] learned about one received datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecvMeta {
+    /// Bytes written to the datagram's buffer.
+    pub len: usize,
+    /// The sender.
+    pub addr: SocketAddr,
+    /// The datagram was longer than its buffer and was cut to `len` bytes
+    /// (`MSG_TRUNC`); the rest is lost.
+    pub truncated: bool,
+}
+
+impl Default for RecvMeta {
+    fn default() -> RecvMeta {
+        RecvMeta {
+            len: 0,
+            addr: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+            truncated: false,
+        }
+    }
+}
+
+/// `recvmmsg(2)`: receives up to `min(bufs.len(), meta.len(), BATCH_MAX)`
+/// datagrams in one call, datagram `i` into `bufs[i]` with its length,
+/// sender and truncation in `meta[i]`. Returns how many were received; a
+/// non-blocking socket returns as soon as its queue is empty, and
+/// `WouldBlock` only when nothing was queued. Empty slices return `Ok(0)`
+/// without a syscall.
+pub fn recv_batch(
+    fd: BorrowedFd<'_>,
+    bufs: &mut [IoSliceMut<'_>],
+    meta: &mut [RecvMeta],
+) -> io::Result<usize> {
+    let n = bufs.len().min(meta.len()).min(BATCH_MAX);
+    if n == 0 {
+        return Ok(0);
+    }
+    let (st, _) = empty_storage();
+    let mut names = [st; BATCH_MAX];
+    // SAFETY: mmsghdr is plain old data (pointers, lengths, flags); all-zero
+    // is a valid value (null pointers, zero lengths).
+    let mut hdrs: [libc::mmsghdr; BATCH_MAX] = unsafe { MaybeUninit::zeroed().assume_init() };
+    for ((hdr, name), buf) in hdrs.iter_mut().zip(names.iter_mut()).zip(bufs.iter_mut()) {
+        hdr.msg_hdr.msg_name = (name as *mut libc::sockaddr_storage).cast();
+        hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // IoSliceMut is ABI compatible with iovec on Unix (std guarantees it).
+        hdr.msg_hdr.msg_iov = (buf as *mut IoSliceMut<'_>).cast();
+        hdr.msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY (for the macro's unsafe block): the first `n` headers point at
+    // `n` live, writable address slots and buffers that outlive the call;
+    // a null timeout means none.
+    let got = syscall!(recvmmsg(
+        fd.as_raw_fd(),
+        hdrs.as_mut_ptr(),
+        n as libc::c_uint,
+        0,
+        std::ptr::null_mut()
+    ))? as usize;
+    for ((m, hdr), name) in meta.iter_mut().zip(&hdrs).zip(&names).take(got) {
+        *m = RecvMeta {
+            len: hdr.msg_len as usize,
+            addr: from_storage(name, hdr.msg_hdr.msg_namelen)?,
+            truncated: hdr.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
+        };
+    }
+    Ok(got)
+}
+
+/// `sendmmsg(2)` with `MSG_NOSIGNAL`: sends `bufs[i]` as one datagram to
+/// `targets[i]` (or, with `targets` `None`, to the connected peer), up to
+/// `BATCH_MAX` of them. Returns how many were sent: fewer than asked when
+/// the send buffer filled up or a later datagram failed (its error is then
+/// reported by the next call). Empty slices return `Ok(0)` without a
+/// syscall.
+pub fn send_batch(
+    fd: BorrowedFd<'_>,
+    bufs: &[IoSlice<'_>],
+    targets: Option<&[SocketAddr]>,
+) -> io::Result<usize> {
+    let n = bufs
+        .len()
+        .min(targets.map_or(usize::MAX, <[SocketAddr]>::len))
+        .min(BATCH_MAX);
+    if n == 0 {
+        return Ok(0);
+    }
+    // SAFETY: RawAddr is a union of plain-old-data address structs; all-zero
+    // is a valid value of each.
+    let mut names: [RawAddr; BATCH_MAX] = unsafe { MaybeUninit::zeroed().assume_init() };
+    // SAFETY: as in `recv_batch`, all-zero is a valid mmsghdr.
+    let mut hdrs: [libc::mmsghdr; BATCH_MAX] = unsafe { MaybeUninit::zeroed().assume_init() };
+    for (i, (hdr, buf)) in hdrs.iter_mut().zip(bufs).take(n).enumerate() {
+        if let Some(target) = targets.and_then(|t| t.get(i)) {
+            let (raw, len) = to_raw(target);
+            names[i] = raw;
+            hdr.msg_hdr.msg_name = (&mut names[i] as *mut RawAddr).cast();
+            hdr.msg_hdr.msg_namelen = len;
+        }
+        // IoSlice is ABI compatible with iovec; the kernel only reads it.
+        hdr.msg_hdr.msg_iov = (buf as *const IoSlice<'_>).cast_mut().cast();
+        hdr.msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY (for the macro's unsafe block): the first `n` headers point at
+    // live addresses and buffers that outlive the call.
+    let sent = syscall!(sendmmsg(
+        fd.as_raw_fd(),
+        hdrs.as_mut_ptr(),
+        n as libc::c_uint,
+        libc::MSG_NOSIGNAL
+    ))?;
+    Ok(sent as usize)
 }
 
 /// `getsockname(2)`.
@@ -248,6 +395,20 @@ pub enum Opt {
     RecvBuffer,
     /// `SO_SNDBUF`.
     SendBuffer,
+    /// `SO_BROADCAST`.
+    Broadcast,
+    /// `SO_KEEPALIVE`.
+    KeepAlive,
+    /// `IP_TTL`.
+    TtlV4,
+    /// `IPV6_UNICAST_HOPS`.
+    UnicastHopsV6,
+    /// `IP_MULTICAST_LOOP`.
+    MulticastLoopV4,
+    /// `IPV6_MULTICAST_LOOP`.
+    MulticastLoopV6,
+    /// `IP_MULTICAST_TTL`.
+    MulticastTtlV4,
 }
 
 impl Opt {
@@ -260,6 +421,13 @@ impl Opt {
             Opt::V6Only => (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY),
             Opt::RecvBuffer => (libc::SOL_SOCKET, libc::SO_RCVBUF),
             Opt::SendBuffer => (libc::SOL_SOCKET, libc::SO_SNDBUF),
+            Opt::Broadcast => (libc::SOL_SOCKET, libc::SO_BROADCAST),
+            Opt::KeepAlive => (libc::SOL_SOCKET, libc::SO_KEEPALIVE),
+            Opt::TtlV4 => (libc::IPPROTO_IP, libc::IP_TTL),
+            Opt::UnicastHopsV6 => (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS),
+            Opt::MulticastLoopV4 => (libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP),
+            Opt::MulticastLoopV6 => (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP),
+            Opt::MulticastTtlV4 => (libc::IPPROTO_IP, libc::IP_MULTICAST_TTL),
         }
     }
 }
@@ -290,6 +458,75 @@ pub fn get_opt(fd: BorrowedFd<'_>, opt: Opt) -> io::Result<i32> {
         &mut len
     ))?;
     Ok(value)
+}
+
+/// The option that holds the unicast TTL of `fd`'s family: `IP_TTL` for
+/// IPv4 sockets, `IPV6_UNICAST_HOPS` (the hop limit) for IPv6 ones.
+pub fn ttl_opt(fd: BorrowedFd<'_>) -> io::Result<Opt> {
+    Ok(match local_addr(fd)? {
+        SocketAddr::V4(_) => Opt::TtlV4,
+        SocketAddr::V6(_) => Opt::UnicastHopsV6,
+    })
+}
+
+/// Joins (`join`) or leaves the IPv4 multicast group `group` on the
+/// interface with address `interface` (`0.0.0.0`: the kernel picks one).
+pub fn multicast_v4(
+    fd: BorrowedFd<'_>,
+    group: Ipv4Addr,
+    interface: Ipv4Addr,
+    join: bool,
+) -> io::Result<()> {
+    let mreq = libc::ip_mreq {
+        imr_multiaddr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(group.octets()),
+        },
+        imr_interface: libc::in_addr {
+            s_addr: u32::from_ne_bytes(interface.octets()),
+        },
+    };
+    let name = if join {
+        libc::IP_ADD_MEMBERSHIP
+    } else {
+        libc::IP_DROP_MEMBERSHIP
+    };
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        libc::IPPROTO_IP,
+        name,
+        (&mreq as *const libc::ip_mreq).cast(),
+        size_of::<libc::ip_mreq>() as libc::socklen_t
+    ))?;
+    Ok(())
+}
+
+/// Joins (`join`) or leaves the IPv6 multicast group `group` on the
+/// interface with index `interface` (0: the kernel picks one).
+pub fn multicast_v6(
+    fd: BorrowedFd<'_>,
+    group: &Ipv6Addr,
+    interface: u32,
+    join: bool,
+) -> io::Result<()> {
+    let mreq = libc::ipv6_mreq {
+        ipv6mr_multiaddr: libc::in6_addr {
+            s6_addr: group.octets(),
+        },
+        ipv6mr_interface: interface,
+    };
+    let name = if join {
+        libc::IPV6_ADD_MEMBERSHIP
+    } else {
+        libc::IPV6_DROP_MEMBERSHIP
+    };
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        libc::IPPROTO_IPV6,
+        name,
+        (&mreq as *const libc::ipv6_mreq).cast(),
+        size_of::<libc::ipv6_mreq>() as libc::socklen_t
+    ))?;
+    Ok(())
 }
 
 /// Takes the pending error of a socket (`SO_ERROR`), if any.
