@@ -33,6 +33,8 @@
 //! ```
 
 pub use tern_macros::{main, test};
+#[doc(hidden)]
+pub use tern_runtime::block_on_paused;
 pub use tern_runtime::{
     block_on, current_metrics, current_runtime_id, in_runtime, spawn, spawn_blocking, yield_now,
     Builder, JoinError, JoinHandle, Metrics, Runtime,

@@ -43,5 +43,5 @@ mod unwind;
 
 pub use blocking::spawn_blocking;
 pub use executor::{current_metrics, current_runtime_id, in_runtime, Metrics};
-pub use runtime::{block_on, spawn, yield_now, Builder, Runtime};
+pub use runtime::{block_on, block_on_paused, spawn, yield_now, Builder, Runtime};
 pub use task::{JoinError, JoinHandle};

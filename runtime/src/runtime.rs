@@ -104,6 +104,7 @@ pub struct Builder {
     spin: bool,
     slack: bool,
     keep_alive: Option<Duration>,
+    start_paused: bool,
 }
 
 impl Default for Builder {
@@ -113,6 +114,7 @@ impl Default for Builder {
             spin: true,
             slack: true,
             keep_alive: None,
+            start_paused: false,
         }
     }
 }
@@ -195,6 +197,13 @@ impl Builder {
         self
     }
 
+    /// Starts the runtime with its clock paused (see
+    /// [`time::pause`](crate::time::pause)); default `false`.
+    pub fn start_paused(mut self, paused: bool) -> Builder {
+        self.start_paused = paused;
+        self
+    }
+
     /// Creates the runtime.
     pub fn build(self) -> io::Result<Runtime> {
         if let Some(d) = self.keep_alive {
@@ -206,6 +215,9 @@ impl Builder {
         })?;
         if self.slack {
             hold_timer_slack();
+        }
+        if self.start_paused {
+            core.timers().pause();
         }
         Ok(Runtime {
             core: Rc::new(core),
@@ -223,6 +235,17 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     let rt =
         Runtime::new().unwrap_or_else(|e| panic!("tern::block_on: cannot create a runtime: {e}"));
     rt.block_on(future)
+}
+
+/// `block_on` on a fresh runtime whose clock starts paused; what
+/// `#[tern::test(start_paused = true)]` expands to.
+#[doc(hidden)]
+pub fn block_on_paused<F: Future>(future: F) -> F::Output {
+    Builder::new()
+        .start_paused(true)
+        .build()
+        .unwrap_or_else(|e| panic!("tern::block_on: cannot create a runtime: {e}"))
+        .block_on(future)
 }
 
 /// Spawns a task on the current runtime. The future need not be `Send`.

@@ -31,6 +31,10 @@ use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenSt
 ///     tern::time::sleep(std::time::Duration::from_millis(1)).await;
 /// }
 /// ```
+///
+/// `#[tern::test(start_paused = true)]` starts the runtime's clock paused
+/// (see `tern::time::pause`): timers then fire as soon as the runtime has
+/// nothing else to do, so a test of a 30 s timeout takes microseconds.
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(args, item, "test", true)
@@ -50,12 +54,42 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn expand(args: TokenStream, item: TokenStream, which: &str, is_test: bool) -> TokenStream {
-    if let Some(tt) = args.into_iter().next() {
-        return error(tt.span(), &format!("#[tern::{which}] takes no arguments"));
-    }
+    let paused = match parse_args(args, which, is_test) {
+        Ok(p) => p,
+        Err((span, msg)) => return error(span, &msg),
+    };
     match parse(item, which) {
-        Ok(f) => f.render(is_test),
+        Ok(f) => f.render(is_test, paused),
         Err((span, msg)) => error(span, &msg),
+    }
+}
+
+/// The attribute's arguments: none, or (for tests) `start_paused = true`
+/// or `start_paused = false`. Returns whether the clock starts paused.
+fn parse_args(args: TokenStream, which: &str, is_test: bool) -> Result<bool, (Span, String)> {
+    let toks: Vec<TokenTree> = args.into_iter().collect();
+    let Some(first) = toks.first() else {
+        return Ok(false);
+    };
+    let usage = if is_test {
+        format!("#[tern::{which}] takes no arguments or `start_paused = true`")
+    } else {
+        format!("#[tern::{which}] takes no arguments")
+    };
+    if !is_test {
+        return Err((first.span(), usage));
+    }
+    match toks.as_slice() {
+        [TokenTree::Ident(k), TokenTree::Punct(eq), TokenTree::Ident(v)]
+            if k.to_string() == "start_paused" && eq.as_char() == '=' =>
+        {
+            match v.to_string().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err((v.span(), usage)),
+            }
+        }
+        _ => Err((first.span(), usage)),
     }
 }
 
@@ -165,7 +199,7 @@ fn parse(item: TokenStream, which: &str) -> Result<AsyncFn, (Span, String)> {
 }
 
 impl AsyncFn {
-    fn render(self, is_test: bool) -> TokenStream {
+    fn render(self, is_test: bool, paused: bool) -> TokenStream {
         let mut out = Vec::<TokenTree>::new();
         if is_test {
             out.push(Punct::new('#', Spacing::Alone).into());
@@ -183,9 +217,15 @@ impl AsyncFn {
         out.push(self.name.into());
         out.push(Group::new(Delimiter::Parenthesis, TokenStream::new()).into());
         out.extend(self.ret);
-        // ::tern::block_on(async move { body })
+        // ::tern::block_on(async move { body }), or with the clock paused
+        // ::tern::block_on_paused(async move { body })
         let mut call = Vec::<TokenTree>::new();
-        for seg in ["tern", "block_on"] {
+        let run = if paused {
+            "block_on_paused"
+        } else {
+            "block_on"
+        };
+        for seg in ["tern", run] {
             call.push(Punct::new(':', Spacing::Joint).into());
             call.push(Punct::new(':', Spacing::Alone).into());
             call.push(Ident::new(seg, Span::call_site()).into());

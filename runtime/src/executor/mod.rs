@@ -338,19 +338,30 @@ impl Core {
         } else {
             match self.timers.next_deadline() {
                 None => self.park(None),
+                Some(deadline) if self.timers.is_paused() => self.auto_advance(deadline),
                 Some(deadline) => self.park_until(deadline),
             }
         }
         if has_timers {
-            self.fire_timers(Instant::now());
+            self.fire_timers(self.timers.now());
         }
     }
 
-    /// Parks until `deadline` at the latest: in the kernel until
-    /// `SPIN_MARGIN` before it, then spinning (unless spinning is off).
+    /// With the clock paused and nothing to run: collects ready I/O and
+    /// wake-ups without blocking, and if they bring no work either, moves
+    /// the clock to the next timer's `deadline`.
+    fn auto_advance(&self, deadline: Instant) {
+        self.park(Some(Duration::ZERO));
+        if self.run_queue.borrow().is_empty() {
+            self.timers.advance_to(deadline);
+        }
+    }
+
+    /// Parks until `deadline` (on the runtime's clock) at the latest: in
+    /// the kernel until `SPIN_MARGIN` before it, then spinning (unless
+    /// spinning is off).
     fn park_until(&self, deadline: Instant) {
-        let now = Instant::now();
-        let Some(left) = deadline.checked_duration_since(now) else {
+        let Some(left) = deadline.checked_duration_since(self.timers.now()) else {
             return self.park(Some(Duration::ZERO));
         };
         if !self.spin {
@@ -361,7 +372,7 @@ impl Core {
         }
         self.park(Some(Duration::ZERO));
         if self.run_queue.borrow().is_empty() {
-            self.spin_until(deadline.min(now + SPIN_SLICE));
+            self.spin_until(Instant::now() + left.min(SPIN_SLICE));
         }
     }
 

@@ -11,6 +11,7 @@
 //! `block_on`, awaited in the next) moves to the runtime polling it: timers
 //! hold no OS resource, so nothing is lost and nothing hangs.
 
+mod clock;
 pub(crate) mod heap;
 
 use std::cell::RefCell;
@@ -22,6 +23,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::context;
+use clock::Clock;
 use heap::TimerHeap;
 
 /// About 30 years: where deadlines saturate for huge durations.
@@ -34,20 +36,92 @@ fn saturating_add(t: Instant, d: Duration) -> Instant {
 
 /// Deadline `d` from now, saturating at ~30 years for huge durations.
 fn deadline_after(d: Duration) -> Instant {
-    saturating_add(Instant::now(), d)
+    saturating_add(now(), d)
 }
 
-/// The timers of one runtime, shared with its [`Sleep`]s.
+/// The current runtime's clock: [`Instant::now`] unless the clock was
+/// paused ([`pause`]) or moved ([`advance`]); outside a runtime, always
+/// `Instant::now()`. Timers, timeouts and intervals follow this clock;
+/// code that calls `Instant::now()` itself does not.
+pub fn now() -> Instant {
+    context::with_core(|c| c.map(|c| c.timers().now())).unwrap_or_else(Instant::now)
+}
+
+fn current_timers(what: &str) -> Rc<Timers> {
+    context::timers().unwrap_or_else(|| panic!("tern::time::{what} called outside a tern runtime"))
+}
+
+/// Pauses the current runtime's clock: [`now`] stands still, and when the
+/// runtime has nothing to run and no I/O or wake-up is ready, the clock
+/// jumps to the next timer's deadline at once instead of sleeping. Tests
+/// of retry schedules and timeouts then run in microseconds and give the
+/// same result every time (tokio's `time::pause`). A `spawn_blocking` job
+/// does not hold the clock back.
+///
+/// # Panics
+/// Outside a runtime.
+pub fn pause() {
+    current_timers("pause").clock.pause();
+}
+
+/// Lets a paused clock run again, from where it stands.
+///
+/// # Panics
+/// Outside a runtime.
+pub fn resume() {
+    current_timers("resume").clock.resume();
+}
+
+/// Moves a paused clock forward by `d`, fires the timers that are due, and
+/// lets the tasks they woke run before returning. Does nothing to a clock
+/// that is not paused but yield.
+///
+/// # Panics
+/// Outside a runtime.
+pub async fn advance(d: Duration) {
+    let timers = current_timers("advance");
+    if timers.clock.is_paused() {
+        timers.clock.advance_to(saturating_add(timers.now(), d));
+        let mut fired = Vec::new();
+        timers.fire(timers.now(), &mut fired);
+        fired.into_iter().for_each(Waker::wake);
+    }
+    crate::yield_now().await;
+}
+
+/// The timers of one runtime, shared with its [`Sleep`]s, and its clock.
 #[derive(Debug)]
 pub(crate) struct Timers {
     heap: RefCell<TimerHeap>,
+    clock: Clock,
 }
 
 impl Timers {
     pub(crate) fn new(base: Instant) -> Timers {
         Timers {
             heap: RefCell::new(TimerHeap::new(base)),
+            clock: Clock::default(),
         }
+    }
+
+    /// The runtime's clock.
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// Whether the clock is paused.
+    pub(crate) fn is_paused(&self) -> bool {
+        self.clock.is_paused()
+    }
+
+    /// Pauses the clock (for `Builder::start_paused`).
+    pub(crate) fn pause(&self) {
+        self.clock.pause();
+    }
+
+    /// Moves a paused clock to `t` (auto-advance).
+    pub(crate) fn advance_to(&self, t: Instant) {
+        self.clock.advance_to(t);
     }
 
     /// Timers waiting to fire.
@@ -96,9 +170,9 @@ impl Sleep {
         self.deadline
     }
 
-    /// Whether the deadline has passed.
+    /// Whether the deadline has passed (on the runtime's clock).
     pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
+        now() >= self.deadline
     }
 
     /// Moves the deadline; the sleep is pending again until it.
@@ -138,7 +212,7 @@ impl Future for Sleep {
             drop(old);
             return Poll::Pending;
         }
-        if Instant::now() >= self.deadline {
+        if now() >= self.deadline {
             return Poll::Ready(());
         }
         let timers = context::timers()
@@ -241,7 +315,7 @@ impl<F: Future> Future for Timeout<F> {
 /// # Panics
 /// If `period` is zero.
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    interval_at(now(), period)
 }
 
 /// Ticks every `period`, the first tick at `start`.
