@@ -51,6 +51,11 @@ pub mod io {
 
 pub use tern_runtime::sys;
 
+/// Channels, `Notify`, `Semaphore` and `Mutex` for tasks and threads.
+pub mod sync {
+    pub use tern_runtime::sync::*;
+}
+
 /// The stub DNS resolver: `resolve`, `connect` (Happy Eyeballs),
 /// `Resolver`, and the wire format.
 pub mod dns {

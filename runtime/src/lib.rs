@@ -29,6 +29,7 @@ mod executor;
 pub mod io;
 mod reactor;
 mod runtime;
+pub mod sync;
 pub mod sys;
 mod task;
 pub mod time;
