@@ -10,7 +10,7 @@
 //! # Implementation
 //!
 //! One `std::sync::Mutex` guards the buffer, the receiver's waker and the
-//! line of senders waiting for room (a [`WaitQueue`]). When the receiver
+//! line of senders waiting for room (a `WaitQueue`). When the receiver
 //! takes a message while senders wait, the freed slot is *reserved* for
 //! the oldest of them and it is woken; nobody else can take that slot.
 //! A send future dropped after its slot was reserved releases the slot to
