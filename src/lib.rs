@@ -35,7 +35,7 @@
 pub use tern_macros::{main, test};
 pub use tern_runtime::{
     block_on, current_metrics, current_runtime_id, in_runtime, spawn, spawn_blocking, yield_now,
-    Builder, JoinError, JoinHandle, Metrics, Runtime,
+    AbortHandle, Builder, JoinError, JoinHandle, JoinSet, Metrics, Runtime,
 };
 
 /// Timers: sleeps, timeouts and intervals.

@@ -27,6 +27,7 @@
 mod blocking;
 mod executor;
 pub mod io;
+mod join_set;
 mod reactor;
 mod runtime;
 pub mod sync;
@@ -36,5 +37,6 @@ pub mod time;
 
 pub use blocking::spawn_blocking;
 pub use executor::{current_metrics, current_runtime_id, in_runtime, Metrics};
+pub use join_set::{AbortHandle, JoinSet};
 pub use runtime::{block_on, spawn, yield_now, Builder, Runtime};
 pub use task::{JoinError, JoinHandle};
