@@ -33,8 +33,8 @@ use crate::task::{JoinError, JoinHandle};
 /// A set of tasks spawned on the current runtime; see the module docs.
 ///
 /// ```
-/// tern::block_on(async {
-///     let mut set = tern::JoinSet::new();
+/// tern_runtime::block_on(async {
+///     let mut set = tern_runtime::JoinSet::new();
 ///     for i in 0..3u32 {
 ///         set.spawn(async move { i * 10 });
 ///     }
