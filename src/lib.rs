@@ -32,6 +32,13 @@
 //! async fn with_args() {}
 //! ```
 
+mod macros;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use tern_runtime::macro_support::*;
+}
+
 pub use tern_macros::{main, test};
 pub use tern_runtime::{
     block_on, current_metrics, current_runtime_id, in_runtime, spawn, spawn_blocking, yield_now,

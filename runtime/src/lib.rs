@@ -28,6 +28,8 @@ mod blocking;
 mod executor;
 pub mod io;
 mod join_set;
+#[doc(hidden)]
+pub mod macro_support;
 mod reactor;
 mod runtime;
 pub mod sync;
