@@ -58,6 +58,11 @@ pub mod io {
 
 pub use tern_runtime::sys;
 
+/// Child processes: `Command`, `Child` and its async pipes.
+pub mod process {
+    pub use tern_runtime::process::*;
+}
+
 /// Channels, `Notify`, `Semaphore` and `Mutex` for tasks and threads.
 pub mod sync {
     pub use tern_runtime::sync::*;

@@ -30,6 +30,7 @@ pub mod io;
 mod join_set;
 #[doc(hidden)]
 pub mod macro_support;
+pub mod process;
 mod reactor;
 mod runtime;
 pub mod sync;

@@ -29,6 +29,7 @@ macro_rules! syscall {
 
 pub mod epoll;
 pub mod eventfd;
+pub mod process;
 pub mod random;
 pub mod socket;
 pub mod thread;
