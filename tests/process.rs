@@ -147,7 +147,7 @@ async fn wait_lets_other_tasks_run() {
     // The child exits only when a task of this runtime closes its stdin,
     // after three timer ticks: wait() must keep the runtime running.
     let mut child = Command::new("sh")
-        .args(["-c", "read line"])
+        .args(["-c", "read line; exit 0"])
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
