@@ -63,6 +63,11 @@ pub mod process {
     pub use tern_runtime::process::*;
 }
 
+/// Unix signals as streams: `ctrl_c()`, `signal(SignalKind)`.
+pub mod signal {
+    pub use tern_runtime::signal::*;
+}
+
 /// Channels, `Notify`, `Semaphore` and `Mutex` for tasks and threads.
 pub mod sync {
     pub use tern_runtime::sync::*;

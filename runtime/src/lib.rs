@@ -33,6 +33,7 @@ pub mod macro_support;
 pub mod process;
 mod reactor;
 mod runtime;
+pub mod signal;
 pub mod sync;
 pub mod sys;
 mod task;

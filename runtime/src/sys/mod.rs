@@ -31,6 +31,7 @@ pub mod epoll;
 pub mod eventfd;
 pub mod process;
 pub mod random;
+pub mod signal;
 pub mod socket;
 pub mod thread;
 pub mod timerfd;
