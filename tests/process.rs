@@ -208,6 +208,32 @@ async fn dropped_child_is_reaped() {
 }
 
 #[tern::test]
+async fn dropped_child_is_reaped_without_another_spawn() {
+    if !have("sh") {
+        return;
+    }
+    let mut child = Command::new("sh")
+        .args(["-c", "read line"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let exited = tern::io::IoSource::new(tern::sys::process::pidfd_open(pid).unwrap()).unwrap();
+    let stdin = child.stdin.take().unwrap();
+    drop(child);
+    drop(stdin);
+    exited.ready(tern::io::Direction::Read).await;
+    // The runtime's reaper task sees the same exit; give it turns to run.
+    for _ in 0..10_000 {
+        if proc_state(pid).is_none() {
+            break;
+        }
+        tern::yield_now().await;
+    }
+    assert_eq!(proc_state(pid), None, "the dropped child was reaped");
+}
+
+#[tern::test]
 async fn kill_on_drop_kills() {
     if !have("sleep") {
         return;

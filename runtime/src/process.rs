@@ -19,11 +19,13 @@
 //! non-blocking `waitpid` (std's `try_wait`). No `SIGCHLD` handler is
 //! involved.
 //!
-//! A `Child` dropped before its process was reaped goes on a process-wide
-//! orphan list, which is swept (one non-blocking `waitpid` per orphan) on
-//! every spawn, every finished wait and every drop of a `Child`, as
-//! tokio's orphan queue is; an exited orphan is a zombie only until the
-//! next of those.
+//! A `Child` dropped before its process was reaped is handed to a detached
+//! task of its runtime that waits on the pidfd and reaps it as soon as it
+//! exits. If that is not possible (no pidfd, or the runtime ends first),
+//! the child goes on a process-wide orphan list, which is swept (one
+//! non-blocking `waitpid` per orphan) on every spawn, every finished wait
+//! and every drop of a `Child`, as tokio's orphan queue is; such an exited
+//! orphan is a zombie only until the next of those.
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -415,13 +417,83 @@ impl Drop for Child {
                 let _ = child.kill();
             }
             if let Ok(None) = child.try_wait() {
-                ORPHANS
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(child);
+                match self.pidfd.take() {
+                    Some(pidfd) => spawn_reaper(child, pidfd),
+                    None => match pidfd_source(child.id()) {
+                        Ok(pidfd) => spawn_reaper(child, pidfd),
+                        Err(_) => push_orphan(child),
+                    },
+                }
             }
         }
         reap_orphans();
+    }
+}
+
+fn push_orphan(child: std::process::Child) {
+    ORPHANS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(child);
+}
+
+fn pidfd_source(pid: u32) -> io::Result<IoSource> {
+    IoSource::new(sys::process::pidfd_open(pid)?)
+}
+
+/// Reaps a dropped child as soon as it exits, from a detached task of the
+/// child's runtime; if that task is dropped first (the runtime ends), the
+/// child goes on the orphan list.
+fn spawn_reaper(child: std::process::Child, pidfd: IoSource) {
+    if crate::in_runtime() {
+        drop(crate::spawn(Reaper {
+            child: Some(child),
+            pidfd,
+        }));
+    } else {
+        push_orphan(child);
+    }
+}
+
+struct Reaper {
+    child: Option<std::process::Child>,
+    pidfd: IoSource,
+}
+
+impl std::future::Future for Reaper {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            let Some(child) = &mut self.child else {
+                return Poll::Ready(());
+            };
+            match child.try_wait() {
+                Ok(None) => {}
+                // Reaped, or no longer ours to reap (ECHILD).
+                Ok(Some(_)) | Err(_) => {
+                    self.child = None;
+                    return Poll::Ready(());
+                }
+            }
+            std::task::ready!(self.pidfd.poll_ready(cx, Direction::Read));
+            // Readable means exited; try_wait above reaps it next turn.
+            if let Some(child) = &mut self.child {
+                if let Ok(None) = child.try_wait() {
+                    // Not expected once the pidfd is readable; wait for
+                    // another edge rather than spin.
+                    self.pidfd.clear_ready(Direction::Read);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.take() {
+            push_orphan(child);
+        }
     }
 }
 
