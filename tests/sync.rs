@@ -253,6 +253,25 @@ async fn mpsc_task_sends_to_a_blocking_job() {
     assert_eq!(job.await.unwrap(), 5050);
 }
 
+#[tern::test]
+async fn mpsc_sender_waiting_in_another_runtime_is_woken() {
+    // Capacity 1: the thread's second send waits for room, and is woken
+    // across runtimes each time this task takes a message.
+    let (tx, mut rx) = mpsc::channel(1);
+    let t = std::thread::spawn(move || {
+        tern::block_on(async move {
+            for i in 0..200u32 {
+                tx.send(i).await.unwrap();
+            }
+        })
+    });
+    for i in 0..200 {
+        assert_eq!(rx.recv().await, Some(i));
+    }
+    assert_eq!(rx.recv().await, None);
+    t.join().unwrap();
+}
+
 // ===== watch =====
 
 #[tern::test]
@@ -530,6 +549,49 @@ async fn mutex_try_lock_and_cancelled_lock() {
         }
     }
     assert_eq!(m.into_inner(), "v!");
+}
+
+#[tern::test]
+async fn mutex_contended_by_tasks_and_threads() {
+    let m = Arc::new(Mutex::new(0u64));
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let m = m.clone();
+            std::thread::spawn(move || {
+                tern::block_on(async move {
+                    for _ in 0..500 {
+                        let mut g = m.lock().await;
+                        let v = *g;
+                        tern::yield_now().await;
+                        *g = v + 1;
+                    }
+                })
+            })
+        })
+        .collect();
+    let tasks: Vec<_> = (0..3)
+        .map(|_| {
+            let m = m.clone();
+            tern::spawn(async move {
+                for _ in 0..500 {
+                    let mut g = m.lock().await;
+                    let v = *g;
+                    tern::yield_now().await;
+                    *g = v + 1;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let joined = tern::spawn_blocking(move || {
+        for t in threads {
+            t.join().unwrap();
+        }
+    });
+    joined.await.unwrap();
+    assert_eq!(*m.lock().await, 3000, "no update lost: the lock excluded");
 }
 
 #[tern::test]

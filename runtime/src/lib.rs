@@ -17,6 +17,9 @@
 //! - [`time`]: a heap of exact deadlines; sleeps, timeouts, intervals.
 //! - `task` and `executor`: one allocation per task, a FIFO run queue, an
 //!   inject queue and eventfd for wake-ups from other threads.
+//! - On top, using only the public API of the layers below: [`sync`]
+//!   (channels, `Notify`, `Semaphore`, `Mutex`; thread-safe), [`JoinSet`],
+//!   [`process`] (pidfd-awaited children) and [`signal`] (self-pipe).
 //!
 //! Everything but the wakers is single-threaded (`Rc`, `Cell`), which is
 //! what makes local spawns and wake-ups cheap: a wake on the runtime thread

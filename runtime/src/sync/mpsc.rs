@@ -465,9 +465,16 @@ impl<T> fmt::Debug for UnboundedSender<T> {
 }
 
 /// The receiving half of an unbounded channel.
-#[derive(Debug)]
 pub struct UnboundedReceiver<T> {
     inner: Receiver<T>,
+}
+
+impl<T> fmt::Debug for UnboundedReceiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpsc::UnboundedReceiver")
+            .field("len", &self.len())
+            .finish()
+    }
 }
 
 impl<T> UnboundedReceiver<T> {
