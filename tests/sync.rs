@@ -496,6 +496,34 @@ async fn semaphore_cancelled_waiting_acquire_leaves_the_line() {
 }
 
 #[tern::test]
+async fn semaphore_owned_permits_move_into_tasks() {
+    let s = Arc::new(Semaphore::new(2));
+    let running = Rc::new(Cell::new(0));
+    let peak = Rc::new(Cell::new(0));
+    let hs: Vec<_> = (0..6)
+        .map(|_| {
+            let (s, running, peak) = (s.clone(), running.clone(), peak.clone());
+            tern::spawn(async move {
+                let _p = s.acquire_owned().await.unwrap();
+                running.set(running.get() + 1);
+                peak.set(peak.get().max(running.get()));
+                tern::yield_now().await;
+                running.set(running.get() - 1);
+            })
+        })
+        .collect();
+    for h in hs {
+        h.await.unwrap();
+    }
+    assert_eq!(
+        peak.get(),
+        2,
+        "at most two at once, and two did run together"
+    );
+    assert_eq!(s.available_permits(), 2);
+}
+
+#[tern::test]
 async fn semaphore_permit_released_from_a_std_thread() {
     let s = Arc::new(Semaphore::new(0));
     let s2 = s.clone();

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use super::wait_queue::{wake_all, Place, WaitQueue};
@@ -47,6 +47,26 @@ pub struct SemaphorePermit<'a> {
     permits: usize,
 }
 
+/// A permit from [`Semaphore::acquire_owned`]; dropping it gives the
+/// permit back.
+#[must_use = "dropping the permit releases it at once"]
+pub struct OwnedSemaphorePermit {
+    sem: Arc<Semaphore>,
+}
+
+impl Drop for OwnedSemaphorePermit {
+    fn drop(&mut self) {
+        self.sem.release(1);
+    }
+}
+
+impl fmt::Debug for OwnedSemaphorePermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedSemaphorePermit")
+            .finish_non_exhaustive()
+    }
+}
+
 /// The future of [`Semaphore::acquire`].
 #[must_use = "futures do nothing unless polled"]
 pub struct Acquire<'a> {
@@ -76,6 +96,13 @@ impl Semaphore {
             sem: self,
             id: None,
         }
+    }
+
+    /// Waits for a permit that owns a reference to the semaphore, so it can
+    /// be moved into a spawned task. Cancel-safe as [`acquire`](Semaphore::acquire).
+    pub async fn acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, AcquireError> {
+        self.acquire().await?.forget();
+        Ok(OwnedSemaphorePermit { sem: self })
     }
 
     /// Takes a permit if one is free and nobody is waiting ahead.
