@@ -69,7 +69,8 @@ macro_rules! join {
 ///
 /// - All futures are created first; then each poll polls the branches in
 ///   the order written (the first one ready wins, so earlier branches have
-///   priority).
+///   priority). A leading `biased;` (tokio's way to ask for this) is
+///   accepted and changes nothing.
 /// - A branch whose output does not match its pattern is disabled (its
 ///   future is dropped and not polled again) and the others go on; so is a
 ///   branch whose `if` condition is false (its future is created but never
@@ -186,5 +187,7 @@ macro_rules! select {
     (@else $e:expr) => { $e };
 
     () => { ::core::compile_error!("select!: needs at least one branch") };
+    // tokio's `biased;` asks for what tern's select! always does.
+    (biased; $($t:tt)*) => { $crate::select!($($t)*) };
     ($($t:tt)*) => { $crate::select!(@munch () {} () $($t)*) };
 }

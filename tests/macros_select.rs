@@ -101,6 +101,13 @@ async fn select_polls_branches_in_the_order_written() {
     };
     assert_eq!(v, 1, "both ready: the first written wins");
     assert_eq!(*log.borrow(), ["a"]);
+
+    let v = tern::select! {
+        biased;
+        v = async { 1 } => v,
+        v = async { 2 } => v,
+    };
+    assert_eq!(v, 1);
 }
 
 #[tern::test]

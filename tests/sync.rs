@@ -180,20 +180,10 @@ async fn mpsc_close_lets_the_buffer_drain() {
 async fn mpsc_bounded_from_a_std_thread() {
     const N: u32 = 20_000;
     let (tx, mut rx) = mpsc::channel(16);
+    // The thread parks in blocking_send whenever the channel is full.
     let t = std::thread::spawn(move || {
-        // A thread has no runtime: spin on try_send.
         for i in 0..N {
-            let mut v = i;
-            loop {
-                match tx.try_send(v) {
-                    Ok(()) => break,
-                    Err(mpsc::TrySendError::Full(back)) => {
-                        v = back;
-                        std::thread::yield_now();
-                    }
-                    Err(mpsc::TrySendError::Closed(_)) => panic!("receiver gone"),
-                }
-            }
+            tx.blocking_send(i).unwrap();
         }
     });
     for i in 0..N {
@@ -201,6 +191,43 @@ async fn mpsc_bounded_from_a_std_thread() {
     }
     assert_eq!(rx.recv().await, None);
     t.join().unwrap();
+}
+
+#[tern::test]
+async fn blocking_recv_and_lock_on_a_std_thread() {
+    let (tx, mut rx) = mpsc::channel::<u32>(1);
+    let (otx, orx) = oneshot::channel::<u32>();
+    let m = Arc::new(Mutex::new(0u32));
+    let m2 = m.clone();
+    let guard = m.lock().await;
+    let t = std::thread::spawn(move || {
+        let mut sum = 0;
+        while let Some(v) = rx.blocking_recv() {
+            sum += v;
+        }
+        *m2.blocking_lock() += sum;
+        orx.blocking_recv().unwrap() + sum
+    });
+    for v in 1..=10 {
+        tx.send(v).await.unwrap();
+    }
+    drop(tx);
+    otx.send(1000).unwrap();
+    drop(guard);
+    let total = tern::spawn_blocking(move || t.join().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(total, 1055);
+    assert_eq!(*m.lock().await, 55);
+}
+
+#[test]
+#[should_panic(expected = "inside a tern runtime")]
+fn blocking_send_inside_a_runtime_panics() {
+    let (tx, _rx) = mpsc::channel::<u8>(1);
+    tern::block_on(async move {
+        let _ = tx.blocking_send(1);
+    });
 }
 
 #[tern::test]
@@ -628,7 +655,7 @@ async fn mutex_shared_with_a_std_thread() {
     let m2 = m.clone();
     let g = m.lock().await;
     let t = std::thread::spawn(move || {
-        // A thread without a runtime can still drive lock() to completion.
+        // Another runtime on another thread waits in line for the lock.
         tern::block_on(async move { m2.lock().await.push(2) })
     });
     tern::time::sleep(std::time::Duration::from_millis(5)).await;

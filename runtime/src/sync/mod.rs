@@ -22,6 +22,7 @@ pub mod mpsc;
 mod mutex;
 mod notify;
 pub mod oneshot;
+mod park;
 mod semaphore;
 mod wait_queue;
 pub mod watch;

@@ -231,6 +231,15 @@ impl<T> Sender<T> {
         }
     }
 
+    /// Sends `value` from a thread outside any runtime, parking the thread
+    /// while the channel is full.
+    ///
+    /// # Panics
+    /// Inside a tern runtime.
+    pub fn blocking_send(&self, value: T) -> Result<(), SendError<T>> {
+        super::park::wait("mpsc::Sender::blocking_send", self.send(value))
+    }
+
     /// Sends `value` if there is room now and no sender is waiting.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         let st = self.chan.lock();
@@ -373,6 +382,15 @@ impl<T> Receiver<T> {
         poll_fn(|cx| self.chan.poll_recv(cx)).await
     }
 
+    /// Receives from a thread outside any runtime, parking the thread until
+    /// a message comes or every sender is gone.
+    ///
+    /// # Panics
+    /// Inside a tern runtime.
+    pub fn blocking_recv(&mut self) -> Option<T> {
+        super::park::wait("mpsc::Receiver::blocking_recv", self.recv())
+    }
+
     /// Polls for the next message (the poll form of [`recv`](Receiver::recv)).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.chan.poll_recv(cx)
@@ -487,6 +505,15 @@ impl<T> UnboundedReceiver<T> {
     /// Polls for the next message.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.inner.poll_recv(cx)
+    }
+
+    /// Receives from a thread outside any runtime, parking the thread until
+    /// a message comes or every sender is gone.
+    ///
+    /// # Panics
+    /// Inside a tern runtime.
+    pub fn blocking_recv(&mut self) -> Option<T> {
+        super::park::wait("mpsc::UnboundedReceiver::blocking_recv", self.recv())
     }
 
     /// Takes a message if one is buffered.

@@ -61,6 +61,15 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
+    /// Takes the lock from a thread outside any runtime, parking the thread
+    /// while it waits (in line with the tasks that wait).
+    ///
+    /// # Panics
+    /// Inside a tern runtime.
+    pub fn blocking_lock(&self) -> MutexGuard<'_, T> {
+        super::park::wait("Mutex::blocking_lock", self.lock())
+    }
+
     /// Takes the lock if it is free and nobody is waiting for it.
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError> {
         match self.sem.try_acquire() {

@@ -132,6 +132,15 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// Waits for the value from a thread outside any runtime, parking the
+    /// thread.
+    ///
+    /// # Panics
+    /// Inside a tern runtime.
+    pub fn blocking_recv(self) -> Result<T, RecvError> {
+        super::park::wait("oneshot::Receiver::blocking_recv", self)
+    }
+
     /// Stops the channel: a later [`Sender::send`] fails. A value sent
     /// before this can still be taken with [`try_recv`](Receiver::try_recv).
     pub fn close(&mut self) {
