@@ -231,6 +231,80 @@ fn blocking_send_inside_a_runtime_panics() {
 }
 
 #[tern::test]
+async fn mpsc_sends_cancelled_across_threads_lose_nothing() {
+    // Two runtimes on std threads send with a deadline that often cancels
+    // the send while it waits for room (or after a slot was reserved for
+    // it); this task receives slowly. Every send that reported Ok arrives
+    // exactly once, in order.
+    const CAP: usize = 4;
+    let (tx, mut rx) = mpsc::channel::<(u32, u32)>(CAP);
+    let threads: Vec<_> = (0..2u32)
+        .map(|k| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                tern::block_on(async move {
+                    let mut sent = Vec::new();
+                    for i in 0..300u32 {
+                        let d = std::time::Duration::from_micros(u64::from(i % 5) * 20);
+                        if let Ok(res) = tern::time::timeout(d, tx.send((k, i))).await {
+                            res.unwrap();
+                            sent.push(i);
+                        }
+                    }
+                    sent
+                })
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut got: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
+    let mut n = 0u32;
+    while let Some((k, i)) = rx.recv().await {
+        got[k as usize].push(i);
+        n += 1;
+        if n % 3 == 0 {
+            tern::yield_now().await;
+        }
+    }
+    for (k, t) in threads.into_iter().enumerate() {
+        let sent = t.join().unwrap();
+        assert_eq!(
+            got[k], sent,
+            "thread {k}: exactly the acknowledged sends, in order"
+        );
+    }
+    assert!(rx.is_empty());
+}
+
+#[tern::test]
+async fn mpsc_capacity_survives_cancelled_sends() {
+    const CAP: usize = 3;
+    let (tx, mut rx) = mpsc::channel::<u32>(CAP);
+    for round in 0..50u32 {
+        // Fill, queue two waiters, free slots, cancel some waiters.
+        for i in 0..CAP as u32 {
+            tx.try_send(i).unwrap();
+        }
+        let mut a = Box::pin(tx.send(100));
+        let mut b = Box::pin(tx.send(200));
+        assert!(poll_once(a.as_mut()).is_pending());
+        assert!(poll_once(b.as_mut()).is_pending());
+        rx.recv().await.unwrap();
+        if round % 2 == 0 {
+            rx.recv().await.unwrap();
+        }
+        drop(a);
+        drop(b);
+        while rx.try_recv().is_ok() {}
+        for i in 0..CAP as u32 {
+            tx.try_send(i)
+                .unwrap_or_else(|e| panic!("round {round}: slot {i} lost: {e}"));
+        }
+        while rx.try_recv().is_ok() {}
+    }
+}
+
+#[tern::test]
 async fn mpsc_unbounded_from_std_threads() {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let threads: Vec<_> = (0..4u64)
