@@ -324,6 +324,10 @@ impl Child {
     /// Waits for the child to exit and reaps it. Closes the child's stdin
     /// first (so a child reading it sees end of file). Cancel-safe.
     ///
+    /// A child that writes more than a pipe holds to a piped stdout or
+    /// stderr nobody reads never exits; read them alongside, or use
+    /// [`wait_with_output`](Child::wait_with_output).
+    ///
     /// Fails with `ErrorKind::Unsupported` on kernels without
     /// `pidfd_open` (before Linux 5.3).
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
@@ -417,12 +421,12 @@ impl Drop for Child {
                 let _ = child.kill();
             }
             if let Ok(None) = child.try_wait() {
-                match self.pidfd.take() {
-                    Some(pidfd) => spawn_reaper(child, pidfd),
-                    None => match pidfd_source(child.id()) {
-                        Ok(pidfd) => spawn_reaper(child, pidfd),
-                        Err(_) => push_orphan(child),
-                    },
+                // A fresh pidfd, registered with the runtime current now
+                // (the Child may be dropped in another one than it waited in).
+                self.pidfd = None;
+                match pidfd_source(child.id()) {
+                    Ok(pidfd) => spawn_reaper(child, pidfd),
+                    Err(_) => push_orphan(child),
                 }
             }
         }
