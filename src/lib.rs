@@ -32,12 +32,19 @@
 //! async fn with_args() {}
 //! ```
 
+mod macros;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use tern_runtime::macro_support::*;
+}
+
 pub use tern_macros::{main, test};
 #[doc(hidden)]
 pub use tern_runtime::block_on_paused;
 pub use tern_runtime::{
     block_on, current_metrics, current_runtime_id, in_runtime, spawn, spawn_blocking, yield_now,
-    Builder, JoinError, JoinHandle, Metrics, Runtime,
+    AbortHandle, Builder, JoinError, JoinHandle, JoinSet, Metrics, Runtime,
 };
 
 /// Timers: sleeps, timeouts and intervals.
@@ -53,6 +60,21 @@ pub mod io {
 
 #[doc(hidden)]
 pub use tern_runtime::sys;
+
+/// Child processes: `Command`, `Child` and its async pipes.
+pub mod process {
+    pub use tern_runtime::process::*;
+}
+
+/// Unix signals as streams: `ctrl_c()`, `signal(SignalKind)`.
+pub mod signal {
+    pub use tern_runtime::signal::*;
+}
+
+/// Channels, `Notify`, `Semaphore` and `Mutex` for tasks and threads.
+pub mod sync {
+    pub use tern_runtime::sync::*;
+}
 
 /// The stub DNS resolver: `resolve`, `connect` (Happy Eyeballs),
 /// `Resolver`, and the wire format.

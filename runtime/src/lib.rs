@@ -22,6 +22,9 @@
 //!   executor reach instead of importing each other.
 //! - `task` and `executor`: one allocation per task, a FIFO run queue, an
 //!   inject queue and eventfd for wake-ups from other threads.
+//! - On top, using only the public API of the layers below: [`sync`]
+//!   (channels, `Notify`, `Semaphore`, `Mutex`; thread-safe), [`JoinSet`],
+//!   [`process`] (pidfd-awaited children) and [`signal`] (self-pipe).
 //!
 //! Everything but the wakers is single-threaded (`Rc`, `Cell`), which is
 //! what makes local spawns and wake-ups cheap: a wake on the runtime thread
@@ -33,8 +36,14 @@ mod blocking;
 mod context;
 mod executor;
 pub mod io;
+mod join_set;
+#[doc(hidden)]
+pub mod macro_support;
+pub mod process;
 mod reactor;
 mod runtime;
+pub mod signal;
+pub mod sync;
 #[doc(hidden)]
 pub mod sys;
 mod task;
@@ -43,5 +52,6 @@ mod unwind;
 
 pub use blocking::spawn_blocking;
 pub use executor::{current_metrics, current_runtime_id, in_runtime, Metrics};
+pub use join_set::{AbortHandle, JoinSet};
 pub use runtime::{block_on, block_on_paused, spawn, yield_now, Builder, Runtime};
 pub use task::{JoinError, JoinHandle};

@@ -29,7 +29,9 @@ macro_rules! syscall {
 
 pub mod epoll;
 pub mod eventfd;
+pub mod process;
 pub mod random;
+pub mod signal;
 pub mod socket;
 pub mod thread;
 pub mod timerfd;
