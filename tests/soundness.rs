@@ -501,3 +501,32 @@ fn interval_of_duration_max_ticks_once() {
         assert!(second.is_err(), "ticked twice");
     });
 }
+
+/// A receiver whose channel always has messages is made to yield too.
+#[test]
+fn busy_channel_receiver_yields_after_its_budget() {
+    tern::block_on(async {
+        let (tx, mut rx) = tern::sync::mpsc::unbounded_channel::<u32>();
+        for i in 0..300 {
+            tx.send(i).unwrap();
+        }
+        let got = Rc::new(Cell::new(0u32));
+        let seen_by_other = Rc::new(Cell::new(None));
+        let reader = {
+            let got = got.clone();
+            tern::spawn(async move {
+                while got.get() < 300 {
+                    rx.recv().await.unwrap();
+                    got.set(got.get() + 1);
+                }
+            })
+        };
+        let other = {
+            let (got, seen) = (got.clone(), seen_by_other.clone());
+            tern::spawn(async move { seen.set(Some(got.get())) })
+        };
+        other.await.unwrap();
+        reader.await.unwrap();
+        assert_eq!(seen_by_other.get(), Some(128));
+    });
+}

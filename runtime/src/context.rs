@@ -102,6 +102,28 @@ pub(crate) fn admit_io(reactor: &Rc<Reactor>) -> Admit {
     })
 }
 
+/// Spends one unit of the polled task's budget on an operation that is not
+/// I/O (a channel receive): `Pending`, with the task re-woken, once the
+/// budget is spent. Outside a runtime there is no budget.
+#[inline]
+pub(crate) fn poll_budget(cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    CONTEXT.with(|c| {
+        if c.core.get().is_null() {
+            return std::task::Poll::Ready(());
+        }
+        match c.budget.get() {
+            0 => {
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+            n => {
+                c.budget.set(n - 1);
+                std::task::Poll::Ready(())
+            }
+        }
+    })
+}
+
 /// Gives the task about to be polled a fresh budget.
 #[inline]
 pub(crate) fn reset_budget() {

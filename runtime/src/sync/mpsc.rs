@@ -141,6 +141,9 @@ impl<T> Chan<T> {
     }
 
     fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // A receiver whose channel always has messages yields like a task
+        // whose I/O is always ready (the cooperative budget).
+        std::task::ready!(crate::context::poll_budget(cx));
         let mut st = self.lock();
         match st.queue.pop_front() {
             Some(v) => {
