@@ -40,7 +40,7 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn open_fds() -> usize {
-    tern::sys::socket::open_fd_count().unwrap()
+    tern::sys::process::open_fd_count().unwrap()
 }
 
 /// fd and byte counts are per process; the tests here take turns.

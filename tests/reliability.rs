@@ -120,7 +120,7 @@ fn many_concurrent_connections_echo_every_byte() {
     const BYTES: usize = 16 * 1024;
     const CHUNK: usize = 4096;
     serial(async {
-        tern::sys::socket::raise_fd_limit().unwrap();
+        tern::sys::process::raise_fd_limit().unwrap();
         let start = footprint();
         let listener = TcpListener::bind(any()).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -464,7 +464,7 @@ async fn emfile_child() {
         waiting.push(TcpStream::connect(addr).await.unwrap());
     }
     // No free fd below the limit: fill any hole until opening fails.
-    tern::sys::socket::set_fd_limit(highest_fd() + 1).unwrap();
+    tern::sys::process::set_fd_limit(highest_fd() + 1).unwrap();
     let mut fillers = Vec::new();
     loop {
         match std::fs::File::open("/dev/null") {

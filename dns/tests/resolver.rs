@@ -648,7 +648,7 @@ async fn dropping_a_lookup_at_any_point_leaks_nothing() {
     });
     let server = Server::start(script);
     let baseline = tern::current_metrics().unwrap().io_sources;
-    let fds = tern::sys::socket::open_fd_count().unwrap();
+    let fds = tern::sys::process::open_fd_count().unwrap();
     let polls = Rc::new(Cell::new(0u32));
     let mut completed = false;
     for stop_after in 1..200u32 {
@@ -685,7 +685,7 @@ async fn dropping_a_lookup_at_any_point_leaks_nothing() {
     // its tasks; nothing of the resolver's is left.
     tern::yield_now().await;
     assert_eq!(tern::current_metrics().unwrap().io_sources, baseline - 2);
-    assert_eq!(tern::sys::socket::open_fd_count().unwrap(), fds - 2);
+    assert_eq!(tern::sys::process::open_fd_count().unwrap(), fds - 2);
 }
 
 use std::future::Future;

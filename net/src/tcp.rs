@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::task::{ready, Context, Poll};
 
 use tern_runtime::io::{Direction, IoSource};
-use tern_runtime::sys::socket::{self, Kind, Opt};
+use tern_runtime::sys::socket::{self, Opt, SocketType};
 
 use crate::{sockopt, stream};
 
@@ -71,7 +71,7 @@ impl TcpListener {
 
     fn bind_opts(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
         let ctx = |e: io::Error| io::Error::new(e.kind(), format!("listen tcp {addr}: {e}"));
-        let fd = socket::socket(&addr, Kind::Stream)?;
+        let fd = socket::socket(&addr, SocketType::Stream)?;
         socket::set_opt(fd.as_fd(), Opt::ReuseAddr, 1).map_err(ctx)?;
         if reuse_port {
             socket::set_opt(fd.as_fd(), Opt::ReusePort, 1).map_err(ctx)?;
@@ -150,7 +150,7 @@ impl TcpStream {
     /// `ErrorKind::ConnectionRefused`.
     pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
         let ctx = |e: io::Error| io::Error::new(e.kind(), format!("connect tcp {addr}: {e}"));
-        let fd = socket::socket(&addr, Kind::Stream)?;
+        let fd = socket::socket(&addr, SocketType::Stream)?;
         let pending = match socket::connect(fd.as_fd(), &addr) {
             Ok(()) => false,
             Err(e) if socket::is_in_progress(&e) => true,

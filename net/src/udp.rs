@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::task::{ready, Context, Poll};
 
 use tern_runtime::io::{Direction, IoSource};
-use tern_runtime::sys::socket::{self, Kind};
+use tern_runtime::sys::socket::{self, SocketType};
 
 mod batch;
 mod options;
@@ -42,7 +42,7 @@ impl UdpSocket {
     /// receive waits for the real edge). Learning the port picked for port
     /// 0 costs one `getsockname`.
     pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
-        let fd = socket::socket(&addr, Kind::Datagram)?;
+        let fd = socket::socket(&addr, SocketType::Datagram)?;
         socket::bind(fd.as_fd(), &addr)
             .map_err(|e| io::Error::new(e.kind(), format!("bind udp {addr}: {e}")))?;
         let sock = UdpSocket::from_fd(fd)?;
@@ -61,7 +61,7 @@ impl UdpSocket {
     /// ephemeral port (one syscall fewer than `bind` then `connect`). Only
     /// datagrams from `peer` are received.
     pub fn connected(peer: SocketAddr) -> io::Result<UdpSocket> {
-        let fd = socket::socket(&peer, Kind::Datagram)?;
+        let fd = socket::socket(&peer, SocketType::Datagram)?;
         socket::connect(fd.as_fd(), &peer)
             .map_err(|e| io::Error::new(e.kind(), format!("connect udp {peer}: {e}")))?;
         let sock = UdpSocket::from_fd(fd)?;

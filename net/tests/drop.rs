@@ -12,7 +12,7 @@ fn any() -> SocketAddr {
 static FD_COUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn fds() -> usize {
-    tern::sys::socket::open_fd_count().unwrap()
+    tern::sys::process::open_fd_count().unwrap()
 }
 
 fn sources() -> usize {

@@ -181,7 +181,7 @@ async fn write_after_peer_closed_is_broken_pipe_not_sigpipe() {
 #[tern::test]
 async fn accept_one_thousand_connections_concurrently() {
     const N: usize = 1000;
-    tern::sys::socket::raise_fd_limit().unwrap();
+    tern::sys::process::raise_fd_limit().unwrap();
     let listener = TcpListener::bind(any()).unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tern::spawn(async move {

@@ -33,8 +33,8 @@ pub async fn poll_then_drop<F: Future>(fut: F, polls: u32, spurious: bool) -> Op
 /// is taken, so connects to it stay pending (SYNs are dropped), and the
 /// connection that fills it.
 pub fn full_listener(addr: SocketAddr) -> (OwnedFd, std::net::TcpStream) {
-    use tern::sys::socket::{bind, listen, local_addr, socket, Kind};
-    let fd = socket(&addr, Kind::Stream).unwrap();
+    use tern::sys::socket::{bind, listen, local_addr, socket, SocketType};
+    let fd = socket(&addr, SocketType::Stream).unwrap();
     bind(fd.as_fd(), &addr).unwrap();
     listen(fd.as_fd(), 0).unwrap();
     let filler = std::net::TcpStream::connect(local_addr(fd.as_fd()).unwrap()).unwrap();

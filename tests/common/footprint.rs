@@ -30,7 +30,7 @@ pub struct Footprint {
 pub fn footprint() -> Footprint {
     let m = tern::current_metrics().unwrap();
     Footprint {
-        fds: tern::sys::socket::open_fd_count().unwrap(),
+        fds: tern::sys::process::open_fd_count().unwrap(),
         io_sources: m.io_sources,
         tasks: m.tasks,
         timers: m.timers,

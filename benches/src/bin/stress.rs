@@ -174,7 +174,7 @@ pub fn mib(kib: u64) -> String {
 
 /// Open fds of this process.
 pub fn fds() -> usize {
-    tern::sys::socket::open_fd_count().unwrap_or(0)
+    tern::sys::process::open_fd_count().unwrap_or(0)
 }
 
 // ===== main =====

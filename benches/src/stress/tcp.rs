@@ -31,7 +31,7 @@ const SPARE_FDS: u64 = 64;
 
 /// Runs the part: this process serves, a child process connects.
 pub fn run(size: Size) -> Vec<Row> {
-    let limit = match tern::sys::socket::raise_fd_limit() {
+    let limit = match tern::sys::process::raise_fd_limit() {
         Ok(l) => l,
         Err(e) => {
             return vec![Row::check(
@@ -202,7 +202,7 @@ pub fn child(args: &[String]) -> ExitCode {
         eprintln!("bad client arguments {args:?}");
         return ExitCode::FAILURE;
     };
-    if let Err(e) = tern::sys::socket::raise_fd_limit() {
+    if let Err(e) = tern::sys::process::raise_fd_limit() {
         eprintln!("raise RLIMIT_NOFILE: {e}");
         return ExitCode::FAILURE;
     }

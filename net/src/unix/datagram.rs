@@ -8,7 +8,7 @@ use std::path::Path;
 use std::task::{Context, Poll};
 
 use tern_runtime::io::{Direction, IoSource};
-use tern_runtime::sys::socket::{self, Kind};
+use tern_runtime::sys::socket::{self, SocketType};
 use tern_runtime::sys::unix;
 
 use super::{abstract_name, ctx, path_name, SocketAddr};
@@ -45,7 +45,7 @@ impl UnixDatagram {
     }
 
     fn bind_name(name: &[u8]) -> io::Result<UnixDatagram> {
-        let fd = unix::socket(Kind::Datagram)?;
+        let fd = unix::socket(SocketType::Datagram)?;
         unix::bind(fd.as_fd(), name).map_err(ctx("bind", name))?;
         UnixDatagram::from_fd(fd)
     }
@@ -53,12 +53,12 @@ impl UnixDatagram {
     /// Creates an unbound socket: it can send, and receive replies only
     /// once connected (its peers see it as unnamed).
     pub fn unbound() -> io::Result<UnixDatagram> {
-        UnixDatagram::from_fd(unix::socket(Kind::Datagram)?)
+        UnixDatagram::from_fd(unix::socket(SocketType::Datagram)?)
     }
 
     /// A connected pair of unnamed datagram sockets (`socketpair`).
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
-        let (a, b) = unix::pair(Kind::Datagram)?;
+        let (a, b) = unix::pair(SocketType::Datagram)?;
         Ok((UnixDatagram::from_fd(a)?, UnixDatagram::from_fd(b)?))
     }
 

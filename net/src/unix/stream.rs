@@ -8,7 +8,7 @@ use std::path::Path;
 use std::task::{ready, Context, Poll};
 
 use tern_runtime::io::{Direction, IoSource};
-use tern_runtime::sys::socket::{self, Kind};
+use tern_runtime::sys::socket::{self, SocketType};
 use tern_runtime::sys::unix;
 
 use super::{abstract_name, ctx, path_name, SocketAddr};
@@ -63,7 +63,7 @@ impl UnixListener {
     }
 
     fn bind_name(name: &[u8]) -> io::Result<UnixListener> {
-        let fd = unix::socket(Kind::Stream)?;
+        let fd = unix::socket(SocketType::Stream)?;
         unix::bind(fd.as_fd(), name).map_err(ctx("bind", name))?;
         socket::listen(fd.as_fd(), BACKLOG).map_err(ctx("listen", name))?;
         Ok(UnixListener {
@@ -148,7 +148,7 @@ impl UnixStream {
     }
 
     async fn connect_name(name: &[u8]) -> io::Result<UnixStream> {
-        let fd = unix::socket(Kind::Stream)?;
+        let fd = unix::socket(SocketType::Stream)?;
         let pending = match unix::connect(fd.as_fd(), name) {
             Ok(()) => false,
             Err(e) if socket::is_in_progress(&e) => true,
@@ -177,7 +177,7 @@ impl UnixStream {
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
-        let (a, b) = unix::pair(Kind::Stream)?;
+        let (a, b) = unix::pair(SocketType::Stream)?;
         Ok((UnixStream::from_fd(a)?, UnixStream::from_fd(b)?))
     }
 

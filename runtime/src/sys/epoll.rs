@@ -138,7 +138,8 @@ pub struct Epoll {
 impl Epoll {
     /// Creates an epoll instance using the given timed-wait mechanism.
     pub fn create(mode: TimedWait) -> io::Result<Epoll> {
-        let fd = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
+        // SAFETY: plain integer flags; no memory is passed.
+        let fd = syscall!(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
         // SAFETY: epoll_create1 returned a fresh descriptor nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let mut ep = Epoll {
@@ -170,23 +171,24 @@ impl Epoll {
                 | libc::EPOLLET) as u32,
             u64: token,
         };
-        syscall!(epoll_ctl(
-            self.fd.as_raw_fd(),
-            libc::EPOLL_CTL_ADD,
-            fd,
-            &mut ev
-        ))?;
+        // SAFETY: `ev` is a live epoll_event the kernel only reads; `fd` is the caller's open descriptor.
+        syscall!(unsafe {
+            libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev)
+        })?;
         Ok(())
     }
 
     /// Removes `fd` from the set. Must happen before `fd` is closed.
     pub fn delete(&self, fd: RawFd) -> io::Result<()> {
-        syscall!(epoll_ctl(
-            self.fd.as_raw_fd(),
-            libc::EPOLL_CTL_DEL,
-            fd,
-            std::ptr::null_mut()
-        ))?;
+        // SAFETY: EPOLL_CTL_DEL takes no event (null is allowed since Linux 2.6.9).
+        syscall!(unsafe {
+            libc::epoll_ctl(
+                self.fd.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                fd,
+                std::ptr::null_mut(),
+            )
+        })?;
         Ok(())
     }
 
@@ -232,12 +234,15 @@ impl Epoll {
     fn epoll_wait(&self, events: &mut Events, timeout_ms: i32) -> io::Result<()> {
         events.buf.clear();
         let cap = events.buf.capacity() as i32;
-        let n = syscall!(epoll_wait(
-            self.fd.as_raw_fd(),
-            events.buf.as_mut_ptr(),
-            cap,
-            timeout_ms
-        ))?;
+        // SAFETY: the kernel writes at most `cap` events into the buffer's spare capacity, which is `cap` entries long.
+        let n = syscall!(unsafe {
+            libc::epoll_wait(
+                self.fd.as_raw_fd(),
+                events.buf.as_mut_ptr(),
+                cap,
+                timeout_ms,
+            )
+        })?;
         // SAFETY: the kernel initialised the first `n` (<= capacity) entries.
         unsafe { events.buf.set_len(n as usize) };
         Ok(())
@@ -254,15 +259,18 @@ impl Epoll {
             Some(ts) => ts as *const libc::timespec,
             None => std::ptr::null(),
         };
-        let n = syscall!(syscall(
-            libc::SYS_epoll_pwait2,
-            self.fd.as_raw_fd() as libc::c_long,
-            events.buf.as_mut_ptr(),
-            cap as libc::c_long,
-            ts_ptr,
-            std::ptr::null::<libc::sigset_t>(),
-            0 as libc::size_t
-        ))?;
+        // SAFETY: as for epoll_wait; `ts_ptr` is null or points at `ts`, alive for the call; no signal mask (null, size 0).
+        let n = syscall!(unsafe {
+            libc::syscall(
+                libc::SYS_epoll_pwait2,
+                self.fd.as_raw_fd() as libc::c_long,
+                events.buf.as_mut_ptr(),
+                cap as libc::c_long,
+                ts_ptr,
+                std::ptr::null::<libc::sigset_t>(),
+                0 as libc::size_t,
+            )
+        })?;
         // SAFETY: the kernel initialised the first `n` (<= capacity) entries.
         unsafe { events.buf.set_len(n as usize) };
         Ok(())

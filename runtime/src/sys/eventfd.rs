@@ -16,7 +16,8 @@ pub struct EventFd {
 impl EventFd {
     /// Creates a new eventfd with a zero counter.
     pub fn new() -> io::Result<EventFd> {
-        let fd = syscall!(eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK))?;
+        // SAFETY: plain integer flags; no memory is passed.
+        let fd = syscall!(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
         // SAFETY: eventfd returned a fresh descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(EventFd { fd })
@@ -25,11 +26,14 @@ impl EventFd {
     /// Adds one to the counter, waking any epoll instance watching it.
     pub fn notify(&self) -> io::Result<()> {
         let one: u64 = 1;
-        let res = syscall!(write(
-            self.fd.as_raw_fd(),
-            (&one as *const u64).cast(),
-            std::mem::size_of::<u64>()
-        ));
+        // SAFETY: reads 8 bytes from `one`, a live u64.
+        let res = syscall!(unsafe {
+            libc::write(
+                self.fd.as_raw_fd(),
+                (&one as *const u64).cast(),
+                std::mem::size_of::<u64>(),
+            )
+        });
         match res {
             Ok(_) => Ok(()),
             // The counter is saturated: a wake-up is pending anyway. Drain it
@@ -45,11 +49,14 @@ impl EventFd {
     /// Resets the counter to zero.
     pub fn drain(&self) {
         let mut buf: u64 = 0;
-        let _ = syscall!(read(
-            self.fd.as_raw_fd(),
-            (&mut buf as *mut u64).cast(),
-            std::mem::size_of::<u64>()
-        ));
+        // SAFETY: writes at most 8 bytes into `buf`, a live u64.
+        let _ = syscall!(unsafe {
+            libc::read(
+                self.fd.as_raw_fd(),
+                (&mut buf as *mut u64).cast(),
+                std::mem::size_of::<u64>(),
+            )
+        });
     }
 }
 

@@ -11,14 +11,19 @@
 
 use std::cell::Cell;
 
-/// Calls a libc function, counts it, and maps `-1` to the thread's `errno`.
+/// Counts a system call and maps its C result (`-1` and `errno`) to an
+/// [`std::io::Result`]. The call itself is an `unsafe` block written at the
+/// use site, so each one carries its own `// SAFETY:` comment (clippy's
+/// `undocumented_unsafe_blocks` checks that):
+///
+/// ```ignore
+/// // SAFETY: `fd` is a descriptor we own; the buffer outlives the call.
+/// let n = syscall!(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })?;
+/// ```
 macro_rules! syscall {
-    ($fn: ident ( $($arg: expr),* $(,)* ) ) => {{
+    ($call: expr) => {{
         $crate::sys::count_syscall();
-        #[allow(unused_unsafe)]
-        // SAFETY: the caller of the macro upholds the contract of the libc
-        // function; each use site states it.
-        let res = unsafe { libc::$fn($($arg, )*) };
+        let res = $call;
         if res == -1 {
             Err(std::io::Error::last_os_error())
         } else {

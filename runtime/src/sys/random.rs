@@ -7,7 +7,8 @@ pub fn fill(buf: &mut [u8]) -> io::Result<()> {
     let mut filled = 0;
     while filled < buf.len() {
         let rest = &mut buf[filled..];
-        match syscall!(getrandom(rest.as_mut_ptr().cast(), rest.len(), 0)) {
+        // SAFETY: the kernel writes at most `rest.len()` bytes into `rest`.
+        match syscall!(unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) }) {
             Ok(n) => filled += n as usize,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
@@ -21,11 +22,4 @@ pub fn u16() -> io::Result<u16> {
     let mut b = [0u8; 2];
     fill(&mut b)?;
     Ok(u16::from_ne_bytes(b))
-}
-
-/// A random `u64` from the kernel.
-pub fn u64() -> io::Result<u64> {
-    let mut b = [0u8; 8];
-    fill(&mut b)?;
-    Ok(u64::from_ne_bytes(b))
 }

@@ -66,7 +66,7 @@ fn pipe(setup: &mut Setup) -> io::Result<RawFd> {
     }
     let mut fds = [-1 as libc::c_int; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    syscall!(pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC))
+    syscall!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) })
         .map_err(|e| io::Error::new(e.kind(), format!("signal self-pipe: {e}")))?;
     // SAFETY: pipe2 returned two fresh descriptors that nothing else owns.
     let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
@@ -104,11 +104,12 @@ pub fn listen(sig: i32) -> io::Result<OwnedFd> {
         sa.sa_flags = libc::SA_RESTART;
         // SAFETY: `sa` is a valid sigaction; the handler only does
         // async-signal-safe work; no old action is asked for.
-        syscall!(sigaction(sig, &sa, std::ptr::null_mut()))
+        syscall!(unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) })
             .map_err(|e| io::Error::new(e.kind(), format!("sigaction for signal {sig}: {e}")))?;
         setup.installed[idx] = true;
     }
-    let dup = syscall!(fcntl(read, libc::F_DUPFD_CLOEXEC, 0))
+    // SAFETY: F_DUPFD_CLOEXEC on an open descriptor; no memory is passed.
+    let dup = syscall!(unsafe { libc::fcntl(read, libc::F_DUPFD_CLOEXEC, 0) })
         .map_err(|e| io::Error::new(e.kind(), format!("dup of the signal self-pipe: {e}")))?;
     // SAFETY: fcntl returned a fresh descriptor nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(dup) })
@@ -134,7 +135,8 @@ pub fn drain(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<usize> {
 pub fn raise_process(sig: i32) -> io::Result<()> {
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
-    syscall!(kill(pid, sig))
+    // SAFETY: kill takes a pid and a signal number, no memory.
+    syscall!(unsafe { libc::kill(pid, sig) })
         .map_err(|e| io::Error::new(e.kind(), format!("kill({pid}, {sig}): {e}")))?;
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// The kind of socket to create.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum SocketType {
     /// `SOCK_DGRAM`.
     Datagram,
     /// `SOCK_STREAM`.
@@ -20,17 +20,18 @@ pub enum Kind {
 }
 
 /// Creates a non-blocking, close-on-exec socket for `addr`'s family.
-pub fn socket(addr: &SocketAddr, kind: Kind) -> io::Result<OwnedFd> {
+pub fn socket(addr: &SocketAddr, kind: SocketType) -> io::Result<OwnedFd> {
     let domain = match addr {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
     };
     let ty = match kind {
-        Kind::Datagram => libc::SOCK_DGRAM,
-        Kind::Stream => libc::SOCK_STREAM,
+        SocketType::Datagram => libc::SOCK_DGRAM,
+        SocketType::Stream => libc::SOCK_STREAM,
     } | libc::SOCK_NONBLOCK
         | libc::SOCK_CLOEXEC;
-    let fd = syscall!(socket(domain, ty, 0))?;
+    // SAFETY: plain integer arguments; no memory is passed.
+    let fd = syscall!(unsafe { libc::socket(domain, ty, 0) })?;
     // SAFETY: socket returned a fresh descriptor nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -120,7 +121,8 @@ fn empty_storage() -> (libc::sockaddr_storage, libc::socklen_t) {
 /// `bind(2)`.
 pub fn bind(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
     let (raw, len) = to_raw(addr);
-    syscall!(bind(fd.as_raw_fd(), (&raw as *const RawAddr).cast(), len))?;
+    // SAFETY: `raw` is a live address of `len` bytes that the kernel only reads.
+    syscall!(unsafe { libc::bind(fd.as_raw_fd(), (&raw as *const RawAddr).cast(), len) })?;
     Ok(())
 }
 
@@ -129,11 +131,8 @@ pub fn bind(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
 /// handshake runs.
 pub fn connect(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
     let (raw, len) = to_raw(addr);
-    syscall!(connect(
-        fd.as_raw_fd(),
-        (&raw as *const RawAddr).cast(),
-        len
-    ))?;
+    // SAFETY: `raw` is a live address of `len` bytes that the kernel only reads.
+    syscall!(unsafe { libc::connect(fd.as_raw_fd(), (&raw as *const RawAddr).cast(), len) })?;
     Ok(())
 }
 
@@ -144,19 +143,23 @@ pub fn is_in_progress(e: &io::Error) -> bool {
 
 /// `listen(2)`.
 pub fn listen(fd: BorrowedFd<'_>, backlog: i32) -> io::Result<()> {
-    syscall!(listen(fd.as_raw_fd(), backlog))?;
+    // SAFETY: integer arguments only.
+    syscall!(unsafe { libc::listen(fd.as_raw_fd(), backlog) })?;
     Ok(())
 }
 
 /// `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`.
 pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SocketAddr)> {
     let (mut st, mut len) = empty_storage();
-    let new = syscall!(accept4(
-        fd.as_raw_fd(),
-        (&mut st as *mut libc::sockaddr_storage).cast(),
-        &mut len,
-        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
-    ))?;
+    // SAFETY: `st` and `len` are live; the kernel writes at most `len` bytes into `st`.
+    let new = syscall!(unsafe {
+        libc::accept4(
+            fd.as_raw_fd(),
+            (&mut st as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    })?;
     // SAFETY: accept4 returned a fresh descriptor nothing else owns.
     let new = unsafe { OwnedFd::from_raw_fd(new) };
     let addr = from_storage(&st, len)?;
@@ -166,25 +169,31 @@ pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SocketAddr)> {
 /// `sendto(2)` with `MSG_NOSIGNAL`.
 pub fn send_to(fd: BorrowedFd<'_>, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
     let (raw, len) = to_raw(addr);
-    let n = syscall!(sendto(
-        fd.as_raw_fd(),
-        buf.as_ptr().cast(),
-        buf.len(),
-        libc::MSG_NOSIGNAL,
-        (&raw as *const RawAddr).cast(),
-        len
-    ))?;
+    // SAFETY: `buf` and `raw` are live for the call and only read.
+    let n = syscall!(unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+            (&raw as *const RawAddr).cast(),
+            len,
+        )
+    })?;
     Ok(n as usize)
 }
 
 /// `send(2)` with `MSG_NOSIGNAL`.
 pub fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
-    let n = syscall!(send(
-        fd.as_raw_fd(),
-        buf.as_ptr().cast(),
-        buf.len(),
-        libc::MSG_NOSIGNAL
-    ))?;
+    // SAFETY: `buf` is live for the call and only read.
+    let n = syscall!(unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    })?;
     Ok(n as usize)
 }
 
@@ -205,32 +214,39 @@ fn recv_from_flags(
     flags: libc::c_int,
 ) -> io::Result<(usize, SocketAddr)> {
     let (mut st, mut len) = empty_storage();
-    let n = syscall!(recvfrom(
-        fd.as_raw_fd(),
-        buf.as_mut_ptr().cast(),
-        buf.len(),
-        flags,
-        (&mut st as *mut libc::sockaddr_storage).cast(),
-        &mut len
-    ))?;
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf` and at most `len` into `st`.
+    let n = syscall!(unsafe {
+        libc::recvfrom(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            flags,
+            (&mut st as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    })?;
     Ok((n as usize, from_storage(&st, len)?))
 }
 
 /// `recv(2)`.
 pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    let n = syscall!(recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0))?;
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+    let n = syscall!(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })?;
     Ok(n as usize)
 }
 
 /// `recv(2)` with `MSG_PEEK`: copies queued bytes (or the next datagram)
 /// without taking them.
 pub fn peek(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    let n = syscall!(recv(
-        fd.as_raw_fd(),
-        buf.as_mut_ptr().cast(),
-        buf.len(),
-        libc::MSG_PEEK
-    ))?;
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+    let n = syscall!(unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_PEEK,
+        )
+    })?;
     Ok(n as usize)
 }
 
@@ -290,16 +306,18 @@ pub fn recv_batch(
         hdr.msg_hdr.msg_iov = (buf as *mut IoSliceMut<'_>).cast();
         hdr.msg_hdr.msg_iovlen = 1;
     }
-    // SAFETY (for the macro's unsafe block): the first `n` headers point at
+    // SAFETY: the first `n` headers point at
     // `n` live, writable address slots and buffers that outlive the call;
     // a null timeout means none.
-    let got = syscall!(recvmmsg(
-        fd.as_raw_fd(),
-        hdrs.as_mut_ptr(),
-        n as libc::c_uint,
-        0,
-        std::ptr::null_mut()
-    ))? as usize;
+    let got = syscall!(unsafe {
+        libc::recvmmsg(
+            fd.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            n as libc::c_uint,
+            0,
+            std::ptr::null_mut(),
+        )
+    })? as usize;
     for ((m, hdr), name) in meta.iter_mut().zip(&hdrs).zip(&names).take(got) {
         *m = RecvMeta {
             len: hdr.msg_len as usize,
@@ -344,36 +362,44 @@ pub fn send_batch(
         hdr.msg_hdr.msg_iov = (buf as *const IoSlice<'_>).cast_mut().cast();
         hdr.msg_hdr.msg_iovlen = 1;
     }
-    // SAFETY (for the macro's unsafe block): the first `n` headers point at
+    // SAFETY: the first `n` headers point at
     // live addresses and buffers that outlive the call.
-    let sent = syscall!(sendmmsg(
-        fd.as_raw_fd(),
-        hdrs.as_mut_ptr(),
-        n as libc::c_uint,
-        libc::MSG_NOSIGNAL
-    ))?;
+    let sent = syscall!(unsafe {
+        libc::sendmmsg(
+            fd.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            n as libc::c_uint,
+            libc::MSG_NOSIGNAL,
+        )
+    })?;
     Ok(sent as usize)
 }
 
 /// `getsockname(2)`.
 pub fn local_addr(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
     let (mut st, mut len) = empty_storage();
-    syscall!(getsockname(
-        fd.as_raw_fd(),
-        (&mut st as *mut libc::sockaddr_storage).cast(),
-        &mut len
-    ))?;
+    // SAFETY: `st` and `len` are live; the kernel writes at most `len` bytes into `st`.
+    syscall!(unsafe {
+        libc::getsockname(
+            fd.as_raw_fd(),
+            (&mut st as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    })?;
     from_storage(&st, len)
 }
 
 /// `getpeername(2)`.
 pub fn peer_addr(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
     let (mut st, mut len) = empty_storage();
-    syscall!(getpeername(
-        fd.as_raw_fd(),
-        (&mut st as *mut libc::sockaddr_storage).cast(),
-        &mut len
-    ))?;
+    // SAFETY: `st` and `len` are live; the kernel writes at most `len` bytes into `st`.
+    syscall!(unsafe {
+        libc::getpeername(
+            fd.as_raw_fd(),
+            (&mut st as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    })?;
     from_storage(&st, len)
 }
 
@@ -435,13 +461,16 @@ impl Opt {
 /// `setsockopt(2)` for an integer option.
 pub fn set_opt(fd: BorrowedFd<'_>, opt: Opt, value: i32) -> io::Result<()> {
     let (level, name) = opt.level_name();
-    syscall!(setsockopt(
-        fd.as_raw_fd(),
-        level,
-        name,
-        (&value as *const i32).cast(),
-        size_of::<i32>() as libc::socklen_t
-    ))?;
+    // SAFETY: reads an i32 from `value`, alive for the call.
+    syscall!(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&value as *const i32).cast(),
+            size_of::<i32>() as libc::socklen_t,
+        )
+    })?;
     Ok(())
 }
 
@@ -450,13 +479,16 @@ pub fn get_opt(fd: BorrowedFd<'_>, opt: Opt) -> io::Result<i32> {
     let (level, name) = opt.level_name();
     let mut value: i32 = 0;
     let mut len = size_of::<i32>() as libc::socklen_t;
-    syscall!(getsockopt(
-        fd.as_raw_fd(),
-        level,
-        name,
-        (&mut value as *mut i32).cast(),
-        &mut len
-    ))?;
+    // SAFETY: writes at most `len` (4) bytes into `value`, alive for the call.
+    syscall!(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&mut value as *mut i32).cast(),
+            &mut len,
+        )
+    })?;
     Ok(value)
 }
 
@@ -490,13 +522,16 @@ pub fn multicast_v4(
     } else {
         libc::IP_DROP_MEMBERSHIP
     };
-    syscall!(setsockopt(
-        fd.as_raw_fd(),
-        libc::IPPROTO_IP,
-        name,
-        (&mreq as *const libc::ip_mreq).cast(),
-        size_of::<libc::ip_mreq>() as libc::socklen_t
-    ))?;
+    // SAFETY: reads an ip_mreq from `mreq`, alive for the call.
+    syscall!(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_IP,
+            name,
+            (&mreq as *const libc::ip_mreq).cast(),
+            size_of::<libc::ip_mreq>() as libc::socklen_t,
+        )
+    })?;
     Ok(())
 }
 
@@ -519,13 +554,16 @@ pub fn multicast_v6(
     } else {
         libc::IPV6_DROP_MEMBERSHIP
     };
-    syscall!(setsockopt(
-        fd.as_raw_fd(),
-        libc::IPPROTO_IPV6,
-        name,
-        (&mreq as *const libc::ipv6_mreq).cast(),
-        size_of::<libc::ipv6_mreq>() as libc::socklen_t
-    ))?;
+    // SAFETY: reads an ipv6_mreq from `mreq`, alive for the call.
+    syscall!(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            name,
+            (&mreq as *const libc::ipv6_mreq).cast(),
+            size_of::<libc::ipv6_mreq>() as libc::socklen_t,
+        )
+    })?;
     Ok(())
 }
 
@@ -542,13 +580,16 @@ pub fn set_linger(fd: BorrowedFd<'_>, linger: Option<std::time::Duration>) -> io
         l_onoff: i32::from(linger.is_some()),
         l_linger: linger.map_or(0, |d| d.as_secs().min(i32::MAX as u64) as i32),
     };
-    syscall!(setsockopt(
-        fd.as_raw_fd(),
-        libc::SOL_SOCKET,
-        libc::SO_LINGER,
-        (&value as *const libc::linger).cast(),
-        size_of::<libc::linger>() as libc::socklen_t
-    ))?;
+    // SAFETY: reads a linger struct from `value`, alive for the call.
+    syscall!(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&value as *const libc::linger).cast(),
+            size_of::<libc::linger>() as libc::socklen_t,
+        )
+    })?;
     Ok(())
 }
 
@@ -559,50 +600,15 @@ pub fn shutdown(fd: BorrowedFd<'_>, how: Shutdown) -> io::Result<()> {
         Shutdown::Write => libc::SHUT_WR,
         Shutdown::Both => libc::SHUT_RDWR,
     };
-    syscall!(shutdown(fd.as_raw_fd(), how))?;
+    // SAFETY: integer arguments only.
+    syscall!(unsafe { libc::shutdown(fd.as_raw_fd(), how) })?;
     Ok(())
 }
 
 /// Puts an fd into non-blocking mode (`FIONBIO`).
 pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     let mut on: libc::c_int = 1;
-    syscall!(ioctl(fd.as_raw_fd(), libc::FIONBIO, &mut on))?;
+    // SAFETY: FIONBIO reads a c_int from `on`, alive for the call.
+    syscall!(unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONBIO, &mut on) })?;
     Ok(())
-}
-
-/// Raises this process's soft `RLIMIT_NOFILE` to the hard limit and
-/// returns the new soft limit.
-pub fn raise_fd_limit() -> io::Result<u64> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    syscall!(getrlimit(libc::RLIMIT_NOFILE, &mut lim))?;
-    if lim.rlim_cur < lim.rlim_max {
-        lim.rlim_cur = lim.rlim_max;
-        syscall!(setrlimit(libc::RLIMIT_NOFILE, &lim))?;
-    }
-    Ok(lim.rlim_cur)
-}
-
-/// Sets this process's soft `RLIMIT_NOFILE` (tests use it to provoke
-/// `EMFILE`).
-pub fn set_fd_limit(soft: u64) -> io::Result<()> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    syscall!(getrlimit(libc::RLIMIT_NOFILE, &mut lim))?;
-    lim.rlim_cur = soft.min(lim.rlim_max);
-    syscall!(setrlimit(libc::RLIMIT_NOFILE, &lim))?;
-    Ok(())
-}
-
-/// Number of open file descriptors of this process (entries of
-/// `/proc/self/fd`), for leak checks.
-pub fn open_fd_count() -> io::Result<usize> {
-    // One of the entries is the directory handle used to list it.
-    Ok(std::fs::read_dir("/proc/self/fd")?
-        .count()
-        .saturating_sub(1))
 }

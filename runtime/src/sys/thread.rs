@@ -2,7 +2,8 @@
 
 /// Returns the calling thread's timer slack in nanoseconds.
 pub fn timer_slack() -> Option<u64> {
-    syscall!(prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0))
+    // SAFETY: PR_GET_TIMERSLACK takes no pointer.
+    syscall!(unsafe { libc::prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) })
         .ok()
         .map(|v| v as u64)
 }
@@ -13,11 +14,14 @@ pub fn timer_slack() -> Option<u64> {
 /// much; the runtime thread asks for 1 ns while it runs so that
 /// sub-millisecond sleeps are honoured.
 pub fn set_timer_slack(ns: u64) {
-    let _ = syscall!(prctl(
-        libc::PR_SET_TIMERSLACK,
-        ns as libc::c_ulong,
-        0 as libc::c_ulong,
-        0 as libc::c_ulong,
-        0 as libc::c_ulong
-    ));
+    // SAFETY: PR_SET_TIMERSLACK takes an integer, no pointer.
+    let _ = syscall!(unsafe {
+        libc::prctl(
+            libc::PR_SET_TIMERSLACK,
+            ns as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    });
 }

@@ -13,10 +13,13 @@ pub struct TimerFd {
 impl TimerFd {
     /// Creates a disarmed timer on `CLOCK_MONOTONIC`.
     pub fn new() -> io::Result<TimerFd> {
-        let fd = syscall!(timerfd_create(
-            libc::CLOCK_MONOTONIC,
-            libc::TFD_CLOEXEC | libc::TFD_NONBLOCK
-        ))?;
+        // SAFETY: plain integer flags; no memory is passed.
+        let fd = syscall!(unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
+            )
+        })?;
         // SAFETY: timerfd_create returned a fresh descriptor nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(TimerFd { fd })
@@ -35,12 +38,10 @@ impl TimerFd {
                 tv_nsec: d.subsec_nanos() as libc::c_long,
             },
         };
-        syscall!(timerfd_settime(
-            self.fd.as_raw_fd(),
-            0,
-            &spec,
-            std::ptr::null_mut()
-        ))?;
+        // SAFETY: reads `spec`, alive for the call; no old value is asked for (null).
+        syscall!(unsafe {
+            libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut())
+        })?;
         Ok(())
     }
 }

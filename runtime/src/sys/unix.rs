@@ -12,7 +12,7 @@ use std::io;
 use std::mem::{offset_of, size_of, MaybeUninit};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use super::socket::Kind;
+use super::socket::SocketType;
 
 /// A Unix-domain socket address as the kernel reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -26,25 +26,27 @@ pub enum UnixAddr {
     Abstract(Vec<u8>),
 }
 
-fn ty(kind: Kind) -> libc::c_int {
+fn ty(kind: SocketType) -> libc::c_int {
     let base = match kind {
-        Kind::Datagram => libc::SOCK_DGRAM,
-        Kind::Stream => libc::SOCK_STREAM,
+        SocketType::Datagram => libc::SOCK_DGRAM,
+        SocketType::Stream => libc::SOCK_STREAM,
     };
     base | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
 }
 
 /// Creates a non-blocking, close-on-exec `AF_UNIX` socket.
-pub fn socket(kind: Kind) -> io::Result<OwnedFd> {
-    let fd = syscall!(socket(libc::AF_UNIX, ty(kind), 0))?;
+pub fn socket(kind: SocketType) -> io::Result<OwnedFd> {
+    // SAFETY: plain integer arguments; no memory is passed.
+    let fd = syscall!(unsafe { libc::socket(libc::AF_UNIX, ty(kind), 0) })?;
     // SAFETY: socket returned a fresh descriptor nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// `socketpair(2)`: two connected, non-blocking, close-on-exec sockets.
-pub fn pair(kind: Kind) -> io::Result<(OwnedFd, OwnedFd)> {
+pub fn pair(kind: SocketType) -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
-    syscall!(socketpair(libc::AF_UNIX, ty(kind), 0, fds.as_mut_ptr()))?;
+    // SAFETY: the kernel writes two ints into `fds`.
+    syscall!(unsafe { libc::socketpair(libc::AF_UNIX, ty(kind), 0, fds.as_mut_ptr()) })?;
     // SAFETY: socketpair returned two fresh descriptors nothing else owns.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
@@ -100,11 +102,14 @@ fn from_raw(un: &libc::sockaddr_un, len: libc::socklen_t) -> UnixAddr {
 /// `bind(2)` to `name` (see the module docs for its form).
 pub fn bind(fd: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
     let (un, len) = to_raw(name)?;
-    syscall!(bind(
-        fd.as_raw_fd(),
-        (&un as *const libc::sockaddr_un).cast(),
-        len
-    ))?;
+    // SAFETY: `un` is a live sockaddr_un of at least `len` bytes, only read.
+    syscall!(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&un as *const libc::sockaddr_un).cast(),
+            len,
+        )
+    })?;
     Ok(())
 }
 
@@ -113,11 +118,14 @@ pub fn bind(fd: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
 /// pending connect the way TCP does).
 pub fn connect(fd: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
     let (un, len) = to_raw(name)?;
-    syscall!(connect(
-        fd.as_raw_fd(),
-        (&un as *const libc::sockaddr_un).cast(),
-        len
-    ))?;
+    // SAFETY: `un` is a live sockaddr_un of at least `len` bytes, only read.
+    syscall!(unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            (&un as *const libc::sockaddr_un).cast(),
+            len,
+        )
+    })?;
     Ok(())
 }
 
@@ -125,12 +133,15 @@ pub fn connect(fd: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
 pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, UnixAddr)> {
     let mut un = empty_un();
     let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
-    let new = syscall!(accept4(
-        fd.as_raw_fd(),
-        (&mut un as *mut libc::sockaddr_un).cast(),
-        &mut len,
-        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
-    ))?;
+    // SAFETY: `un` and `len` are live; the kernel writes at most `len` bytes into `un`.
+    let new = syscall!(unsafe {
+        libc::accept4(
+            fd.as_raw_fd(),
+            (&mut un as *mut libc::sockaddr_un).cast(),
+            &mut len,
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    })?;
     // SAFETY: accept4 returned a fresh descriptor nothing else owns.
     let new = unsafe { OwnedFd::from_raw_fd(new) };
     Ok((new, from_raw(&un, len)))
@@ -140,11 +151,14 @@ pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, UnixAddr)> {
 pub fn local_addr(fd: BorrowedFd<'_>) -> io::Result<UnixAddr> {
     let mut un = empty_un();
     let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
-    syscall!(getsockname(
-        fd.as_raw_fd(),
-        (&mut un as *mut libc::sockaddr_un).cast(),
-        &mut len
-    ))?;
+    // SAFETY: `un` and `len` are live; the kernel writes at most `len` bytes into `un`.
+    syscall!(unsafe {
+        libc::getsockname(
+            fd.as_raw_fd(),
+            (&mut un as *mut libc::sockaddr_un).cast(),
+            &mut len,
+        )
+    })?;
     Ok(from_raw(&un, len))
 }
 
@@ -152,25 +166,31 @@ pub fn local_addr(fd: BorrowedFd<'_>) -> io::Result<UnixAddr> {
 pub fn peer_addr(fd: BorrowedFd<'_>) -> io::Result<UnixAddr> {
     let mut un = empty_un();
     let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
-    syscall!(getpeername(
-        fd.as_raw_fd(),
-        (&mut un as *mut libc::sockaddr_un).cast(),
-        &mut len
-    ))?;
+    // SAFETY: `un` and `len` are live; the kernel writes at most `len` bytes into `un`.
+    syscall!(unsafe {
+        libc::getpeername(
+            fd.as_raw_fd(),
+            (&mut un as *mut libc::sockaddr_un).cast(),
+            &mut len,
+        )
+    })?;
     Ok(from_raw(&un, len))
 }
 
 /// `sendto(2)` with `MSG_NOSIGNAL` to `name`.
 pub fn send_to(fd: BorrowedFd<'_>, buf: &[u8], name: &[u8]) -> io::Result<usize> {
     let (un, len) = to_raw(name)?;
-    let n = syscall!(sendto(
-        fd.as_raw_fd(),
-        buf.as_ptr().cast(),
-        buf.len(),
-        libc::MSG_NOSIGNAL,
-        (&un as *const libc::sockaddr_un).cast(),
-        len
-    ))?;
+    // SAFETY: `buf` and `un` are live for the call and only read.
+    let n = syscall!(unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+            (&un as *const libc::sockaddr_un).cast(),
+            len,
+        )
+    })?;
     Ok(n as usize)
 }
 
@@ -178,14 +198,17 @@ pub fn send_to(fd: BorrowedFd<'_>, buf: &[u8], name: &[u8]) -> io::Result<usize>
 pub fn recv_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, UnixAddr)> {
     let mut un = empty_un();
     let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
-    let n = syscall!(recvfrom(
-        fd.as_raw_fd(),
-        buf.as_mut_ptr().cast(),
-        buf.len(),
-        0,
-        (&mut un as *mut libc::sockaddr_un).cast(),
-        &mut len
-    ))?;
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf` and at most `len` into `un`.
+    let n = syscall!(unsafe {
+        libc::recvfrom(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            0,
+            (&mut un as *mut libc::sockaddr_un).cast(),
+            &mut len,
+        )
+    })?;
     Ok((n as usize, from_raw(&un, len)))
 }
 
