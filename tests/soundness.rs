@@ -273,7 +273,7 @@ fn panicking_join_waker_during_shutdown_leaves_no_dangling_context() {
 
 /// A socket bound in one `block_on` and awaited in the next fails at once
 /// with an error that says why, instead of waiting on a reactor nobody
-/// polls (it used to hang with a datagram queued).
+/// polls (with a datagram queued, that would hang).
 #[test]
 fn socket_of_another_runtime_fails_clearly() {
     let sock = tern::block_on(async { UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap() });
@@ -490,7 +490,7 @@ fn timers_work_without_spinning() {
     });
 }
 
-/// `interval(Duration::MAX)` ticks once, then waits (it used to tick
+/// `interval(Duration::MAX)` ticks once, then waits (it must not tick
 /// continuously, the next deadline saturating to the current one).
 #[test]
 fn interval_of_duration_max_ticks_once() {

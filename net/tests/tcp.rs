@@ -299,7 +299,8 @@ async fn data_then_fin_in_one_edge() {
 /// Urgent data does not stall the normal data around it: a peer sends
 /// 4 KiB, one `MSG_OOB` byte and 4 KiB more, and stays open. A read stops
 /// short at the urgent mark with data behind it, so that short read must
-/// not make the reader wait for an edge that never comes (it used to get
+/// not make the reader wait for an edge that never comes (a reader that
+/// clears readiness on every short read gets
 /// 4,096 bytes and then nothing).
 #[tern::test]
 async fn urgent_data_does_not_stall_the_stream() {

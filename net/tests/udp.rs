@@ -398,7 +398,7 @@ async fn several_tasks_receive_on_one_socket() {
 /// runtime, yielding every 64 sends; another receives them. Every one
 /// arrives, in order: a ready reader keeps receiving while datagrams are
 /// queued, so its queue never overflows (a reader that took one datagram
-/// per reactor turn used to lose 96% of them here and then wait forever).
+/// per reactor turn would lose 96% of them here and then wait forever).
 #[tern::test]
 async fn same_runtime_sender_loses_nothing() {
     const N: u32 = 10_000;

@@ -3,7 +3,8 @@
 //! Deadlines are exact [`Instant`]s kept in the runtime's timer heap and are
 //! never fired early. The runtime parks until shortly before the earliest
 //! deadline and finishes the wait with a short spin, so `sleep(1ms)` takes
-//! about 1.0x ms rather than the kernel's usual 1.1 ms.
+//! about 1.0x ms rather than the 5-10 % later that the kernel's timed
+//! waits end on their own.
 //!
 //! A timer registers with the runtime on its first poll (so [`sleep`] may be
 //! called outside a runtime) and is removed from it when dropped. A timer
