@@ -15,8 +15,12 @@ use crate::name::Name;
 ///
 /// Types without a variant of their own are [`RecordType::Other`]; that
 /// includes OPT (41), which the codec turns into [`crate::wire::Edns`].
-/// `RecordType::from(28)` is always `AAAA`, never `Other(28)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// `RecordType::from(28)` is always `AAAA`, never `Other(28)`, and types
+/// compare and hash by their number: `RecordType::Other(28) ==
+/// RecordType::AAAA`, so a lookup, an answer filter or a cache key means the
+/// same type however it was written. [`RecordType::normalized`] gives the
+/// named variant for `match`.
+#[derive(Clone, Copy, Debug)]
 pub enum RecordType {
     /// IPv4 address (1).
     A,
@@ -40,7 +44,27 @@ pub enum RecordType {
     Other(u16),
 }
 
+impl PartialEq for RecordType {
+    fn eq(&self, other: &RecordType) -> bool {
+        self.to_u16() == other.to_u16()
+    }
+}
+
+impl Eq for RecordType {}
+
+impl std::hash::Hash for RecordType {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.to_u16().hash(state);
+    }
+}
+
 impl RecordType {
+    /// The same type with its named variant when it has one:
+    /// `Other(28).normalized()` is `AAAA`.
+    pub fn normalized(self) -> RecordType {
+        RecordType::from_u16(self.to_u16())
+    }
+
     /// The type's number on the wire.
     pub fn to_u16(self) -> u16 {
         match self {
@@ -90,7 +114,7 @@ impl fmt::Display for RecordType {
     /// The mnemonic (`"AAAA"`), or `"TYPE65"` for types without a variant
     /// (RFC 3597 §5).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = match self {
+        let text = match self.normalized() {
             RecordType::A => "A",
             RecordType::AAAA => "AAAA",
             RecordType::CNAME => "CNAME",
@@ -368,5 +392,21 @@ mod tests {
         });
         assert_eq!(other.to_string(), "www.example. 300 IN TYPE65 \\# 3 0001ab");
         assert_eq!(other.rtype(), RecordType::Other(65));
+    }
+
+    #[test]
+    fn known_numbers_are_the_named_type() {
+        use std::collections::HashSet;
+        assert_eq!(RecordType::Other(28), RecordType::AAAA);
+        assert_eq!(RecordType::Other(1), RecordType::A);
+        assert_ne!(RecordType::Other(99), RecordType::A);
+        assert_eq!(RecordType::Other(28).normalized(), RecordType::AAAA);
+        assert!(matches!(
+            RecordType::Other(5).normalized(),
+            RecordType::CNAME
+        ));
+        assert_eq!(RecordType::Other(28).to_string(), "AAAA");
+        let set: HashSet<RecordType> = [RecordType::AAAA, RecordType::Other(28)].into();
+        assert_eq!(set.len(), 1);
     }
 }

@@ -21,8 +21,9 @@ pub const MAX_CNAME_CHAIN: usize = 16;
 /// From `qname`, CNAME records in the answer section are followed (at most
 /// [`MAX_CNAME_CHAIN`] links; a loop or a longer chain is
 /// [`Error::Malformed`]) to the canonical name; the result is the records of
-/// type `qtype` owned by that name, in answer order. Their TTLs are lowered
-/// to the smallest TTL on the chain, so a cache keeping them under `qname`
+/// type `qtype` owned by that name, in answer order. A TTL with the top bit
+/// set counts as 0 (RFC 2181 §8), and TTLs are lowered to the smallest TTL
+/// on the chain, so a cache keeping them under `qname`
 /// forgets them when any link expires. For `qtype` CNAME the chain is not
 /// followed: the result is the CNAME records owned by `qname`.
 ///
@@ -48,7 +49,7 @@ pub fn extract_answer(
         .iter()
         .filter(|r| r.rtype() == qtype && r.name == owner)
         .map(|r| Record {
-            ttl: r.ttl.min(chain_ttl),
+            ttl: clamp_ttl(r.ttl).min(chain_ttl),
             ..r.clone()
         })
         .collect();
@@ -78,10 +79,19 @@ pub fn negative_ttl(qname: &Name, reply: &Message) -> Option<u32> {
     let (owner, chain_ttl) = follow_cnames(qname, RecordType::Other(0), &reply.answers).ok()?;
     reply.authorities.iter().find_map(|r| match &r.data {
         RData::SOA { minimum, .. } if owner.is_subdomain_of(&r.name) => {
-            Some(r.ttl.min(*minimum).min(chain_ttl))
+            Some(clamp_ttl(r.ttl).min(*minimum).min(chain_ttl))
         }
         _ => None,
     })
+}
+
+/// RFC 2181 §8: a TTL above 2³¹ − 1 is to be read as 0.
+fn clamp_ttl(ttl: u32) -> u32 {
+    if ttl > i32::MAX as u32 {
+        0
+    } else {
+        ttl
+    }
 }
 
 /// Follows CNAMEs from `qname` through `answers` until a name that has
@@ -120,7 +130,7 @@ fn follow_cnames(
             )));
         }
         visited.push(target);
-        ttl = ttl.min(link_ttl);
+        ttl = ttl.min(clamp_ttl(link_ttl));
         current = target;
     }
     Ok((current.clone(), ttl))

@@ -336,3 +336,69 @@ fn attempt_plans() {
     c.nameservers.clear();
     assert!(attempt_plan(&c, 0).is_empty());
 }
+
+#[test]
+fn opcode_must_match() {
+    let q = query();
+    let mut m = reply_to(&q, Rcode::NOERROR, vec![a("www.example", 60, 1)]);
+    m.header.opcode = 5; // UPDATE
+    assert!(matches!(
+        validate_reply(&q, &m.encode(), Transport::Udp),
+        Err(Reject::OpcodeMismatch {
+            expected: 0,
+            got: 5
+        })
+    ));
+}
+
+#[test]
+fn question_is_checked_before_the_rest_is_decoded() {
+    let q = query();
+    let mut m = reply_to(&q, Rcode::NOERROR, vec![a("www.example", 60, 1)]);
+    m.questions[0].name = name("other.example");
+    let mut bytes = m.encode();
+    // A record count that promises far more than the message holds.
+    bytes[7] = 0xff;
+    assert!(matches!(
+        validate_reply(&q, &bytes, Transport::Udp),
+        Err(Reject::QuestionMismatch)
+    ));
+}
+
+#[test]
+fn ttls_with_the_top_bit_set_count_as_zero() {
+    let q = query();
+    let r = reply_to(
+        &q,
+        Rcode::NOERROR,
+        vec![a("www.example", 0x8000_0000, 1), a("www.example", 70, 2)],
+    );
+    let got = extract_answer(&name("www.example"), RecordType::A, &r).unwrap();
+    assert_eq!(got.iter().map(|r| r.ttl).collect::<Vec<_>>(), [0, 70]);
+    let r = reply_to(
+        &q,
+        Rcode::NOERROR,
+        vec![
+            cname("www.example", u32::MAX, "b.example"),
+            a("b.example", 70, 2),
+        ],
+    );
+    let got = extract_answer(&name("www.example"), RecordType::A, &r).unwrap();
+    assert_eq!(got[0].ttl, 0);
+}
+
+#[test]
+fn type_numbers_match_named_types() {
+    let q = Message::query(7, &name("www.example"), RecordType::Other(28), None);
+    let mut r = q.clone();
+    r.header.qr = true;
+    r.answers = vec![Record {
+        name: name("www.example"),
+        ttl: 60,
+        data: RData::AAAA("2001:db8::1".parse().unwrap()),
+    }];
+    // The reply decodes its question as AAAA; it still echoes ours.
+    let got = validate_reply(&q, &r.encode(), Transport::Udp).unwrap();
+    let records = extract_answer(&name("www.example"), RecordType::Other(28), &got).unwrap();
+    assert_eq!(records.len(), 1);
+}

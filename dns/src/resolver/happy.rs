@@ -1,22 +1,25 @@
 //! [`connect`]: Happy Eyeballs v2 (RFC 8305).
 //!
-//! AAAA and A queries start together. Connecting starts as soon as AAAA
-//! answers, or 50 ms (the resolution delay) after A answers if AAAA has
-//! not. Addresses are interleaved by family, IPv6 first; a new connection
+//! AAAA and A queries for one search candidate start together; the first
+//! candidate with addresses of either family is the name connected to (as
+//! `lookup_ip` and glibc settle it), and the search list goes on only when
+//! both families of a candidate came back without data. Connecting starts
+//! as soon as AAAA answers, or 50 ms (the resolution delay) after A answers
+//! if AAAA has not. Addresses are interleaved by family, IPv6 first; a new connection
 //! attempt starts every 250 ms (the connection attempt delay) or at once
 //! when the previous one fails. The first connection to complete wins; the
 //! other attempts are dropped, closing their sockets.
 //!
 //! # Implementation
 //!
-//! One task drives everything from a single `poll_fn`: the two lookups,
-//! the two timers and a list of boxed connect futures. Dropping the
+//! One task drives everything from a single `poll_fn`: the search (two
+//! lookups at a time), the two timers and a list of boxed connect futures. Dropping the
 //! `connect` future drops all of them, so cancellation leaks nothing.
 
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -24,10 +27,11 @@ use std::time::{Duration, Instant};
 use tern_net::TcpStream;
 use tern_runtime::time::{sleep, sleep_until, Sleep};
 
-use super::{addresses, system_resolver, Resolver};
+use super::{addresses, system_resolver, Resolver, SearchOutcome};
 use crate::error::Error;
+use crate::name::Name;
 use crate::record::RecordType;
-use crate::search::{ip_literal, localhost_addrs, search_candidates};
+use crate::search::{ip_literal, localhost_addrs, scoped_ipv6, search_candidates};
 
 /// RFC 8305 §3: how long to wait for AAAA after A has answered.
 pub const RESOLUTION_DELAY: Duration = Duration::from_millis(50);
@@ -49,36 +53,182 @@ type Attempt = Pin<Box<dyn Future<Output = io::Result<TcpStream>>>>;
 impl Resolver {
     /// Connects to `host:port` with Happy Eyeballs v2 (RFC 8305), resolving
     /// with this resolver.
+    ///
+    /// The search list is walked as [`lookup_ip`](Resolver::lookup_ip)
+    /// walks it: both families of one candidate name are asked together,
+    /// and the first candidate with addresses of either family is the one
+    /// connected to; the other family is taken from that same name only.
     pub async fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
+        if let Some((ip, zone)) = scoped_ipv6(host) {
+            let scope = zone.parse::<u32>().map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{host}: zone {zone:?} is not a numeric interface index"),
+                )
+            })?;
+            return TcpStream::connect(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, scope))).await;
+        }
         let known = ip_literal(host)
             .map(|ip| vec![ip])
             .or_else(|| localhost_addrs(host))
             .or_else(|| self.hosts_addrs(host));
         let mut race = match known {
-            Some(ips) => Race::new(port, None, None, ips),
+            Some(ips) => Race::new(port, None, ips),
             None => {
-                search_candidates(host, self.config())?;
-                Race::new(
-                    port,
-                    Some(Box::pin(self.lookup_family(host, RecordType::AAAA))),
-                    Some(Box::pin(self.lookup_family(host, RecordType::A))),
-                    Vec::new(),
-                )
+                let names = search_candidates(host, self.config())?;
+                Race::new(port, Some(Search::new(self, names)), Vec::new())
             }
         };
-        poll_fn(|cx| race.poll(cx)).await
+        poll_fn(|cx| race.poll(cx))
+            .await
+            .map_err(|e| name_host(host, e))
+    }
+}
+
+/// `err` with `host` in its message (the kind and the inner error kept).
+fn name_host(host: &str, err: io::Error) -> io::Error {
+    io::Error::new(
+        err.kind(),
+        HostError {
+            host: host.into(),
+            err,
+        },
+    )
+}
+
+/// An error of `connect` for one host.
+#[derive(Debug)]
+struct HostError {
+    host: String,
+    err: io::Error,
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.host, self.err)
+    }
+}
+
+impl std::error::Error for HostError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.err.get_ref().map(|e| e as _)
+    }
+}
+
+/// The two lookups of one search candidate at a time, moving to the next
+/// candidate only when both families came back without data.
+struct Search<'a> {
+    resolver: &'a Resolver,
+    names: std::vec::IntoIter<Name>,
+    aaaa: Option<Lookup<'a>>,
+    a: Option<Lookup<'a>>,
+    /// Results of the current candidate, held until it is settled.
+    v6: Option<Result<Vec<IpAddr>, Error>>,
+    v4: Option<Result<Vec<IpAddr>, Error>>,
+    settled: bool,
+    outcome: SearchOutcome,
+}
+
+/// What one poll of [`Search`] brought.
+#[derive(Default)]
+struct Found {
+    v6: Option<Result<Vec<IpAddr>, Error>>,
+    v4: Option<Result<Vec<IpAddr>, Error>>,
+    /// No lookup is left.
+    done: bool,
+}
+
+impl<'a> Search<'a> {
+    fn new(resolver: &'a Resolver, names: Vec<Name>) -> Search<'a> {
+        let mut search = Search {
+            resolver,
+            names: names.into_iter(),
+            aaaa: None,
+            a: None,
+            v6: None,
+            v4: None,
+            settled: false,
+            outcome: SearchOutcome::default(),
+        };
+        search.next_candidate();
+        search
     }
 
-    /// Addresses of one family, through the search list.
-    async fn lookup_family(&self, host: &str, rtype: RecordType) -> Result<Vec<IpAddr>, Error> {
-        Ok(addresses(&self.lookup(host, rtype).await?).collect())
+    /// Starts both lookups for the next candidate; false if there is none.
+    fn next_candidate(&mut self) -> bool {
+        let Some(name) = self.names.next() else {
+            return false;
+        };
+        self.aaaa = Some(family(self.resolver, name.clone(), RecordType::AAAA));
+        self.a = Some(family(self.resolver, name, RecordType::A));
+        true
     }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Found {
+        loop {
+            if let Some(f) = &mut self.aaaa {
+                if let Poll::Ready(r) = f.as_mut().poll(cx) {
+                    self.aaaa = None;
+                    self.v6 = Some(r);
+                }
+            }
+            if let Some(f) = &mut self.a {
+                if let Poll::Ready(r) = f.as_mut().poll(cx) {
+                    self.a = None;
+                    self.v4 = Some(r);
+                }
+            }
+            let has_data =
+                |r: &Option<Result<Vec<IpAddr>, Error>>| matches!(r, Some(Ok(v)) if !v.is_empty());
+            if !self.settled && (has_data(&self.v6) || has_data(&self.v4)) {
+                self.settled = true;
+            }
+            if self.settled {
+                return Found {
+                    v6: self.v6.take(),
+                    v4: self.v4.take(),
+                    done: self.aaaa.is_none() && self.a.is_none(),
+                };
+            }
+            if self.v6.is_none() || self.v4.is_none() {
+                return Found::default();
+            }
+            // Both families of this candidate came back without data.
+            let errors = [self.v6.take(), self.v4.take()];
+            for e in errors.into_iter().flatten().filter_map(Result::err) {
+                if let Some(stop) = self.outcome.note(e) {
+                    return self.fail(stop);
+                }
+            }
+            if !self.next_candidate() {
+                let outcome = std::mem::take(&mut self.outcome);
+                return self.fail(outcome.finish());
+            }
+        }
+    }
+
+    fn fail(&mut self, e: Error) -> Found {
+        self.aaaa = None;
+        self.a = None;
+        self.settled = true;
+        Found {
+            v4: Some(Err(e)),
+            v6: None,
+            done: true,
+        }
+    }
+}
+
+/// The addresses of one family of one name.
+fn family(resolver: &Resolver, name: Name, rtype: RecordType) -> Lookup<'_> {
+    Box::pin(async move { Ok(addresses(&resolver.query(&name, rtype).await?).collect()) })
 }
 
 struct Race<'a> {
     port: u16,
-    aaaa: Option<Lookup<'a>>,
-    a: Option<Lookup<'a>>,
+    search: Option<Search<'a>>,
+    /// Whether the AAAA answer is still awaited.
+    aaaa_pending: bool,
     /// Set when A answered first: connecting may start when it fires.
     resolution_delay: Option<Sleep>,
     v6: VecDeque<IpAddr>,
@@ -92,17 +242,12 @@ struct Race<'a> {
 }
 
 impl<'a> Race<'a> {
-    fn new(
-        port: u16,
-        aaaa: Option<Lookup<'a>>,
-        a: Option<Lookup<'a>>,
-        known: Vec<IpAddr>,
-    ) -> Race<'a> {
+    fn new(port: u16, search: Option<Search<'a>>, known: Vec<IpAddr>) -> Race<'a> {
         let (v6, v4) = known.into_iter().partition(IpAddr::is_ipv6);
         Race {
             port,
-            aaaa,
-            a,
+            aaaa_pending: search.is_some(),
+            search,
             resolution_delay: None,
             v6,
             v4,
@@ -148,7 +293,7 @@ impl<'a> Race<'a> {
                 .reset(Instant::now() + CONNECTION_ATTEMPT_DELAY);
             // Loop: poll the new attempt so it registers its waker.
         }
-        let lookups_done = self.aaaa.is_none() && self.a.is_none();
+        let lookups_done = self.search.is_none();
         if lookups_done && self.attempts.is_empty() && self.v6.is_empty() && self.v4.is_empty() {
             return Poll::Ready(Err(self.failure()));
         }
@@ -156,27 +301,32 @@ impl<'a> Race<'a> {
     }
 
     fn poll_lookups(&mut self, cx: &mut Context<'_>) {
-        if let Some(f) = &mut self.aaaa {
-            if let Poll::Ready(r) = f.as_mut().poll(cx) {
-                self.aaaa = None;
-                self.resolution_delay = None;
-                match r {
-                    Ok(ips) => self.v6.extend(ips),
-                    Err(e) => self.note_resolve_error(e),
-                }
+        let Some(search) = &mut self.search else {
+            return;
+        };
+        let found = search.poll(cx);
+        if found.done {
+            self.search = None;
+        }
+        if let Some(r) = found.v6 {
+            self.aaaa_pending = false;
+            self.resolution_delay = None;
+            match r {
+                Ok(ips) => self.v6.extend(ips),
+                Err(e) => self.note_resolve_error(e),
             }
         }
-        if let Some(f) = &mut self.a {
-            if let Poll::Ready(r) = f.as_mut().poll(cx) {
-                self.a = None;
-                match r {
-                    Ok(ips) => self.v4.extend(ips),
-                    Err(e) => self.note_resolve_error(e),
-                }
-                if self.aaaa.is_some() {
-                    self.resolution_delay = Some(sleep_until(Instant::now() + RESOLUTION_DELAY));
-                }
+        if let Some(r) = found.v4 {
+            match r {
+                Ok(ips) => self.v4.extend(ips),
+                Err(e) => self.note_resolve_error(e),
             }
+            if self.aaaa_pending && !found.done {
+                self.resolution_delay = Some(sleep_until(Instant::now() + RESOLUTION_DELAY));
+            }
+        }
+        if found.done {
+            self.aaaa_pending = false;
         }
     }
 
@@ -190,7 +340,7 @@ impl<'a> Race<'a> {
     /// Whether connection attempts may start: AAAA has answered, or A has
     /// and the resolution delay is over, or no lookup was needed.
     fn may_connect(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.started || self.aaaa.is_none() {
+        if self.started || !self.aaaa_pending {
             return true;
         }
         match &mut self.resolution_delay {
@@ -236,7 +386,7 @@ mod tests {
         .iter()
         .map(|s| s.parse().unwrap())
         .collect();
-        let mut race = Race::new(80, None, None, ips);
+        let mut race = Race::new(80, None, ips);
         let order: Vec<String> = std::iter::from_fn(|| race.next_address())
             .map(|ip| ip.to_string())
             .collect();

@@ -173,9 +173,17 @@ impl Resolver {
     /// The records of type `rtype` for `name`, following CNAMEs within each
     /// answer, trying the search list as [`lookup_ip`](Resolver::lookup_ip)
     /// does. The hosts file is not consulted.
+    ///
+    /// `localhost` and names under it are answered here (RFC 6761 §6.3):
+    /// 127.0.0.1 for A, ::1 for AAAA, NODATA for every other type.
     pub async fn lookup(&self, name: &str, rtype: RecordType) -> Result<Vec<Record>, Error> {
+        let rtype = rtype.normalized();
+        let candidates = search_candidates(name, &self.inner.config)?;
+        if let Some(records) = localhost_records(name, rtype) {
+            return records;
+        }
         let mut outcome = SearchOutcome::default();
-        for candidate in search_candidates(name, &self.inner.config)? {
+        for candidate in candidates {
             match self.query(&candidate, rtype).await {
                 Ok(records) => return Ok(records),
                 Err(e) => {
@@ -291,6 +299,32 @@ impl Resolver {
     }
 }
 
+/// The answer for `host` if it is `localhost` or below it.
+fn localhost_records(host: &str, rtype: RecordType) -> Option<Result<Vec<Record>, Error>> {
+    let ips = localhost_addrs(host)?;
+    let name: Name = host.parse().ok()?;
+    let records: Vec<Record> = ips
+        .into_iter()
+        .filter_map(|ip| {
+            let data = match (ip, rtype) {
+                (IpAddr::V4(v4), RecordType::A) => RData::A(v4),
+                (IpAddr::V6(v6), RecordType::AAAA) => RData::AAAA(v6),
+                _ => return None,
+            };
+            Some(Record {
+                name: name.clone(),
+                ttl: 0,
+                data,
+            })
+        })
+        .collect();
+    Some(if records.is_empty() {
+        Err(Error::NoData)
+    } else {
+        Ok(records)
+    })
+}
+
 fn addresses(records: &[Record]) -> impl Iterator<Item = IpAddr> + '_ {
     records.iter().filter_map(|r| match r.data {
         RData::A(ip) => Some(IpAddr::V4(ip)),
@@ -302,22 +336,29 @@ fn addresses(records: &[Record]) -> impl Iterator<Item = IpAddr> + '_ {
 /// What the search list has met so far, to pick the error to report when
 /// no candidate answers (glibc's order: NODATA, then a server failure, then
 /// NXDOMAIN).
+///
+/// The rules are glibc's `res_nsearch` (c-ares does the same): NXDOMAIN
+/// and NODATA go on to the next candidate; so does SERVFAIL (a broken zone
+/// may sit beside a working one), remembered as a temporary failure; any
+/// other failure — REFUSED, a timeout, an I/O error — stops the search, so
+/// a refused or unreachable zone never lets a later search domain answer
+/// for the name the user meant.
 #[derive(Default)]
-struct SearchOutcome {
+pub(crate) struct SearchOutcome {
     nodata: bool,
     failure: Option<Error>,
 }
 
 impl SearchOutcome {
     /// Records a candidate's error; returns it back if the search must stop.
-    fn note(&mut self, e: Error) -> Option<Error> {
+    pub(crate) fn note(&mut self, e: Error) -> Option<Error> {
         match e {
             Error::NxDomain => None,
             Error::NoData => {
                 self.nodata = true;
                 None
             }
-            Error::ServFail | Error::Refused => {
+            Error::ServFail => {
                 self.failure.get_or_insert(e);
                 None
             }
@@ -325,7 +366,8 @@ impl SearchOutcome {
         }
     }
 
-    fn finish(self) -> Error {
+    /// The error to report once every candidate has been tried.
+    pub(crate) fn finish(self) -> Error {
         if self.nodata {
             Error::NoData
         } else {

@@ -13,11 +13,18 @@
 //! backwards: a pointer must target an offset before the start of the name
 //! segment being read, and each jump lowers that bound further. A pointer
 //! into the segment itself would make the reader pass the same pointer again,
-//! so this rule loses no valid message and makes loops impossible; together
-//! with the 255-byte name limit it bounds the work per name.
+//! so this rule loses no valid message and makes loops impossible. It does
+//! not bound the work: a chain of pointers each pointing at the one before
+//! costs a hop per two bytes of message, so a name may take at most
+//! [`MAX_POINTER_HOPS`] jumps (a name has at most 127 labels, so a valid one
+//! never needs more).
 
 use crate::error::{malformed, Error};
 use crate::name::{Name, MAX_NAME_LEN};
+
+/// Most compression pointers followed while reading one name: one per
+/// label of the longest possible name.
+pub(crate) const MAX_POINTER_HOPS: usize = 127;
 
 /// Cursor over `msg[pos..end]`; see the module notes.
 #[derive(Clone, Debug)]
@@ -122,6 +129,7 @@ impl<'a> Reader<'a> {
         // Pointers must target offsets below `limit`.
         let mut limit = start;
         let mut jumped = false;
+        let mut hops = 0usize;
         let byte_at = |at: usize, bound: usize| -> Result<u8, Error> {
             msg.get(at).copied().filter(|_| at < bound).ok_or_else(|| {
                 malformed(format_args!("{what} at offset {start} runs past the end"))
@@ -163,6 +171,13 @@ impl<'a> Reader<'a> {
                         return Err(malformed(format_args!(
                             "{what} at offset {start}: compression pointer at offset {pos} \
                              to offset {target} does not point backwards"
+                        )));
+                    }
+                    hops += 1;
+                    if hops > MAX_POINTER_HOPS {
+                        return Err(malformed(format_args!(
+                            "{what} at offset {start} follows more than {MAX_POINTER_HOPS} \
+                             compression pointers"
                         )));
                     }
                     if !jumped {
@@ -266,5 +281,24 @@ mod tests {
         assert!(r.u8("z").is_err());
         let mut r = Reader::new(msg);
         assert!(r.sub(6, "rdata").is_err());
+    }
+
+    #[test]
+    fn pointer_hops_are_capped() {
+        // The root at 0, then pointers each to the one before: the name read
+        // at the last pointer follows `n` hops.
+        let chain = |n: usize| {
+            let mut msg = vec![0u8];
+            for i in 0..n {
+                let target = if i == 0 { 0 } else { 1 + 2 * (i - 1) };
+                msg.extend_from_slice(&[0xc0 | (target >> 8) as u8, target as u8]);
+            }
+            msg
+        };
+        let ok = chain(MAX_POINTER_HOPS);
+        assert!(read_name(&ok, ok.len() - 2).unwrap().is_root());
+        let long = chain(MAX_POINTER_HOPS + 1);
+        let err = read_name(&long, long.len() - 2).unwrap_err();
+        assert!(err.to_string().contains("compression pointers"), "{err}");
     }
 }
