@@ -244,3 +244,52 @@ fn insert_result_caches_what_may_be_cached() {
         Some(Err(Error::NoData))
     ));
 }
+
+/// Issue 15, defect 3: answers with long names cannot make the cache hold
+/// more than its byte limit, whatever their number.
+#[test]
+fn byte_limit_bounds_what_the_cache_holds() {
+    let t0 = Instant::now();
+    let max = 256 * 1024;
+    let mut cache = Cache::with_limits(100_000, max);
+    let label = "x".repeat(63);
+    for i in 0..2_000 {
+        let owner = format!("{i}.{label}.{label}.{label}");
+        let records: Vec<Record> = (0..64).map(|j| a(&owner, 300, j)).collect();
+        cache.insert(name(&owner), RecordType::A, records, t0);
+        assert!(cache.bytes() <= max, "{} bytes after {i}", cache.bytes());
+    }
+    assert!(cache.len() > 1, "the newest entries are kept");
+    assert!(cache.len() < 2_000);
+    // The bytes counted go back to zero when everything goes.
+    cache.remove_expired(t0 + secs(301));
+    assert_eq!((cache.len(), cache.bytes()), (0, 0));
+}
+
+#[test]
+fn replacing_and_removing_entries_keeps_the_byte_count() {
+    let t0 = Instant::now();
+    let mut cache = Cache::new(8);
+    cache.insert(
+        name("a.example"),
+        RecordType::A,
+        vec![a("a.example", 60, 1)],
+        t0,
+    );
+    let one = cache.bytes();
+    assert!(one > 0);
+    cache.insert(
+        name("a.example"),
+        RecordType::A,
+        vec![a("a.example", 60, 2)],
+        t0,
+    );
+    assert_eq!(cache.bytes(), one);
+    cache.remove(&name("a.example"), RecordType::A);
+    assert_eq!(cache.bytes(), 0);
+    // An answer bigger than a quarter of the limit is not kept at all.
+    let mut small = Cache::with_limits(8, 1000);
+    let records: Vec<Record> = (0..64).map(|j| a("b.example", 60, j)).collect();
+    small.insert(name("b.example"), RecordType::A, records, t0);
+    assert_eq!((small.len(), small.bytes()), (0, 0));
+}

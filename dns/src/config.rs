@@ -53,7 +53,24 @@ pub struct Config {
     pub hosts_file: PathBuf,
     /// Entries the cache may hold; 0 turns the cache off. Default 1024.
     pub cache_size: usize,
+    /// Bytes the cache may hold (names and record data, counted as
+    /// [`crate::Cache`] says). Default 1 MiB.
+    pub cache_max_bytes: usize,
+    /// The longest one lookup may take, over every search candidate,
+    /// server, attempt and transport. `None` (the default) means
+    /// `timeout × attempts × servers`, at most [`MAX_DEFAULT_LOOKUP_TIME`];
+    /// any value is capped at [`MAX_LOOKUP_TIME`].
+    pub lookup_timeout: Option<Duration>,
+    /// The longest `connect` spends connecting once the name is resolved
+    /// (Happy Eyeballs attempts, all together). Default 30 s.
+    pub connect_timeout: Duration,
 }
+
+/// The most the default per-lookup deadline allows: 30 s, what glibc takes
+/// with its default timeout and attempts over three servers.
+pub const MAX_DEFAULT_LOOKUP_TIME: Duration = Duration::from_secs(30);
+/// The most any lookup deadline allows: one day.
+pub const MAX_LOOKUP_TIME: Duration = Duration::from_secs(24 * 3600);
 
 impl Default for Config {
     fn default() -> Config {
@@ -68,6 +85,9 @@ impl Default for Config {
             use_hosts: true,
             hosts_file: PathBuf::from(HOSTS_FILE),
             cache_size: 1024,
+            cache_max_bytes: crate::cache::DEFAULT_CACHE_BYTES,
+            lookup_timeout: None,
+            connect_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -134,6 +154,21 @@ impl Config {
         }
     }
 
+    /// How long one lookup may take in all: [`Config::lookup_timeout`], or
+    /// by default `timeout × attempts × servers` capped at
+    /// [`MAX_DEFAULT_LOOKUP_TIME`]; never more than [`MAX_LOOKUP_TIME`].
+    /// Saturates, so `Duration::MAX` and `u32::MAX` attempts are fine.
+    pub fn lookup_time(&self) -> Duration {
+        let time = self.lookup_timeout.unwrap_or_else(|| {
+            let servers = u32::try_from(self.nameservers.len().max(1)).unwrap_or(u32::MAX);
+            self.timeout
+                .saturating_mul(self.attempts.max(1))
+                .saturating_mul(servers)
+                .min(MAX_DEFAULT_LOOKUP_TIME)
+        });
+        time.min(MAX_LOOKUP_TIME)
+    }
+
     /// The EDNS payload to offer in queries: `Some(EDNS_PAYLOAD)` when
     /// [`Config::edns`] is on, for [`crate::wire::Message::query`].
     pub fn edns_payload(&self) -> Option<u16> {
@@ -167,6 +202,21 @@ mod tests {
         assert_eq!(c.hosts_file, PathBuf::from("/etc/hosts"));
         assert_eq!(c.cache_size, 1024);
         assert_eq!(c.edns_payload(), Some(1232));
+        assert_eq!(c.lookup_time(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn lookup_time_saturates_and_is_capped() {
+        let mut c = Config {
+            timeout: Duration::MAX,
+            attempts: u32::MAX,
+            ..Config::default()
+        };
+        assert_eq!(c.lookup_time(), MAX_DEFAULT_LOOKUP_TIME);
+        c.lookup_timeout = Some(Duration::MAX);
+        assert_eq!(c.lookup_time(), MAX_LOOKUP_TIME);
+        c.lookup_timeout = Some(Duration::from_millis(5));
+        assert_eq!(c.lookup_time(), Duration::from_millis(5));
     }
 
     #[test]

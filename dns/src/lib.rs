@@ -44,8 +44,10 @@ mod resolver;
 pub mod search;
 pub mod wire;
 
-pub use cache::{Cache, Negative, MAX_NEGATIVE_TTL, MAX_TTL};
-pub use config::{Config, EDNS_PAYLOAD, HOSTS_FILE, RESOLV_CONF};
+pub use cache::{Cache, Negative, DEFAULT_CACHE_BYTES, MAX_NEGATIVE_TTL, MAX_TTL};
+pub use config::{
+    Config, EDNS_PAYLOAD, HOSTS_FILE, MAX_DEFAULT_LOOKUP_TIME, MAX_LOOKUP_TIME, RESOLV_CONF,
+};
 pub use error::Error;
 pub use hosts::Hosts;
 pub use name::{Labels, Name, MAX_LABEL_LEN, MAX_NAME_LEN};

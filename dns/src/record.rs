@@ -252,6 +252,20 @@ pub enum RData {
 }
 
 impl RData {
+    /// Bytes this data holds on the heap (names and byte strings), for the
+    /// cache's byte limit.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            RData::A(_) | RData::AAAA(_) => 0,
+            RData::CNAME(n) | RData::NS(n) | RData::PTR(n) => n.wire_len(),
+            RData::MX { exchange, .. } => exchange.wire_len(),
+            RData::SRV { target, .. } => target.wire_len(),
+            RData::SOA { mname, rname, .. } => mname.wire_len() + rname.wire_len(),
+            RData::TXT(strings) => strings.iter().map(|s| s.len() + 24).sum(),
+            RData::Other { data, .. } => data.len(),
+        }
+    }
+
     /// The record type this data belongs to.
     pub fn rtype(&self) -> RecordType {
         match self {

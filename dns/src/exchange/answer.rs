@@ -15,16 +15,19 @@ use super::reply::rcode_error;
 
 /// The longest CNAME chain followed within one reply.
 pub const MAX_CNAME_CHAIN: usize = 16;
+/// The most records taken from one answer; the rest are dropped, so one
+/// huge reply cannot make a lookup return or the cache keep thousands.
+pub const MAX_ANSWER_RECORDS: usize = 64;
 
 /// The records of type `qtype` that answer `qname` in `reply`.
 ///
 /// From `qname`, CNAME records in the answer section are followed (at most
 /// [`MAX_CNAME_CHAIN`] links; a loop or a longer chain is
 /// [`Error::Malformed`]) to the canonical name; the result is the records of
-/// type `qtype` owned by that name, in answer order. A TTL with the top bit
-/// set counts as 0 (RFC 2181 §8), and TTLs are lowered to the smallest TTL
-/// on the chain, so a cache keeping them under `qname`
-/// forgets them when any link expires. For `qtype` CNAME the chain is not
+/// type `qtype` owned by that name, in answer order, at most
+/// [`MAX_ANSWER_RECORDS`] of them. A TTL with the top bit set counts as 0
+/// (RFC 2181 §8), and TTLs are lowered to the smallest TTL on the chain, so
+/// a cache keeping them under `qname` forgets them when any link expires. For `qtype` CNAME the chain is not
 /// followed: the result is the CNAME records owned by `qname`.
 ///
 /// Errors: the reply's rcode as an error (NXDOMAIN → [`Error::NxDomain`]),
@@ -48,6 +51,7 @@ pub fn extract_answer(
         .answers
         .iter()
         .filter(|r| r.rtype() == qtype && r.name == owner)
+        .take(MAX_ANSWER_RECORDS)
         .map(|r| Record {
             ttl: clamp_ttl(r.ttl).min(chain_ttl),
             ..r.clone()

@@ -319,22 +319,21 @@ fn negative_ttl_from_soa() {
 fn attempt_plans() {
     let mut c = crate::Config::default();
     let s = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+    let plan = |c: &crate::Config, r| attempt_plan(c, r).collect::<Vec<_>>();
     c.nameservers = vec![s(1), s(2), s(3)];
-    assert_eq!(
-        attempt_plan(&c, 7),
-        vec![s(1), s(2), s(3), s(1), s(2), s(3)]
-    );
+    assert_eq!(plan(&c, 7), vec![s(1), s(2), s(3), s(1), s(2), s(3)]);
     c.rotate = true;
-    assert_eq!(
-        attempt_plan(&c, 7),
-        vec![s(2), s(3), s(1), s(2), s(3), s(1)]
-    );
+    assert_eq!(plan(&c, 7), vec![s(2), s(3), s(1), s(2), s(3), s(1)]);
     c.attempts = 1;
-    assert_eq!(attempt_plan(&c, 2), vec![s(3), s(1), s(2)]);
+    assert_eq!(plan(&c, 2), vec![s(3), s(1), s(2)]);
     c.attempts = 0;
-    assert_eq!(attempt_plan(&c, 0).len(), 3, "at least one round");
+    assert_eq!(plan(&c, 0).len(), 3, "at least one round");
+    // Lazy: u32::MAX rounds are walked only as far as asked.
+    c.attempts = u32::MAX;
+    assert_eq!(attempt_plan(&c, 0).take(7).count(), 7);
     c.nameservers.clear();
     assert!(attempt_plan(&c, 0).is_empty());
+    assert_eq!(attempt_plan(&c, 0).next(), None);
 }
 
 #[test]

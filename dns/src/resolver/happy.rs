@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use tern_net::TcpStream;
 use tern_runtime::time::{sleep, sleep_until, Sleep};
 
-use super::{addresses, system_resolver, Resolver, SearchOutcome};
+use super::{addresses, deadline_after, system_resolver, within, Resolver, SearchOutcome};
 use crate::error::Error;
 use crate::name::Name;
 use crate::record::RecordType;
@@ -37,6 +37,12 @@ use crate::search::{ip_literal, localhost_addrs, scoped_ipv6, search_candidates}
 pub const RESOLUTION_DELAY: Duration = Duration::from_millis(50);
 /// RFC 8305 §5: the pause between starting two connection attempts.
 pub const CONNECTION_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+/// The most connection attempts one `connect` starts; the addresses after
+/// them are not tried.
+pub const MAX_CONNECT_ATTEMPTS: usize = 16;
+/// The most connection attempts in flight at once; the next one waits for
+/// one of them to fail.
+pub const MAX_CONCURRENT_ATTEMPTS: usize = 4;
 
 /// Connects to `host:port` with Happy Eyeballs v2, resolving `host` with
 /// the thread's system resolver (as [`resolve`](super::resolve) does).
@@ -76,9 +82,15 @@ impl Resolver {
             Some(ips) => Race::new(port, None, ips),
             None => {
                 let names = search_candidates(host, self.config())?;
-                Race::new(port, Some(Search::new(self, names)), Vec::new())
+                let search = Search::new(self, names, self.deadline());
+                Race::new(port, Some(search), Vec::new())
             }
         };
+        let time = self
+            .config()
+            .lookup_time()
+            .saturating_add(self.config().connect_timeout);
+        race.limits.deadline = Some(sleep_until(deadline_after(time)));
         poll_fn(|cx| race.poll(cx))
             .await
             .map_err(|e| name_host(host, e))
@@ -119,6 +131,7 @@ impl std::error::Error for HostError {
 /// candidate only when both families came back without data.
 struct Search<'a> {
     resolver: &'a Resolver,
+    deadline: Instant,
     names: std::vec::IntoIter<Name>,
     aaaa: Option<Lookup<'a>>,
     a: Option<Lookup<'a>>,
@@ -139,9 +152,10 @@ struct Found {
 }
 
 impl<'a> Search<'a> {
-    fn new(resolver: &'a Resolver, names: Vec<Name>) -> Search<'a> {
+    fn new(resolver: &'a Resolver, names: Vec<Name>, deadline: Instant) -> Search<'a> {
         let mut search = Search {
             resolver,
+            deadline,
             names: names.into_iter(),
             aaaa: None,
             a: None,
@@ -159,8 +173,9 @@ impl<'a> Search<'a> {
         let Some(name) = self.names.next() else {
             return false;
         };
-        self.aaaa = Some(family(self.resolver, name.clone(), RecordType::AAAA));
-        self.a = Some(family(self.resolver, name, RecordType::A));
+        let (resolver, deadline) = (self.resolver, self.deadline);
+        self.aaaa = Some(family(resolver, name.clone(), RecordType::AAAA, deadline));
+        self.a = Some(family(resolver, name, RecordType::A, deadline));
         true
     }
 
@@ -220,12 +235,41 @@ impl<'a> Search<'a> {
 }
 
 /// The addresses of one family of one name.
-fn family(resolver: &Resolver, name: Name, rtype: RecordType) -> Lookup<'_> {
-    Box::pin(async move { Ok(addresses(&resolver.query(&name, rtype).await?).collect()) })
+fn family(resolver: &Resolver, name: Name, rtype: RecordType, deadline: Instant) -> Lookup<'_> {
+    Box::pin(async move {
+        let records = within(deadline, resolver.query(&name, rtype, deadline)).await?;
+        Ok(addresses(&records).collect())
+    })
+}
+
+/// How far a race may go.
+struct Limits {
+    attempt_delay: Duration,
+    max_attempts: usize,
+    max_in_flight: usize,
+    /// Fires when `connect` has taken all the time it may.
+    deadline: Option<Sleep>,
+    /// Starts one connection attempt (a test may put a fake here).
+    connect: fn(SocketAddr) -> Attempt,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            attempt_delay: CONNECTION_ATTEMPT_DELAY,
+            max_attempts: MAX_CONNECT_ATTEMPTS,
+            max_in_flight: MAX_CONCURRENT_ATTEMPTS,
+            deadline: None,
+            connect: |addr| Box::pin(TcpStream::connect(addr)),
+        }
+    }
 }
 
 struct Race<'a> {
     port: u16,
+    limits: Limits,
+    /// Connection attempts started so far.
+    tried: usize,
     search: Option<Search<'a>>,
     /// Whether the AAAA answer is still awaited.
     aaaa_pending: bool,
@@ -246,6 +290,8 @@ impl<'a> Race<'a> {
         let (v6, v4) = known.into_iter().partition(IpAddr::is_ipv6);
         Race {
             port,
+            limits: Limits::default(),
+            tried: 0,
             aaaa_pending: search.is_some(),
             search,
             resolution_delay: None,
@@ -261,6 +307,11 @@ impl<'a> Race<'a> {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
+        if let Some(deadline) = &mut self.limits.deadline {
+            if Pin::new(deadline).poll(cx).is_ready() {
+                return Poll::Ready(Err(self.out_of_time()));
+            }
+        }
         self.poll_lookups(cx);
         loop {
             // Any attempt done?
@@ -280,6 +331,15 @@ impl<'a> Race<'a> {
             if !self.may_connect(cx) || (self.v6.is_empty() && self.v4.is_empty()) {
                 break;
             }
+            if self.tried >= self.limits.max_attempts {
+                // The addresses left are not tried.
+                self.v6.clear();
+                self.v4.clear();
+                break;
+            }
+            if self.attempts.len() >= self.limits.max_in_flight {
+                break;
+            }
             let due =
                 self.attempts.is_empty() || Pin::new(&mut self.next_attempt).poll(cx).is_ready();
             if !due {
@@ -287,10 +347,11 @@ impl<'a> Race<'a> {
             }
             let Some(ip) = self.next_address() else { break };
             self.started = true;
+            self.tried += 1;
             self.attempts
-                .push(Box::pin(TcpStream::connect(SocketAddr::new(ip, self.port))));
+                .push((self.limits.connect)(SocketAddr::new(ip, self.port)));
             self.next_attempt
-                .reset(Instant::now() + CONNECTION_ATTEMPT_DELAY);
+                .reset(Instant::now() + self.limits.attempt_delay);
             // Loop: poll the new attempt so it registers its waker.
         }
         let lookups_done = self.search.is_none();
@@ -361,6 +422,22 @@ impl<'a> Race<'a> {
         Some(ip)
     }
 
+    /// The error when the deadline fires.
+    fn out_of_time(&mut self) -> io::Error {
+        let why = match (self.connect_error.take(), self.resolve_error.take()) {
+            (Some(e), _) => format!("; last error: {e}"),
+            (None, Some(e)) => format!("; last error: {e}"),
+            (None, None) => String::new(),
+        };
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "no connection within the time allowed ({} attempts started){why}",
+                self.tried
+            ),
+        )
+    }
+
     fn failure(&mut self) -> io::Error {
         match (self.connect_error.take(), self.resolve_error.take()) {
             (Some(e), _) => e,
@@ -400,5 +477,92 @@ mod tests {
                 "192.0.2.3"
             ]
         );
+    }
+
+    use std::cell::Cell;
+
+    thread_local! {
+        static STARTED: Cell<usize> = const { Cell::new(0) };
+        static IN_FLIGHT: Cell<usize> = const { Cell::new(0) };
+        static PEAK: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Counts the attempts in flight while it lives.
+    struct InFlight;
+
+    impl InFlight {
+        fn new() -> InFlight {
+            STARTED.with(|c| c.set(c.get() + 1));
+            let now = IN_FLIGHT.with(|c| {
+                c.set(c.get() + 1);
+                c.get()
+            });
+            PEAK.with(|p| p.set(p.get().max(now)));
+            InFlight
+        }
+    }
+
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            IN_FLIGHT.with(|c| c.set(c.get() - 1));
+        }
+    }
+
+    fn many_addresses() -> Vec<IpAddr> {
+        (0..100u16)
+            .map(|i| IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, i]))
+            .chain((0..100u8).map(|i| IpAddr::from([192, 0, 2, i])))
+            .collect()
+    }
+
+    fn race(connect: fn(SocketAddr) -> Attempt, deadline: Duration) -> io::Result<TcpStream> {
+        STARTED.with(|c| c.set(0));
+        PEAK.with(|c| c.set(0));
+        tern_runtime::block_on(async move {
+            let mut race = Race::new(80, None, many_addresses());
+            race.limits.attempt_delay = Duration::from_millis(1);
+            race.limits.connect = connect;
+            race.limits.deadline = Some(sleep(deadline));
+            poll_fn(|cx| race.poll(cx)).await
+        })
+    }
+
+    /// Issue 15, defect 3: 200 addresses that all fail make at most
+    /// MAX_CONNECT_ATTEMPTS attempts.
+    #[test]
+    fn connection_attempts_are_capped_in_number() {
+        let err = race(
+            |_| {
+                Box::pin(async {
+                    let _counted = InFlight::new();
+                    sleep(Duration::from_millis(1)).await;
+                    Err(io::Error::from(io::ErrorKind::ConnectionRefused))
+                })
+            },
+            Duration::from_secs(20),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        assert_eq!(STARTED.with(Cell::get), MAX_CONNECT_ATTEMPTS);
+    }
+
+    /// Blackholed addresses (attempts that never finish): at most
+    /// MAX_CONCURRENT_ATTEMPTS at once, and the deadline ends the race.
+    #[test]
+    fn connection_attempts_are_capped_in_flight_and_in_time() {
+        let err = race(
+            |_| {
+                Box::pin(async {
+                    let _counted = InFlight::new();
+                    std::future::pending().await
+                })
+            },
+            Duration::from_millis(50),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert_eq!(PEAK.with(Cell::get), MAX_CONCURRENT_ATTEMPTS);
+        assert_eq!(STARTED.with(Cell::get), MAX_CONCURRENT_ATTEMPTS);
+        assert_eq!(IN_FLIGHT.with(Cell::get), 0, "dropped with the race");
     }
 }

@@ -26,10 +26,13 @@ mod transport;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use tern_runtime::time::timeout_at;
 
 use crate::cache::Cache;
 use crate::config::Config;
@@ -110,7 +113,10 @@ impl Resolver {
         };
         Resolver {
             inner: Rc::new(Inner {
-                cache: RefCell::new(Cache::new(config.cache_size)),
+                cache: RefCell::new(Cache::with_limits(
+                    config.cache_size,
+                    config.cache_max_bytes,
+                )),
                 config,
                 hosts,
                 rotation: Cell::new(0),
@@ -148,11 +154,21 @@ impl Resolver {
         if let Some(ips) = self.hosts_addrs(host) {
             return Ok(ips);
         }
+        let deadline = self.deadline();
+        within(deadline, self.search_ip(&candidates, deadline)).await
+    }
+
+    /// `lookup_ip`'s walk over the search candidates.
+    async fn search_ip(
+        &self,
+        candidates: &[Name],
+        deadline: Instant,
+    ) -> Result<Vec<IpAddr>, Error> {
         let mut outcome = SearchOutcome::default();
-        for name in &candidates {
+        for name in candidates {
             let (v4, v6) = join(
-                self.query(name, RecordType::A),
-                self.query(name, RecordType::AAAA),
+                self.query(name, RecordType::A, deadline),
+                self.query(name, RecordType::AAAA, deadline),
             )
             .await;
             match (v4, v6) {
@@ -182,9 +198,20 @@ impl Resolver {
         if let Some(records) = localhost_records(name, rtype) {
             return records;
         }
+        let deadline = self.deadline();
+        within(deadline, self.search(candidates, rtype, deadline)).await
+    }
+
+    /// `lookup`'s walk over the search candidates.
+    async fn search(
+        &self,
+        candidates: Vec<Name>,
+        rtype: RecordType,
+        deadline: Instant,
+    ) -> Result<Vec<Record>, Error> {
         let mut outcome = SearchOutcome::default();
         for candidate in candidates {
-            match self.query(&candidate, rtype).await {
+            match self.query(&candidate, rtype, deadline).await {
                 Ok(records) => return Ok(records),
                 Err(e) => {
                     if let Some(e) = outcome.note(e) {
@@ -205,7 +232,9 @@ impl Resolver {
                 return Ok(names.to_vec());
             }
         }
-        let records = self.query(&Name::reverse_of(ip), RecordType::PTR).await?;
+        let deadline = self.deadline();
+        let name = Name::reverse_of(ip);
+        let records = within(deadline, self.query(&name, RecordType::PTR, deadline)).await?;
         Ok(records
             .into_iter()
             .filter_map(|r| match r.data {
@@ -230,13 +259,23 @@ impl Resolver {
         Some(v4.chain(v6).copied().collect())
     }
 
-    /// One name and type: the cache, then the servers.
-    pub(crate) async fn query(&self, name: &Name, rtype: RecordType) -> Result<Vec<Record>, Error> {
+    /// When a lookup starting now must be over ([`Config::lookup_time`]).
+    pub(crate) fn deadline(&self) -> Instant {
+        deadline_after(self.inner.config.lookup_time())
+    }
+
+    /// One name and type: the cache, then the servers, until `deadline`.
+    pub(crate) async fn query(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        deadline: Instant,
+    ) -> Result<Vec<Record>, Error> {
         let inner = &self.inner;
         if let Some(hit) = inner.cache.borrow_mut().get(name, rtype, Instant::now()) {
             return hit;
         }
-        let (result, neg_ttl) = self.ask_servers(name, rtype).await;
+        let (result, neg_ttl) = self.ask_servers(name, rtype, deadline).await;
         inner.cache.borrow_mut().insert_result(
             name.clone(),
             rtype,
@@ -251,6 +290,7 @@ impl Resolver {
         &self,
         name: &Name,
         rtype: RecordType,
+        deadline: Instant,
     ) -> (Result<Vec<Record>, Error>, Option<u32>) {
         let inner = &self.inner;
         let config = &inner.config;
@@ -274,16 +314,13 @@ impl Resolver {
         let mut last = Error::Timeout;
         let mut answer = None;
         for server in plan {
-            match ask(
-                server,
-                name,
-                rtype,
-                config.edns_payload(),
-                config.timeout,
-                &mut buf,
-            )
-            .await
-            {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let limit = config.timeout.min(left);
+            let asked = ask(server, name, rtype, config.edns_payload(), limit, &mut buf);
+            match within(deadline, asked).await {
                 Ok(reply) => {
                     answer = Some((
                         extract_answer(name, rtype, &reply),
@@ -323,6 +360,24 @@ fn localhost_records(host: &str, rtype: RecordType) -> Option<Result<Vec<Record>
     } else {
         Ok(records)
     })
+}
+
+/// `now + time`, or far in the future if that does not fit an `Instant`.
+pub(crate) fn deadline_after(time: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(time)
+        .or_else(|| now.checked_add(crate::config::MAX_LOOKUP_TIME))
+        .unwrap_or(now)
+}
+
+/// `future`, or [`Error::Timeout`] if it is not done by `deadline`.
+pub(crate) async fn within<T>(
+    deadline: Instant,
+    future: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    timeout_at(deadline, future)
+        .await
+        .unwrap_or(Err(Error::Timeout))
 }
 
 fn addresses(records: &[Record]) -> impl Iterator<Item = IpAddr> + '_ {
