@@ -22,13 +22,14 @@
 
 pub mod happy;
 mod join;
+mod servers;
 mod transport;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -37,7 +38,7 @@ use tern_runtime::time::timeout_at;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::error::Error;
-use crate::exchange::{attempt_plan, extract_answer, negative_ttl};
+use crate::exchange::{attempt_plan, extract_answer, negative_ttl, AttemptPlan};
 use crate::hosts::Hosts;
 use crate::name::Name;
 use crate::record::{RData, Record, RecordType};
@@ -45,6 +46,7 @@ use crate::search::{ip_literal, localhost_addrs, search_candidates};
 
 pub use happy::connect;
 use join::join;
+use servers::Servers;
 use transport::{ask, MAX_MESSAGE};
 
 /// A stub resolver with its own configuration, hosts table and cache.
@@ -68,6 +70,7 @@ struct Inner {
     hosts: Hosts,
     cache: RefCell<Cache>,
     rotation: Cell<usize>,
+    servers: RefCell<Servers>,
     buffers: RefCell<Vec<Vec<u8>>>,
 }
 
@@ -120,6 +123,7 @@ impl Resolver {
                 config,
                 hosts,
                 rotation: Cell::new(0),
+                servers: RefCell::new(Servers::default()),
                 buffers: RefCell::new(Vec::new()),
             }),
         }
@@ -296,7 +300,11 @@ impl Resolver {
         let config = &inner.config;
         let rotation = inner.rotation.get();
         inner.rotation.set(rotation.wrapping_add(1));
-        let plan = attempt_plan(config, rotation);
+        let round = attempt_plan(config, rotation)
+            .take(config.nameservers.len())
+            .collect();
+        let order = inner.servers.borrow().order(round, Instant::now());
+        let plan = AttemptPlan::new(order, config.attempts);
         if plan.is_empty() {
             return (
                 Err(Error::Io(io::Error::new(
@@ -313,22 +321,46 @@ impl Resolver {
             .unwrap_or_else(|| vec![0u8; MAX_MESSAGE]);
         let mut last = Error::Timeout;
         let mut answer = None;
+        // Servers whose EDNS query timed out in this lookup: asked plain next.
+        let mut plain_next: Vec<SocketAddr> = Vec::new();
         for server in plan {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let started = Instant::now();
+            let left = deadline.saturating_duration_since(started);
             if left.is_zero() {
                 break;
             }
             let limit = config.timeout.min(left);
-            let asked = ask(server, name, rtype, config.edns_payload(), limit, &mut buf);
-            match within(deadline, asked).await {
+            let retrying_plain = plain_next.contains(&server);
+            let edns = config
+                .edns_payload()
+                .filter(|_| !retrying_plain && inner.servers.borrow().edns_ok(server, started));
+            let asked = ask(server, name, rtype, edns, limit, &mut buf);
+            let result = within(deadline, asked).await;
+            let mut servers = inner.servers.borrow_mut();
+            match result {
                 Ok(reply) => {
+                    servers.answered(server, started.elapsed());
+                    // An EDNS query answered without OPT (the server fell
+                    // back or ignores EDNS), or a plain query answered after
+                    // an EDNS one timed out: no EDNS for this server.
+                    if (edns.is_some() && reply.edns.is_none()) || retrying_plain {
+                        servers.refuses_edns(server, Instant::now());
+                    }
                     answer = Some((
                         extract_answer(name, rtype, &reply),
                         negative_ttl(name, &reply),
                     ));
                     break;
                 }
-                Err(e) => last = e,
+                Err(e) => {
+                    if matches!(e, Error::Timeout | Error::Io(_) | Error::Refused) {
+                        servers.failed(server, Instant::now());
+                    }
+                    if edns.is_some() && matches!(e, Error::Timeout) {
+                        plain_next.push(server);
+                    }
+                    last = e;
+                }
             }
         }
         inner.buffers.borrow_mut().push(buf);
