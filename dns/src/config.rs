@@ -64,6 +64,40 @@ pub struct Config {
     /// The longest `connect` spends connecting once the name is resolved
     /// (Happy Eyeballs attempts, all together). Default 30 s.
     pub connect_timeout: Duration,
+    /// Which address families `lookup_ip` and `connect` ask for. Default
+    /// [`IpFamily::Both`]; `options no-aaaa` makes it [`IpFamily::V4Only`].
+    pub ip_family: IpFamily,
+    /// Ask A, then AAAA, one after the other instead of at once
+    /// (`options single-request` and `single-request-reopen`, for
+    /// middleboxes that drop one of two queries sent together; tern sends
+    /// each query from a socket of its own, so "reopen" needs nothing more).
+    pub single_request: bool,
+    /// Ask over TCP only (`options use-vc`).
+    pub use_vc: bool,
+}
+
+/// The address families a lookup of a host's addresses asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum IpFamily {
+    /// A and AAAA.
+    #[default]
+    Both,
+    /// A only (`options no-aaaa`).
+    V4Only,
+    /// AAAA only.
+    V6Only,
+}
+
+impl IpFamily {
+    /// Whether A records are asked for.
+    pub fn wants_v4(self) -> bool {
+        self != IpFamily::V6Only
+    }
+
+    /// Whether AAAA records are asked for.
+    pub fn wants_v6(self) -> bool {
+        self != IpFamily::V4Only
+    }
 }
 
 /// The most the default per-lookup deadline allows: 30 s, what glibc takes
@@ -88,6 +122,9 @@ impl Default for Config {
             cache_max_bytes: crate::cache::DEFAULT_CACHE_BYTES,
             lookup_timeout: None,
             connect_timeout: Duration::from_secs(30),
+            ip_family: IpFamily::Both,
+            single_request: false,
+            use_vc: false,
         }
     }
 }

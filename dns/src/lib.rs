@@ -46,11 +46,15 @@ pub mod wire;
 
 pub use cache::{Cache, Negative, DEFAULT_CACHE_BYTES, MAX_NEGATIVE_TTL, MAX_TTL};
 pub use config::{
-    Config, EDNS_PAYLOAD, HOSTS_FILE, MAX_DEFAULT_LOOKUP_TIME, MAX_LOOKUP_TIME, RESOLV_CONF,
+    Config, IpFamily, EDNS_PAYLOAD, HOSTS_FILE, MAX_DEFAULT_LOOKUP_TIME, MAX_LOOKUP_TIME,
+    RESOLV_CONF,
 };
 pub use error::Error;
 pub use hosts::Hosts;
 pub use name::{Labels, Name, MAX_LABEL_LEN, MAX_NAME_LEN};
 pub use record::{RData, Record, RecordType};
-pub use resolver::happy::{CONNECTION_ATTEMPT_DELAY, RESOLUTION_DELAY};
+pub use resolver::happy::{
+    CONNECTION_ATTEMPT_DELAY, MAX_CONCURRENT_ATTEMPTS, MAX_CONNECT_ATTEMPTS, RESOLUTION_DELAY,
+};
+pub use resolver::AAAA_GRACE;
 pub use resolver::{connect, resolve, Resolver};

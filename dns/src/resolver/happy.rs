@@ -135,6 +135,8 @@ struct Search<'a> {
     names: std::vec::IntoIter<Name>,
     aaaa: Option<Lookup<'a>>,
     a: Option<Lookup<'a>>,
+    /// With `single_request`, the AAAA lookup waiting for A to finish.
+    held_aaaa: Option<Lookup<'a>>,
     /// Results of the current candidate, held until it is settled.
     v6: Option<Result<Vec<IpAddr>, Error>>,
     v4: Option<Result<Vec<IpAddr>, Error>>,
@@ -159,6 +161,7 @@ impl<'a> Search<'a> {
             names: names.into_iter(),
             aaaa: None,
             a: None,
+            held_aaaa: None,
             v6: None,
             v4: None,
             settled: false,
@@ -174,8 +177,26 @@ impl<'a> Search<'a> {
             return false;
         };
         let (resolver, deadline) = (self.resolver, self.deadline);
-        self.aaaa = Some(family(resolver, name.clone(), RecordType::AAAA, deadline));
-        self.a = Some(family(resolver, name, RecordType::A, deadline));
+        let config = resolver.config();
+        // A family not asked for counts as answered without data.
+        if config.ip_family.wants_v6() {
+            self.aaaa = Some(family(resolver, name.clone(), RecordType::AAAA, deadline));
+        } else {
+            self.v6 = Some(Ok(Vec::new()));
+        }
+        if config.ip_family.wants_v4() {
+            self.a = Some(family(resolver, name.clone(), RecordType::A, deadline));
+        } else {
+            self.v4 = Some(Ok(Vec::new()));
+        }
+        // single-request: AAAA only once A is done.
+        self.held_aaaa = match self.aaaa.take() {
+            Some(aaaa) if config.single_request && self.a.is_some() => Some(aaaa),
+            aaaa => {
+                self.aaaa = aaaa;
+                None
+            }
+        };
         true
     }
 
@@ -191,6 +212,10 @@ impl<'a> Search<'a> {
                 if let Poll::Ready(r) = f.as_mut().poll(cx) {
                     self.a = None;
                     self.v4 = Some(r);
+                    if let Some(aaaa) = self.held_aaaa.take() {
+                        self.aaaa = Some(aaaa);
+                        continue;
+                    }
                 }
             }
             let has_data =
@@ -225,6 +250,7 @@ impl<'a> Search<'a> {
     fn fail(&mut self, e: Error) -> Found {
         self.aaaa = None;
         self.a = None;
+        self.held_aaaa = None;
         self.settled = true;
         Found {
             v4: Some(Err(e)),

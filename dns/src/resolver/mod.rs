@@ -22,8 +22,10 @@
 
 pub mod happy;
 mod join;
+mod lookup_ip;
 mod servers;
 mod transport;
+mod vc;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -45,7 +47,7 @@ use crate::record::{RData, Record, RecordType};
 use crate::search::{ip_literal, localhost_addrs, search_candidates};
 
 pub use happy::connect;
-use join::join;
+pub use lookup_ip::AAAA_GRACE;
 use servers::Servers;
 use transport::{ask, MAX_MESSAGE};
 
@@ -144,50 +146,41 @@ impl Resolver {
         self.inner.cache.borrow().len()
     }
 
-    /// The addresses of `host`: IPv4 then IPv6, each in answer order. The
-    /// A and AAAA queries are in flight at once; if one family fails
-    /// (times out, say) while the other has addresses, those are returned.
+    /// The addresses of `host`: IPv4 then IPv6, each in answer order, of
+    /// the families [`Config::ip_family`] asks for. The A and AAAA queries
+    /// are in flight at once (one after the other with
+    /// [`Config::single_request`]); if one family fails (times out, say)
+    /// while the other has addresses, those are returned, and once one
+    /// family has addresses the other gets [`AAAA_GRACE`] more.
     pub async fn lookup_ip(&self, host: &str) -> Result<Vec<IpAddr>, Error> {
         if let Some(ip) = ip_literal(host) {
             return Ok(vec![ip]);
         }
+        let family = self.inner.config.ip_family;
+        let of_family = |ips: Vec<IpAddr>| -> Vec<IpAddr> {
+            ips.into_iter()
+                .filter(|ip| {
+                    if ip.is_ipv4() {
+                        family.wants_v4()
+                    } else {
+                        family.wants_v6()
+                    }
+                })
+                .collect()
+        };
         if let Some(ips) = localhost_addrs(host) {
-            return Ok(ips);
+            return Ok(of_family(ips));
         }
         let candidates = search_candidates(host, &self.inner.config)?;
-        if let Some(ips) = self.hosts_addrs(host) {
+        if let Some(ips) = self
+            .hosts_addrs(host)
+            .map(of_family)
+            .filter(|ips| !ips.is_empty())
+        {
             return Ok(ips);
         }
         let deadline = self.deadline();
         within(deadline, self.search_ip(&candidates, deadline)).await
-    }
-
-    /// `lookup_ip`'s walk over the search candidates.
-    async fn search_ip(
-        &self,
-        candidates: &[Name],
-        deadline: Instant,
-    ) -> Result<Vec<IpAddr>, Error> {
-        let mut outcome = SearchOutcome::default();
-        for name in candidates {
-            let (v4, v6) = join(
-                self.query(name, RecordType::A, deadline),
-                self.query(name, RecordType::AAAA, deadline),
-            )
-            .await;
-            match (v4, v6) {
-                (Ok(a), Ok(b)) => return Ok(addresses(&a).chain(addresses(&b)).collect()),
-                (Ok(r), Err(_)) | (Err(_), Ok(r)) => return Ok(addresses(&r).collect()),
-                (Err(e4), Err(e6)) => {
-                    let stop4 = outcome.note(e4);
-                    let stop6 = outcome.note(e6);
-                    if let Some(e) = stop4.or(stop6) {
-                        return Err(e);
-                    }
-                }
-            }
-        }
-        Err(outcome.finish())
     }
 
     /// The records of type `rtype` for `name`, following CNAMEs within each
@@ -334,8 +327,11 @@ impl Resolver {
             let edns = config
                 .edns_payload()
                 .filter(|_| !retrying_plain && inner.servers.borrow().edns_ok(server, started));
-            let asked = ask(server, name, rtype, edns, limit, &mut buf);
-            let result = within(deadline, asked).await;
+            let result = if config.use_vc {
+                within(deadline, vc::ask_tcp(server, name, rtype, edns, limit)).await
+            } else {
+                within(deadline, ask(server, name, rtype, edns, limit, &mut buf)).await
+            };
             let mut servers = inner.servers.borrow_mut();
             match result {
                 Ok(reply) => {

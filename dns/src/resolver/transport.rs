@@ -139,7 +139,7 @@ async fn udp_exchange(
         .unwrap_or(Err(Error::Timeout))
 }
 
-async fn tcp_exchange(
+pub(crate) async fn tcp_exchange(
     server: SocketAddr,
     query: &Message,
     limit: Duration,
