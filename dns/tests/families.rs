@@ -7,7 +7,7 @@ mod scripted;
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use scripted::*;
 use tern::dns::exchange::Transport;
