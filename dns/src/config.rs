@@ -74,6 +74,15 @@ pub struct Config {
     pub single_request: bool,
     /// Ask over TCP only (`options use-vc`).
     pub use_vc: bool,
+    /// The resolv.conf file this configuration was read from, if any
+    /// (set by [`Config::from_file`] and [`Config::from_system`]). A
+    /// resolver re-reads it when it changes, as glibc does, and takes the
+    /// settings a resolv.conf holds from it; the other fields stay as set.
+    pub resolv_conf: Option<PathBuf>,
+    /// How often a resolver checks (one `stat` each) whether its
+    /// resolv.conf or hosts file changed. Default 5 s; `Duration::ZERO`
+    /// checks before every lookup, `Duration::MAX` never.
+    pub reload_interval: Duration,
 }
 
 /// The address families a lookup of a host's addresses asks for.
@@ -125,6 +134,8 @@ impl Default for Config {
             ip_family: IpFamily::Both,
             single_request: false,
             use_vc: false,
+            resolv_conf: None,
+            reload_interval: Duration::from_secs(5),
         }
     }
 }
@@ -143,6 +154,15 @@ impl Config {
     /// Fails with [`Error::Io`] only if the file exists but cannot be read.
     pub fn from_system() -> Result<Config, Error> {
         let mut config = Config::from_file(Path::new(RESOLV_CONF))?;
+        config.apply_system_overrides();
+        Ok(config)
+    }
+
+    /// What [`Config::from_system`] adds to the file's settings: the host
+    /// name's domain as the search list when the file sets none, then the
+    /// environment.
+    pub(crate) fn apply_system_overrides(&mut self) {
+        let config = self;
         if config.search.is_empty() {
             let hostname = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
             if let Some(domain) = hostname_domain(&hostname) {
@@ -152,21 +172,40 @@ impl Config {
         let res_options = std::env::var("RES_OPTIONS").ok();
         let localdomain = std::env::var("LOCALDOMAIN").ok();
         config.apply_env(res_options.as_deref(), localdomain.as_deref());
-        Ok(config)
+    }
+
+    /// Takes from `file` (a configuration just read from resolv.conf) the
+    /// settings a resolv.conf holds, keeping every other field of `self`.
+    pub(crate) fn take_file_settings(&mut self, file: Config) {
+        self.nameservers = file.nameservers;
+        self.search = file.search;
+        self.ndots = file.ndots;
+        self.timeout = file.timeout;
+        self.attempts = file.attempts;
+        self.rotate = file.rotate;
+        self.edns = file.edns;
+        self.ip_family = file.ip_family;
+        self.single_request = file.single_request;
+        self.use_vc = file.use_vc;
     }
 
     /// Parses a resolv.conf file at `path`; a missing file gives the
-    /// defaults. Bytes that are not UTF-8 are replaced (and so make their
+    /// defaults. [`Config::resolv_conf`] is set to `path`, so a resolver
+    /// re-reads the file when it changes. Bytes that are not UTF-8 are replaced (and so make their
     /// line unreadable, which skips it).
     pub fn from_file(path: &Path) -> Result<Config, Error> {
-        match fs::read(path) {
-            Ok(bytes) => Config::parse_resolv_conf(&String::from_utf8_lossy(&bytes)),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(err) => Err(Error::Io(io::Error::new(
-                err.kind(),
-                format!("cannot read {}: {err}", path.display()),
-            ))),
-        }
+        let mut config = match fs::read(path) {
+            Ok(bytes) => Config::parse_resolv_conf(&String::from_utf8_lossy(&bytes))?,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Config::default(),
+            Err(err) => {
+                return Err(Error::Io(io::Error::new(
+                    err.kind(),
+                    format!("cannot read {}: {err}", path.display()),
+                )))
+            }
+        };
+        config.resolv_conf = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Parses the text of a resolv.conf file as glibc does; see
@@ -284,8 +323,15 @@ mod tests {
 
     #[test]
     fn missing_file_gives_defaults() {
-        let c = Config::from_file(Path::new("/nonexistent/tern/resolv.conf")).unwrap();
-        assert_eq!(c, Config::default());
+        let path = Path::new("/nonexistent/tern/resolv.conf");
+        let c = Config::from_file(path).unwrap();
+        assert_eq!(
+            c,
+            Config {
+                resolv_conf: Some(path.to_path_buf()),
+                ..Config::default()
+            }
+        );
         // A directory cannot be read as a file.
         assert!(matches!(
             Config::from_file(Path::new("/")),

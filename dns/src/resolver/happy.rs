@@ -74,6 +74,7 @@ impl Resolver {
             })?;
             return TcpStream::connect(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, scope))).await;
         }
+        self.refresh();
         let known = ip_literal(host)
             .map(|ip| vec![ip])
             .or_else(|| localhost_addrs(host))
@@ -81,7 +82,7 @@ impl Resolver {
         let mut race = match known {
             Some(ips) => Race::new(port, None, ips),
             None => {
-                let names = search_candidates(host, self.config())?;
+                let names = search_candidates(host, &self.config())?;
                 let search = Search::new(self, names, self.deadline());
                 Race::new(port, Some(search), Vec::new())
             }

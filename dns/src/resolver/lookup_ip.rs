@@ -58,7 +58,7 @@ impl Resolver {
         name: &Name,
         deadline: Instant,
     ) -> (Option<Answer>, Option<Answer>) {
-        let config = &self.inner.config;
+        let config = self.config();
         let family = config.ip_family;
         let a = || self.query(name, RecordType::A, deadline);
         let aaaa = || self.query(name, RecordType::AAAA, deadline);

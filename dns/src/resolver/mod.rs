@@ -23,6 +23,7 @@
 pub mod happy;
 mod join;
 mod lookup_ip;
+mod reload;
 mod servers;
 mod transport;
 mod vc;
@@ -48,6 +49,7 @@ use crate::search::{ip_literal, localhost_addrs, search_candidates};
 
 pub use happy::connect;
 pub use lookup_ip::AAAA_GRACE;
+use reload::Watch;
 use servers::Servers;
 use transport::{ask, MAX_MESSAGE};
 
@@ -68,8 +70,11 @@ pub struct Resolver {
 }
 
 struct Inner {
-    config: Config,
-    hosts: Hosts,
+    /// Replaced (not changed in place) when resolv.conf is re-read.
+    config: RefCell<Rc<Config>>,
+    /// Replaced when the hosts file is re-read.
+    hosts: RefCell<Rc<Hosts>>,
+    watch: RefCell<Watch>,
     cache: RefCell<Cache>,
     rotation: Cell<usize>,
     servers: RefCell<Servers>,
@@ -109,7 +114,9 @@ impl Resolver {
     }
 
     /// A resolver with `config`. The hosts file is read now (when
-    /// `use_hosts`); a missing or unreadable one counts as empty.
+    /// `use_hosts`); a missing or unreadable one counts as empty. It and
+    /// [`Config::resolv_conf`] (when set) are re-read when they change,
+    /// checked at most once per [`Config::reload_interval`].
     pub fn new(config: Config) -> Resolver {
         let hosts = if config.use_hosts {
             Hosts::load(&config.hosts_file).unwrap_or_else(|_| Hosts::parse(""))
@@ -122,8 +129,9 @@ impl Resolver {
                     config.cache_size,
                     config.cache_max_bytes,
                 )),
-                config,
-                hosts,
+                watch: RefCell::new(Watch::new(&config, Instant::now())),
+                config: RefCell::new(Rc::new(config)),
+                hosts: RefCell::new(Rc::new(hosts)),
                 rotation: Cell::new(0),
                 servers: RefCell::new(Servers::default()),
                 buffers: RefCell::new(Vec::new()),
@@ -131,9 +139,14 @@ impl Resolver {
         }
     }
 
-    /// The configuration in use.
-    pub fn config(&self) -> &Config {
-        &self.inner.config
+    /// The configuration in use (it changes when resolv.conf is re-read).
+    pub fn config(&self) -> Rc<Config> {
+        self.inner.config.borrow().clone()
+    }
+
+    /// The hosts table in use.
+    fn hosts(&self) -> Rc<Hosts> {
+        self.inner.hosts.borrow().clone()
     }
 
     /// Forgets every cached answer.
@@ -156,7 +169,8 @@ impl Resolver {
         if let Some(ip) = ip_literal(host) {
             return Ok(vec![ip]);
         }
-        let family = self.inner.config.ip_family;
+        self.refresh();
+        let family = self.config().ip_family;
         let of_family = |ips: Vec<IpAddr>| -> Vec<IpAddr> {
             ips.into_iter()
                 .filter(|ip| {
@@ -171,7 +185,7 @@ impl Resolver {
         if let Some(ips) = localhost_addrs(host) {
             return Ok(of_family(ips));
         }
-        let candidates = search_candidates(host, &self.inner.config)?;
+        let candidates = search_candidates(host, &self.config())?;
         if let Some(ips) = self
             .hosts_addrs(host)
             .map(of_family)
@@ -190,8 +204,9 @@ impl Resolver {
     /// `localhost` and names under it are answered here (RFC 6761 §6.3):
     /// 127.0.0.1 for A, ::1 for AAAA, NODATA for every other type.
     pub async fn lookup(&self, name: &str, rtype: RecordType) -> Result<Vec<Record>, Error> {
+        self.refresh();
         let rtype = rtype.normalized();
-        let candidates = search_candidates(name, &self.inner.config)?;
+        let candidates = search_candidates(name, &self.config())?;
         if let Some(records) = localhost_records(name, rtype) {
             return records;
         }
@@ -223,10 +238,11 @@ impl Resolver {
     /// The names of `ip` (PTR records under in-addr.arpa or ip6.arpa), from
     /// the hosts file first when `use_hosts`.
     pub async fn reverse(&self, ip: IpAddr) -> Result<Vec<Name>, Error> {
-        if self.inner.config.use_hosts {
-            let names = self.inner.hosts.reverse(ip);
+        self.refresh();
+        if self.config().use_hosts {
+            let names = self.hosts().reverse(ip).to_vec();
             if !names.is_empty() {
-                return Ok(names.to_vec());
+                return Ok(names);
             }
         }
         let deadline = self.deadline();
@@ -243,11 +259,12 @@ impl Resolver {
 
     /// Addresses of `host` in the hosts file, IPv4 first.
     fn hosts_addrs(&self, host: &str) -> Option<Vec<IpAddr>> {
-        if !self.inner.config.use_hosts || self.inner.hosts.is_empty() {
+        let hosts = self.hosts();
+        if !self.config().use_hosts || hosts.is_empty() {
             return None;
         }
         let name: Name = host.parse().ok()?;
-        let found = self.inner.hosts.lookup(&name);
+        let found = hosts.lookup(&name);
         if found.is_empty() {
             return None;
         }
@@ -258,7 +275,7 @@ impl Resolver {
 
     /// When a lookup starting now must be over ([`Config::lookup_time`]).
     pub(crate) fn deadline(&self) -> Instant {
-        deadline_after(self.inner.config.lookup_time())
+        deadline_after(self.config().lookup_time())
     }
 
     /// One name and type: the cache, then the servers, until `deadline`.
@@ -290,10 +307,10 @@ impl Resolver {
         deadline: Instant,
     ) -> (Result<Vec<Record>, Error>, Option<u32>) {
         let inner = &self.inner;
-        let config = &inner.config;
+        let config = self.config();
         let rotation = inner.rotation.get();
         inner.rotation.set(rotation.wrapping_add(1));
-        let round = attempt_plan(config, rotation)
+        let round = attempt_plan(&config, rotation)
             .take(config.nameservers.len())
             .collect();
         let order = inner.servers.borrow().order(round, Instant::now());
@@ -462,7 +479,7 @@ impl SearchOutcome {
 impl fmt::Debug for Resolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Resolver")
-            .field("config", &self.inner.config)
+            .field("config", &self.config())
             .field("cached", &self.cache_len())
             .finish()
     }
