@@ -26,7 +26,8 @@
 //!
 //! The crate is `#![forbid(unsafe_code)]`. Input from the network and from
 //! files never causes a panic: decoders read through bounds-checked cursors
-//! and report [`Error::Malformed`]; parsers of configuration files skip what
+//! and report [`Error::Malformed`] with a small `Copy` [`DecodeError`]
+//! (rejecting junk allocates nothing); parsers of configuration files skip what
 //! they cannot read, as glibc does.
 
 #![forbid(unsafe_code)]
@@ -58,3 +59,4 @@ pub use resolver::happy::{
 };
 pub use resolver::AAAA_GRACE;
 pub use resolver::{connect, resolve, Resolver};
+pub use wire::{DecodeError, Problem};

@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use crate::error::Error;
 use crate::name::Name;
+use crate::wire::{DecodeError, Problem};
 
 /// The type of a record or a question (RFC 1035 §3.2.2 and later RFCs).
 ///
@@ -152,7 +153,11 @@ impl FromStr for RecordType {
                     .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
                     .and_then(|digits| digits.parse::<u16>().ok())
                     .map(RecordType::from_u16)
-                    .ok_or_else(|| Error::Malformed(format!("unknown record type {text:?}")))
+                    .ok_or(Error::Malformed(DecodeError::new(
+                        "record type",
+                        0,
+                        Problem::UnknownRecordType,
+                    )))
             }
         };
         Ok(known)

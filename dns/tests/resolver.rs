@@ -689,3 +689,12 @@ async fn dropping_a_lookup_at_any_point_leaks_nothing() {
 }
 
 use std::future::Future;
+
+/// Issue 17: an empty server list is `NoNameservers`, not an I/O error.
+#[tern::test]
+async fn no_nameservers_is_its_own_error() {
+    let r = Resolver::new(config(&[], 100));
+    let err = r.lookup("www.test", RecordType::A).await.unwrap_err();
+    assert!(matches!(err, Error::NoNameservers), "{err:?}");
+    assert_eq!(err.to_string(), "no name servers configured");
+}

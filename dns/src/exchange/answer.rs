@@ -10,6 +10,7 @@ use crate::error::{malformed, Error};
 use crate::name::Name;
 use crate::record::{RData, Record, RecordType};
 use crate::wire::Message;
+use crate::wire::Problem;
 
 use super::reply::rcode_error;
 
@@ -124,14 +125,10 @@ fn follow_cnames(
             break;
         };
         if visited.contains(&target) {
-            return Err(malformed(format_args!(
-                "CNAME loop at {target} in the answer to {qname}"
-            )));
+            return Err(malformed("CNAME chain", 0, Problem::CnameLoop));
         }
         if visited.len() > MAX_CNAME_CHAIN {
-            return Err(malformed(format_args!(
-                "CNAME chain from {qname} longer than {MAX_CNAME_CHAIN} links"
-            )));
+            return Err(malformed("CNAME chain", 0, Problem::CnameChainTooLong));
         }
         visited.push(target);
         ttl = ttl.min(clamp_ttl(link_ttl));

@@ -4,8 +4,8 @@
 
 use std::fmt;
 
-use crate::error::Error;
-use crate::wire::{Header, Message, Rcode};
+use crate::error::{malformed, Error};
+use crate::wire::{Header, Message, Problem, Rcode};
 
 /// How a reply arrived; truncation means something only over UDP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -166,9 +166,7 @@ pub fn rcode_error(rcode: Rcode) -> Option<Error> {
         Rcode::NOERROR => None,
         Rcode::NXDOMAIN => Some(Error::NxDomain),
         Rcode::REFUSED | Rcode::NOTIMP => Some(Error::Refused),
-        Rcode::FORMERR => Some(Error::Malformed(
-            "the server could not parse the query (FORMERR)".into(),
-        )),
+        Rcode::FORMERR => Some(malformed("query", 0, Problem::FormErr)),
         _ => Some(Error::ServFail),
     }
 }

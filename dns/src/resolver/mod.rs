@@ -31,7 +31,6 @@ mod vc;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
-use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -316,13 +315,7 @@ impl Resolver {
         let order = inner.servers.borrow().order(round, Instant::now());
         let plan = AttemptPlan::new(order, config.attempts);
         if plan.is_empty() {
-            return (
-                Err(Error::Io(io::Error::new(
-                    io::ErrorKind::NotFound,
-                    "no nameservers configured",
-                ))),
-                None,
-            );
+            return (Err(Error::NoNameservers), None);
         }
         let mut buf = inner
             .buffers

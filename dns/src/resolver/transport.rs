@@ -88,9 +88,7 @@ pub(crate) async fn ask(
             Step::RetryWithoutEdns if edns.is_some() => edns = None,
             Step::NextServer(err) => return Err(err),
             Step::RetryWithoutEdns | Step::RetryTcp => {
-                return Err(Error::Malformed(format!(
-                    "{server}: truncated or EDNS-refusing reply over {transport:?}"
-                )))
+                return Err(Error::FallbackFailed { server, transport })
             }
         }
     }

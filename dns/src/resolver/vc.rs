@@ -31,9 +31,10 @@ pub(crate) async fn ask_tcp(
             Step::RetryWithoutEdns if edns.is_some() => edns = None,
             Step::NextServer(err) => return Err(err),
             _ => {
-                return Err(Error::Malformed(format!(
-                    "{server}: EDNS-refusing reply over TCP to a query without EDNS"
-                )))
+                return Err(Error::FallbackFailed {
+                    server,
+                    transport: Transport::Tcp,
+                })
             }
         }
     }
