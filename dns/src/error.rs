@@ -53,7 +53,7 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NxDomain => f.write_str("no such domain (NXDOMAIN)"),
+            Error::NxDomain => f.write_str("no such domain"),
             Error::NoData => f.write_str("no records of the requested type"),
             Error::ServFail => f.write_str("name server failed to answer"),
             Error::Refused => f.write_str("name server refused to answer"),
@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn display_names_the_problem() {
-        assert_eq!(Error::NxDomain.to_string(), "no such domain (NXDOMAIN)");
+        assert_eq!(Error::NxDomain.to_string(), "no such domain");
         assert_eq!(
             Error::Timeout.to_string(),
             "no name server answered in time"
@@ -175,6 +175,6 @@ mod tests {
         assert!(Error::NxDomain.source().is_none());
         // The converted io::Error wraps the dns error as its inner error.
         let io = io::Error::from(Error::NxDomain);
-        assert_eq!(io.to_string(), "no such domain (NXDOMAIN)");
+        assert_eq!(io.to_string(), "no such domain");
     }
 }

@@ -18,7 +18,7 @@ use super::reply::rcode_error;
 pub const MAX_CNAME_CHAIN: usize = 16;
 /// The most records taken from one answer; the rest are dropped, so one
 /// huge reply cannot make a lookup return or the cache keep thousands.
-pub const MAX_ANSWER_RECORDS: usize = 64;
+pub const MAX_ANSWER_RECORDS: usize = 256;
 
 /// The records of type `qtype` that answer `qname` in `reply`.
 ///
