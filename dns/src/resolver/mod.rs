@@ -6,14 +6,17 @@
 //! The rules live in pure code ([`crate::exchange`], [`crate::search`],
 //! [`crate::Cache`]); this module is the loop around them. For a name:
 //!
+//! 0. resolv.conf and the hosts file are re-read if they changed
+//!    (`reload.rs`, at most one `stat` each per `reload_interval`).
 //! 1. IP literals and `localhost` are answered at once; then the hosts file
 //!    (when `use_hosts`).
 //! 2. Each candidate from the search list, in resolv.conf(5) order: A and
-//!    AAAA are asked at once (two sockets), each through the cache, then
-//!    the servers in [`attempt_plan`] order, each attempt with its own
-//!    timeout. NXDOMAIN and NODATA move on to the next candidate; so does
-//!    SERVFAIL/REFUSED from every server; a timeout or I/O failure ends
-//!    the lookup.
+//!    AAAA (as `ip_family` and `single_request` say, `lookup_ip.rs`), each
+//!    through the cache, then the servers in [`attempt_plan`] order with
+//!    failed ones moved last (`servers.rs`), each attempt with its own
+//!    timeout, the whole lookup within [`Config::lookup_time`]. NXDOMAIN,
+//!    NODATA and SERVFAIL move on to the next candidate; REFUSED, a
+//!    timeout or an I/O failure ends the search ([`SearchOutcome`]).
 //! 3. Addresses come back in answer order, IPv4 first, then IPv6.
 //!
 //! A resolver is single-threaded (`Rc` inside): create it anywhere, use it
