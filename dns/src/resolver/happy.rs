@@ -2,19 +2,23 @@
 //!
 //! AAAA and A queries for one search candidate start together; the first
 //! candidate with addresses of either family is the name connected to (as
-//! `lookup_ip` and glibc settle it), and the search list goes on only when
-//! both families of a candidate came back without data. Connecting starts
-//! as soon as AAAA answers, or 50 ms (the resolution delay) after A answers
-//! if AAAA has not. Addresses are interleaved by family, IPv6 first; a new connection
-//! attempt starts every 250 ms (the connection attempt delay) or at once
-//! when the previous one fails. The first connection to complete wins; the
+//! `lookup_ip` and glibc settle it; see `dual_search.rs`), and the search
+//! list goes on only when both families of a candidate came back without
+//! data. Connecting starts as soon as AAAA answers, or 50 ms (the
+//! resolution delay) after A answers if AAAA has not. Addresses are
+//! interleaved by family, IPv6 first; a new connection attempt starts
+//! every 250 ms (the connection attempt delay) or at once when the
+//! previous one fails, at most [`MAX_CONCURRENT_ATTEMPTS`] at once and
+//! [`MAX_CONNECT_ATTEMPTS`] in all, within the lookup time plus
+//! `Config::connect_timeout`. The first connection to complete wins; the
 //! other attempts are dropped, closing their sockets.
 //!
 //! # Implementation
 //!
 //! One task drives everything from a single `poll_fn`: the search (two
-//! lookups at a time), the two timers and a list of boxed connect futures. Dropping the
-//! `connect` future drops all of them, so cancellation leaks nothing.
+//! lookups at a time), the timers and a list of boxed connect futures.
+//! Dropping the `connect` future drops all of them, so cancellation leaks
+//! nothing.
 
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
@@ -27,10 +31,9 @@ use std::time::{Duration, Instant};
 use tern_net::TcpStream;
 use tern_runtime::time::{sleep, sleep_until, Sleep};
 
-use super::{addresses, deadline_after, system_resolver, within, Resolver, SearchOutcome};
+use super::dual_search::DualSearch;
+use super::{deadline_after, system_resolver, Resolver};
 use crate::error::Error;
-use crate::name::Name;
-use crate::record::RecordType;
 use crate::search::{ip_literal, localhost_addrs, scoped_ipv6, search_candidates};
 
 /// RFC 8305 §3: how long to wait for AAAA after A has answered.
@@ -53,7 +56,6 @@ pub async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     system_resolver()?.connect(host, port).await
 }
 
-type Lookup<'a> = Pin<Box<dyn Future<Output = Result<Vec<IpAddr>, Error>> + 'a>>;
 type Attempt = Pin<Box<dyn Future<Output = io::Result<TcpStream>>>>;
 
 impl Resolver {
@@ -83,7 +85,7 @@ impl Resolver {
             Some(ips) => Race::new(port, None, ips),
             None => {
                 let names = search_candidates(host, &self.config())?;
-                let search = Search::new(self, names, self.deadline());
+                let search = DualSearch::new(self, names, self.deadline());
                 Race::new(port, Some(search), Vec::new())
             }
         };
@@ -128,147 +130,6 @@ impl std::error::Error for HostError {
     }
 }
 
-/// The two lookups of one search candidate at a time, moving to the next
-/// candidate only when both families came back without data.
-struct Search<'a> {
-    resolver: &'a Resolver,
-    deadline: Instant,
-    names: std::vec::IntoIter<Name>,
-    aaaa: Option<Lookup<'a>>,
-    a: Option<Lookup<'a>>,
-    /// With `single_request`, the AAAA lookup waiting for A to finish.
-    held_aaaa: Option<Lookup<'a>>,
-    /// Results of the current candidate, held until it is settled.
-    v6: Option<Result<Vec<IpAddr>, Error>>,
-    v4: Option<Result<Vec<IpAddr>, Error>>,
-    settled: bool,
-    outcome: SearchOutcome,
-}
-
-/// What one poll of [`Search`] brought.
-#[derive(Default)]
-struct Found {
-    v6: Option<Result<Vec<IpAddr>, Error>>,
-    v4: Option<Result<Vec<IpAddr>, Error>>,
-    /// No lookup is left.
-    done: bool,
-}
-
-impl<'a> Search<'a> {
-    fn new(resolver: &'a Resolver, names: Vec<Name>, deadline: Instant) -> Search<'a> {
-        let mut search = Search {
-            resolver,
-            deadline,
-            names: names.into_iter(),
-            aaaa: None,
-            a: None,
-            held_aaaa: None,
-            v6: None,
-            v4: None,
-            settled: false,
-            outcome: SearchOutcome::default(),
-        };
-        search.next_candidate();
-        search
-    }
-
-    /// Starts both lookups for the next candidate; false if there is none.
-    fn next_candidate(&mut self) -> bool {
-        let Some(name) = self.names.next() else {
-            return false;
-        };
-        let (resolver, deadline) = (self.resolver, self.deadline);
-        let config = resolver.config();
-        // A family not asked for counts as answered without data.
-        if config.ip_family.wants_v6() {
-            self.aaaa = Some(family(resolver, name.clone(), RecordType::AAAA, deadline));
-        } else {
-            self.v6 = Some(Ok(Vec::new()));
-        }
-        if config.ip_family.wants_v4() {
-            self.a = Some(family(resolver, name.clone(), RecordType::A, deadline));
-        } else {
-            self.v4 = Some(Ok(Vec::new()));
-        }
-        // single-request: AAAA only once A is done.
-        self.held_aaaa = match self.aaaa.take() {
-            Some(aaaa) if config.single_request && self.a.is_some() => Some(aaaa),
-            aaaa => {
-                self.aaaa = aaaa;
-                None
-            }
-        };
-        true
-    }
-
-    fn poll(&mut self, cx: &mut Context<'_>) -> Found {
-        loop {
-            if let Some(f) = &mut self.aaaa {
-                if let Poll::Ready(r) = f.as_mut().poll(cx) {
-                    self.aaaa = None;
-                    self.v6 = Some(r);
-                }
-            }
-            if let Some(f) = &mut self.a {
-                if let Poll::Ready(r) = f.as_mut().poll(cx) {
-                    self.a = None;
-                    self.v4 = Some(r);
-                    if let Some(aaaa) = self.held_aaaa.take() {
-                        self.aaaa = Some(aaaa);
-                        continue;
-                    }
-                }
-            }
-            let has_data =
-                |r: &Option<Result<Vec<IpAddr>, Error>>| matches!(r, Some(Ok(v)) if !v.is_empty());
-            if !self.settled && (has_data(&self.v6) || has_data(&self.v4)) {
-                self.settled = true;
-            }
-            if self.settled {
-                return Found {
-                    v6: self.v6.take(),
-                    v4: self.v4.take(),
-                    done: self.aaaa.is_none() && self.a.is_none(),
-                };
-            }
-            if self.v6.is_none() || self.v4.is_none() {
-                return Found::default();
-            }
-            // Both families of this candidate came back without data.
-            let errors = [self.v6.take(), self.v4.take()];
-            for e in errors.into_iter().flatten().filter_map(Result::err) {
-                if let Some(stop) = self.outcome.note(e) {
-                    return self.fail(stop);
-                }
-            }
-            if !self.next_candidate() {
-                let outcome = std::mem::take(&mut self.outcome);
-                return self.fail(outcome.finish());
-            }
-        }
-    }
-
-    fn fail(&mut self, e: Error) -> Found {
-        self.aaaa = None;
-        self.a = None;
-        self.held_aaaa = None;
-        self.settled = true;
-        Found {
-            v4: Some(Err(e)),
-            v6: None,
-            done: true,
-        }
-    }
-}
-
-/// The addresses of one family of one name.
-fn family(resolver: &Resolver, name: Name, rtype: RecordType, deadline: Instant) -> Lookup<'_> {
-    Box::pin(async move {
-        let records = within(deadline, resolver.query(&name, rtype, deadline)).await?;
-        Ok(addresses(&records).collect())
-    })
-}
-
 /// How far a race may go.
 struct Limits {
     attempt_delay: Duration,
@@ -297,7 +158,7 @@ struct Race<'a> {
     limits: Limits,
     /// Connection attempts started so far.
     tried: usize,
-    search: Option<Search<'a>>,
+    search: Option<DualSearch<'a>>,
     /// Whether the AAAA answer is still awaited.
     aaaa_pending: bool,
     /// Set when A answered first: connecting may start when it fires.
@@ -313,7 +174,7 @@ struct Race<'a> {
 }
 
 impl<'a> Race<'a> {
-    fn new(port: u16, search: Option<Search<'a>>, known: Vec<IpAddr>) -> Race<'a> {
+    fn new(port: u16, search: Option<DualSearch<'a>>, known: Vec<IpAddr>) -> Race<'a> {
         let (v6, v4) = known.into_iter().partition(IpAddr::is_ipv6);
         Race {
             port,

@@ -23,6 +23,7 @@
 //! on one runtime thread. [`resolve`] and [`connect`] share one resolver
 //! per thread, built from the system configuration on first use.
 
+mod dual_search;
 pub mod happy;
 mod join;
 mod lookup_ip;
