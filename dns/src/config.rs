@@ -83,6 +83,10 @@ pub struct Config {
     /// resolv.conf or hosts file changed. Default 5 s; `Duration::ZERO`
     /// checks before every lookup, `Duration::MAX` never.
     pub reload_interval: Duration,
+    /// 0x20 case randomisation: random letter case in each query name, and
+    /// only replies that echo it exactly count (see `resolver/case.rs`).
+    /// Default off.
+    pub case_randomization: bool,
 }
 
 /// The address families a lookup of a host's addresses asks for.
@@ -136,6 +140,7 @@ impl Default for Config {
             use_vc: false,
             resolv_conf: None,
             reload_interval: Duration::from_secs(5),
+            case_randomization: false,
         }
     }
 }

@@ -698,3 +698,49 @@ async fn no_nameservers_is_its_own_error() {
     assert!(matches!(err, Error::NoNameservers), "{err:?}");
     assert_eq!(err.to_string(), "no name servers configured");
 }
+
+/// 0x20 (opt-in): query names go out in random case, the zone's echo is
+/// taken; a reply whose question differs in case fails the attempt.
+#[tern::test]
+async fn case_randomization_requires_an_exact_echo() {
+    let server = Server::start(www_zone().script());
+    let mut c = config(&[server.addr], 1000);
+    c.case_randomization = true;
+    c.cache_size = 0;
+    let r = Resolver::new(c.clone());
+    for _ in 0..8 {
+        assert_eq!(r.lookup("www.test", RecordType::A).await.unwrap().len(), 2);
+    }
+    let spellings: std::collections::HashSet<String> = server
+        .seen()
+        .iter()
+        .map(|s| format!("{:?}", s.question.name.as_wire()))
+        .collect();
+    assert!(spellings.len() > 1, "the case varies: {spellings:?}");
+
+    // A server (or forger) that answers in lower case.
+    let zone = www_zone();
+    let lower = Server::start(Rc::new(move |q, _| {
+        let mut m = zone.answer(q);
+        m.questions[0].name = name(&q.questions[0].name.to_string().to_ascii_lowercase());
+        vec![Action::Reply(m)]
+    }));
+    c.nameservers = vec![lower.addr];
+    let r = Resolver::new(c.clone());
+    let mut failed = 0;
+    for _ in 0..4 {
+        match r.lookup("www.test", RecordType::A).await {
+            Err(Error::Malformed(e)) => {
+                assert_eq!(e.problem(), tern::dns::Problem::CaseMismatch);
+                failed += 1;
+            }
+            // All eight letters came out lower case (1 in 256).
+            Ok(_) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(failed >= 3, "{failed} of 4 lookups failed");
+    c.case_randomization = false;
+    let r = Resolver::new(c);
+    assert_eq!(r.lookup("www.test", RecordType::A).await.unwrap().len(), 2);
+}

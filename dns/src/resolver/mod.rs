@@ -23,6 +23,7 @@
 //! on one runtime thread. [`resolve`] and [`connect`] share one resolver
 //! per thread, built from the system configuration on first use.
 
+mod case;
 mod dual_search;
 pub mod happy;
 mod join;
@@ -32,6 +33,7 @@ mod servers;
 mod transport;
 mod vc;
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
@@ -341,10 +343,27 @@ impl Resolver {
             let edns = config
                 .edns_payload()
                 .filter(|_| !retrying_plain && inner.servers.borrow().edns_ok(server, started));
-            let result = if config.use_vc {
-                within(deadline, vc::ask_tcp(server, name, rtype, edns, limit)).await
+            let sent = if config.case_randomization {
+                match case::randomize(name) {
+                    Ok(sent) => Cow::Owned(sent),
+                    Err(e) => {
+                        last = e;
+                        continue;
+                    }
+                }
             } else {
-                within(deadline, ask(server, name, rtype, edns, limit, &mut buf)).await
+                Cow::Borrowed(name)
+            };
+            let result = if config.use_vc {
+                within(deadline, vc::ask_tcp(server, &sent, rtype, edns, limit)).await
+            } else {
+                within(deadline, ask(server, &sent, rtype, edns, limit, &mut buf)).await
+            };
+            let result = match result {
+                Ok(reply) if config.case_randomization => {
+                    case::check_echo(&sent, &reply).map(|()| reply)
+                }
+                result => result,
             };
             let mut servers = inner.servers.borrow_mut();
             match result {

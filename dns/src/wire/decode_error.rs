@@ -36,6 +36,9 @@ pub enum Problem {
     MessageTooLong,
     /// Text that names no record type.
     UnknownRecordType,
+    /// A reply's question differs from the query's in letter case while
+    /// 0x20 case randomisation is on.
+    CaseMismatch,
 }
 
 impl fmt::Display for Problem {
@@ -58,6 +61,9 @@ impl fmt::Display for Problem {
                 f.write_str("is longer than the 65535 bytes a TCP length prefix can carry")
             }
             Problem::UnknownRecordType => f.write_str("names no known record type"),
+            Problem::CaseMismatch => {
+                f.write_str("does not echo the letter case of the query (0x20)")
+            }
         }
     }
 }
