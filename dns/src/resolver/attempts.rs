@@ -115,7 +115,16 @@ impl Resolver {
                     break;
                 }
                 Err(e) => {
-                    if matches!(e, Error::Timeout | Error::Io(_) | Error::Refused) {
+                    // A timeout counts against the server only if it had the
+                    // whole attempt timeout, not just what was left of the
+                    // lookup's deadline.
+                    let full_attempt = limit == config.timeout;
+                    let server_failed = match e {
+                        Error::Timeout => full_attempt,
+                        Error::Io(_) | Error::Refused => true,
+                        _ => false,
+                    };
+                    if server_failed {
                         servers.failed(server, Instant::now());
                     }
                     if edns.is_some() && matches!(e, Error::Timeout) {
