@@ -14,8 +14,13 @@
 //!
 //! # Implementation
 //!
-//! A least-recently-used map (`lru.rs`) bounds the size; expired entries
-//! are dropped when they are looked up, or all at once by
+//! A least-recently-used map (`lru.rs`) bounds the number of entries, and
+//! the cache counts the bytes its entries hold (names, record data, and a
+//! fixed cost per record and per entry, see `entry_bytes`): past the byte
+//! limit it forgets least recently used entries, so hostile answers with
+//! long names cannot make it grow past the limit whatever their number.
+//! An answer bigger than a quarter of the limit is not cached at all.
+//! Expired entries are dropped when they are looked up, or all at once by
 //! [`Cache::remove_expired`].
 
 use std::time::{Duration, Instant};
@@ -54,10 +59,15 @@ enum Answer {
     Negative(Negative),
 }
 
+/// The default byte limit of a cache: 1 MiB.
+pub const DEFAULT_CACHE_BYTES: usize = 1 << 20;
+
 #[derive(Debug)]
 struct Entry {
     stored: Instant,
     expires: Instant,
+    /// What this entry counts for against the byte limit.
+    bytes: usize,
     answer: Answer,
 }
 
@@ -65,15 +75,30 @@ struct Entry {
 #[derive(Debug)]
 pub struct Cache {
     entries: LruMap<(Name, RecordType), Entry>,
+    bytes: usize,
+    max_bytes: usize,
 }
 
 impl Cache {
-    /// A cache of at most `capacity` entries; 0 makes a cache that keeps
-    /// nothing.
+    /// A cache of at most `capacity` entries and [`DEFAULT_CACHE_BYTES`];
+    /// 0 makes a cache that keeps nothing.
     pub fn new(capacity: usize) -> Cache {
+        Cache::with_limits(capacity, DEFAULT_CACHE_BYTES)
+    }
+
+    /// A cache of at most `capacity` entries holding at most `max_bytes`
+    /// (as the module notes count them).
+    pub fn with_limits(capacity: usize, max_bytes: usize) -> Cache {
         Cache {
             entries: LruMap::new(capacity),
+            bytes: 0,
+            max_bytes,
         }
+    }
+
+    /// The bytes the cached entries count for.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The most entries the cache keeps.
@@ -104,7 +129,7 @@ impl Cache {
         let key = (name.clone(), rtype);
         let entry = self.entries.get_mut(&key)?;
         if now >= entry.expires {
-            self.entries.remove(&key);
+            self.remove(name, rtype);
             return None;
         }
         let elapsed = now.saturating_duration_since(entry.stored).as_secs();
@@ -180,36 +205,74 @@ impl Cache {
 
     /// Forgets the entry for `name`/`rtype`, if any.
     pub fn remove(&mut self, name: &Name, rtype: RecordType) {
-        self.entries.remove(&(name.clone(), rtype));
+        if let Some(old) = self.entries.remove(&(name.clone(), rtype)) {
+            self.bytes = self.bytes.saturating_sub(old.bytes);
+        }
     }
 
     /// Drops every entry that has expired at `now`.
     pub fn remove_expired(&mut self, now: Instant) {
-        self.entries.retain(|entry| now < entry.expires);
+        let mut freed = 0;
+        self.entries.retain(|entry| {
+            let keep = now < entry.expires;
+            if !keep {
+                freed += entry.bytes;
+            }
+            keep
+        });
+        self.bytes = self.bytes.saturating_sub(freed);
     }
 
     /// Forgets everything.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.bytes = 0;
     }
 
     fn store(&mut self, name: Name, rtype: RecordType, ttl: u32, answer: Answer, now: Instant) {
-        if ttl == 0 {
-            self.entries.remove(&(name, rtype));
+        let bytes = entry_bytes(&name, &answer);
+        if ttl == 0 || bytes > self.max_bytes / 4 {
+            self.remove(&name, rtype);
             return;
         }
         let Some(expires) = now.checked_add(Duration::from_secs(u64::from(ttl))) else {
             return;
         };
-        self.entries.insert(
-            (name, rtype),
-            Entry {
-                stored: now,
-                expires,
-                answer,
-            },
-        );
+        let entry = Entry {
+            stored: now,
+            expires,
+            bytes,
+            answer,
+        };
+        self.bytes += bytes;
+        if let Some(gone) = self.entries.insert((name, rtype), entry) {
+            self.bytes = self.bytes.saturating_sub(gone.bytes);
+        }
+        while self.bytes > self.max_bytes {
+            let Some(gone) = self.entries.pop_lru() else {
+                self.bytes = 0;
+                break;
+            };
+            self.bytes = self.bytes.saturating_sub(gone.bytes);
+        }
     }
+}
+
+/// Fixed cost counted per entry (key, links, timestamps) and per record.
+const ENTRY_OVERHEAD: usize = 128;
+const RECORD_OVERHEAD: usize = std::mem::size_of::<Record>();
+
+/// What an entry counts for against the byte limit: the overheads, the
+/// key's name, and each record's owner name and data.
+fn entry_bytes(name: &Name, answer: &Answer) -> usize {
+    let records = match answer {
+        Answer::Negative(_) => 0,
+        Answer::Records(records) => records
+            .iter()
+            .map(|r| RECORD_OVERHEAD + r.name.wire_len() + r.data.heap_bytes())
+            .sum(),
+    };
+    ENTRY_OVERHEAD + name.wire_len() + records
 }
 
 /// RFC 2181 §8: a TTL with the top bit set counts as 0; then at most `max`.

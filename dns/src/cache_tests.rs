@@ -22,7 +22,7 @@ fn secs(n: u64) -> Duration {
 
 #[test]
 fn positive_entries_count_down_and_expire_at_min_ttl() {
-    let t0 = Instant::now();
+    let t0 = tern_runtime::time::now();
     let mut cache = Cache::new(8);
     cache.insert(
         name("x.example"),
@@ -59,7 +59,7 @@ fn positive_entries_count_down_and_expire_at_min_ttl() {
 
 #[test]
 fn negative_entries() {
-    let t0 = Instant::now();
+    let t0 = tern_runtime::time::now();
     let mut cache = Cache::new(8);
     cache.insert_negative(
         name("gone.example"),
@@ -93,7 +93,7 @@ fn negative_entries() {
 
 #[test]
 fn ttl_limits() {
-    let t0 = Instant::now();
+    let t0 = tern_runtime::time::now();
     let mut cache = Cache::new(8);
     cache.insert(name("zero"), RecordType::A, vec![a("zero", 0, 1)], t0);
     cache.insert(name("empty"), RecordType::A, vec![], t0);
@@ -130,7 +130,7 @@ fn ttl_limits() {
 
 #[test]
 fn a_new_answer_replaces_the_old() {
-    let t0 = Instant::now();
+    let t0 = tern_runtime::time::now();
     let mut cache = Cache::new(8);
     cache.insert_negative(name("x"), RecordType::A, Negative::NxDomain, 60, t0);
     cache.insert(name("x"), RecordType::A, vec![a("x", 60, 1)], t0);
@@ -145,7 +145,7 @@ fn a_new_answer_replaces_the_old() {
 
 #[test]
 fn bounded_lru() {
-    let t0 = Instant::now();
+    let t0 = tern_runtime::time::now();
     let mut cache = Cache::new(2);
     cache.insert(name("a"), RecordType::A, vec![a("a", 60, 1)], t0);
     cache.insert(name("b"), RecordType::A, vec![a("b", 60, 2)], t0);
@@ -162,7 +162,7 @@ fn bounded_lru() {
 
 #[test]
 fn size_zero_disables() {
-    let t0 = Instant::now();
+    let t0 = tern_runtime::time::now();
     let mut cache = Cache::new(0);
     cache.insert(name("a"), RecordType::A, vec![a("a", 60, 1)], t0);
     assert!(cache.get(&name("a"), RecordType::A, t0).is_none());
@@ -171,7 +171,7 @@ fn size_zero_disables() {
 
 #[test]
 fn remove_expired_and_clear() {
-    let t0 = Instant::now();
+    let t0 = tern_runtime::time::now();
     let mut cache = Cache::new(8);
     cache.insert(name("short"), RecordType::A, vec![a("short", 5, 1)], t0);
     cache.insert(name("long"), RecordType::A, vec![a("long", 500, 1)], t0);
@@ -186,7 +186,7 @@ fn remove_expired_and_clear() {
 
 #[test]
 fn insert_result_caches_what_may_be_cached() {
-    let t0 = Instant::now();
+    let t0 = tern_runtime::time::now();
     let mut cache = Cache::new(8);
     cache.insert_result(
         name("ok"),
@@ -243,4 +243,53 @@ fn insert_result_caches_what_may_be_cached() {
         cache.get(&name("nodata"), RecordType::A, t0),
         Some(Err(Error::NoData))
     ));
+}
+
+/// Issue 15, defect 3: answers with long names cannot make the cache hold
+/// more than its byte limit, whatever their number.
+#[test]
+fn byte_limit_bounds_what_the_cache_holds() {
+    let t0 = tern_runtime::time::now();
+    let max = 256 * 1024;
+    let mut cache = Cache::with_limits(100_000, max);
+    let label = "x".repeat(63);
+    for i in 0..2_000 {
+        let owner = format!("{i}.{label}.{label}.{label}");
+        let records: Vec<Record> = (0..64).map(|j| a(&owner, 300, j)).collect();
+        cache.insert(name(&owner), RecordType::A, records, t0);
+        assert!(cache.bytes() <= max, "{} bytes after {i}", cache.bytes());
+    }
+    assert!(cache.len() > 1, "the newest entries are kept");
+    assert!(cache.len() < 2_000);
+    // The bytes counted go back to zero when everything goes.
+    cache.remove_expired(t0 + secs(301));
+    assert_eq!((cache.len(), cache.bytes()), (0, 0));
+}
+
+#[test]
+fn replacing_and_removing_entries_keeps_the_byte_count() {
+    let t0 = tern_runtime::time::now();
+    let mut cache = Cache::new(8);
+    cache.insert(
+        name("a.example"),
+        RecordType::A,
+        vec![a("a.example", 60, 1)],
+        t0,
+    );
+    let one = cache.bytes();
+    assert!(one > 0);
+    cache.insert(
+        name("a.example"),
+        RecordType::A,
+        vec![a("a.example", 60, 2)],
+        t0,
+    );
+    assert_eq!(cache.bytes(), one);
+    cache.remove(&name("a.example"), RecordType::A);
+    assert_eq!(cache.bytes(), 0);
+    // An answer bigger than a quarter of the limit is not kept at all.
+    let mut small = Cache::with_limits(8, 1000);
+    let records: Vec<Record> = (0..64).map(|j| a("b.example", 60, j)).collect();
+    small.insert(name("b.example"), RecordType::A, records, t0);
+    assert_eq!((small.len(), small.bytes()), (0, 0));
 }

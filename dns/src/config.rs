@@ -53,7 +53,71 @@ pub struct Config {
     pub hosts_file: PathBuf,
     /// Entries the cache may hold; 0 turns the cache off. Default 1024.
     pub cache_size: usize,
+    /// Bytes the cache may hold (names and record data, counted as
+    /// [`crate::Cache`] says). Default 1 MiB.
+    pub cache_max_bytes: usize,
+    /// The longest one lookup may take, over every search candidate,
+    /// server, attempt and transport. `None` (the default) means
+    /// `timeout × attempts × servers`, at most [`MAX_DEFAULT_LOOKUP_TIME`];
+    /// any value is capped at [`MAX_LOOKUP_TIME`].
+    pub lookup_timeout: Option<Duration>,
+    /// The longest `connect` spends connecting once the name is resolved
+    /// (Happy Eyeballs attempts, all together). Default 30 s.
+    pub connect_timeout: Duration,
+    /// Which address families `lookup_ip` and `connect` ask for. Default
+    /// [`IpFamily::Both`]; `options no-aaaa` makes it [`IpFamily::V4Only`].
+    pub ip_family: IpFamily,
+    /// Ask A, then AAAA, one after the other instead of at once
+    /// (`options single-request` and `single-request-reopen`, for
+    /// middleboxes that drop one of two queries sent together; tern sends
+    /// each query from a socket of its own, so "reopen" needs nothing more).
+    pub single_request: bool,
+    /// Ask over TCP only (`options use-vc`).
+    pub use_vc: bool,
+    /// The resolv.conf file this configuration was read from, if any
+    /// (set by [`Config::from_file`] and [`Config::from_system`]). A
+    /// resolver re-reads it when it changes, as glibc does, and takes the
+    /// settings a resolv.conf holds from it; the other fields stay as set.
+    pub resolv_conf: Option<PathBuf>,
+    /// How often a resolver checks (one `stat` each) whether its
+    /// resolv.conf or hosts file changed. Default 5 s; `Duration::ZERO`
+    /// checks before every lookup, `Duration::MAX` never.
+    pub reload_interval: Duration,
+    /// 0x20 case randomisation: random letter case in each query name, and
+    /// only replies that echo it exactly count (see `resolver/case.rs`).
+    /// Default off.
+    pub case_randomization: bool,
 }
+
+/// The address families a lookup of a host's addresses asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum IpFamily {
+    /// A and AAAA.
+    #[default]
+    Both,
+    /// A only (`options no-aaaa`).
+    V4Only,
+    /// AAAA only.
+    V6Only,
+}
+
+impl IpFamily {
+    /// Whether A records are asked for.
+    pub fn wants_v4(self) -> bool {
+        self != IpFamily::V6Only
+    }
+
+    /// Whether AAAA records are asked for.
+    pub fn wants_v6(self) -> bool {
+        self != IpFamily::V4Only
+    }
+}
+
+/// The most the default per-lookup deadline allows: 30 s, what glibc takes
+/// with its default timeout and attempts over three servers.
+pub const MAX_DEFAULT_LOOKUP_TIME: Duration = Duration::from_secs(30);
+/// The most any lookup deadline allows: one day.
+pub const MAX_LOOKUP_TIME: Duration = Duration::from_secs(24 * 3600);
 
 impl Default for Config {
     fn default() -> Config {
@@ -68,6 +132,15 @@ impl Default for Config {
             use_hosts: true,
             hosts_file: PathBuf::from(HOSTS_FILE),
             cache_size: 1024,
+            cache_max_bytes: crate::cache::DEFAULT_CACHE_BYTES,
+            lookup_timeout: None,
+            connect_timeout: Duration::from_secs(30),
+            ip_family: IpFamily::Both,
+            single_request: false,
+            use_vc: false,
+            resolv_conf: None,
+            reload_interval: Duration::from_secs(5),
+            case_randomization: false,
         }
     }
 }
@@ -86,6 +159,15 @@ impl Config {
     /// Fails with [`Error::Io`] only if the file exists but cannot be read.
     pub fn from_system() -> Result<Config, Error> {
         let mut config = Config::from_file(Path::new(RESOLV_CONF))?;
+        config.apply_system_overrides();
+        Ok(config)
+    }
+
+    /// What [`Config::from_system`] adds to the file's settings: the host
+    /// name's domain as the search list when the file sets none, then the
+    /// environment.
+    pub(crate) fn apply_system_overrides(&mut self) {
+        let config = self;
         if config.search.is_empty() {
             let hostname = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
             if let Some(domain) = hostname_domain(&hostname) {
@@ -95,21 +177,40 @@ impl Config {
         let res_options = std::env::var("RES_OPTIONS").ok();
         let localdomain = std::env::var("LOCALDOMAIN").ok();
         config.apply_env(res_options.as_deref(), localdomain.as_deref());
-        Ok(config)
+    }
+
+    /// Takes from `file` (a configuration just read from resolv.conf) the
+    /// settings a resolv.conf holds, keeping every other field of `self`.
+    pub(crate) fn take_file_settings(&mut self, file: Config) {
+        self.nameservers = file.nameservers;
+        self.search = file.search;
+        self.ndots = file.ndots;
+        self.timeout = file.timeout;
+        self.attempts = file.attempts;
+        self.rotate = file.rotate;
+        self.edns = file.edns;
+        self.ip_family = file.ip_family;
+        self.single_request = file.single_request;
+        self.use_vc = file.use_vc;
     }
 
     /// Parses a resolv.conf file at `path`; a missing file gives the
-    /// defaults. Bytes that are not UTF-8 are replaced (and so make their
+    /// defaults. [`Config::resolv_conf`] is set to `path`, so a resolver
+    /// re-reads the file when it changes. Bytes that are not UTF-8 are replaced (and so make their
     /// line unreadable, which skips it).
     pub fn from_file(path: &Path) -> Result<Config, Error> {
-        match fs::read(path) {
-            Ok(bytes) => Config::parse_resolv_conf(&String::from_utf8_lossy(&bytes)),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(err) => Err(Error::Io(io::Error::new(
-                err.kind(),
-                format!("cannot read {}: {err}", path.display()),
-            ))),
-        }
+        let mut config = match fs::read(path) {
+            Ok(bytes) => Config::parse_resolv_conf(&String::from_utf8_lossy(&bytes))?,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Config::default(),
+            Err(err) => {
+                return Err(Error::Io(io::Error::new(
+                    err.kind(),
+                    format!("cannot read {}: {err}", path.display()),
+                )))
+            }
+        };
+        config.resolv_conf = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Parses the text of a resolv.conf file as glibc does; see
@@ -132,6 +233,21 @@ impl Config {
         if let Some(domains) = localdomain {
             self.search = crate::resolv_conf::search_list(domains.split_ascii_whitespace());
         }
+    }
+
+    /// How long one lookup may take in all: [`Config::lookup_timeout`], or
+    /// by default `timeout × attempts × servers` capped at
+    /// [`MAX_DEFAULT_LOOKUP_TIME`]; never more than [`MAX_LOOKUP_TIME`].
+    /// Saturates, so `Duration::MAX` and `u32::MAX` attempts are fine.
+    pub fn lookup_time(&self) -> Duration {
+        let time = self.lookup_timeout.unwrap_or_else(|| {
+            let servers = u32::try_from(self.nameservers.len().max(1)).unwrap_or(u32::MAX);
+            self.timeout
+                .saturating_mul(self.attempts.max(1))
+                .saturating_mul(servers)
+                .min(MAX_DEFAULT_LOOKUP_TIME)
+        });
+        time.min(MAX_LOOKUP_TIME)
     }
 
     /// The EDNS payload to offer in queries: `Some(EDNS_PAYLOAD)` when
@@ -167,6 +283,21 @@ mod tests {
         assert_eq!(c.hosts_file, PathBuf::from("/etc/hosts"));
         assert_eq!(c.cache_size, 1024);
         assert_eq!(c.edns_payload(), Some(1232));
+        assert_eq!(c.lookup_time(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn lookup_time_saturates_and_is_capped() {
+        let mut c = Config {
+            timeout: Duration::MAX,
+            attempts: u32::MAX,
+            ..Config::default()
+        };
+        assert_eq!(c.lookup_time(), MAX_DEFAULT_LOOKUP_TIME);
+        c.lookup_timeout = Some(Duration::MAX);
+        assert_eq!(c.lookup_time(), MAX_LOOKUP_TIME);
+        c.lookup_timeout = Some(Duration::from_millis(5));
+        assert_eq!(c.lookup_time(), Duration::from_millis(5));
     }
 
     #[test]
@@ -197,8 +328,15 @@ mod tests {
 
     #[test]
     fn missing_file_gives_defaults() {
-        let c = Config::from_file(Path::new("/nonexistent/tern/resolv.conf")).unwrap();
-        assert_eq!(c, Config::default());
+        let path = Path::new("/nonexistent/tern/resolv.conf");
+        let c = Config::from_file(path).unwrap();
+        assert_eq!(
+            c,
+            Config {
+                resolv_conf: Some(path.to_path_buf()),
+                ..Config::default()
+            }
+        );
         // A directory cannot be read as a file.
         assert!(matches!(
             Config::from_file(Path::new("/")),

@@ -8,6 +8,10 @@
 
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
+
+use crate::exchange::Transport;
+use crate::wire::{DecodeError, Problem};
 
 /// Why a DNS lookup, a name or a packet failed.
 #[derive(Debug)]
@@ -27,11 +31,23 @@ pub enum Error {
     Timeout,
     /// The name cannot be a domain name; the text says which name and why.
     InvalidName(String),
-    /// A packet, a file or a reply could not be understood; the text says
-    /// what was wrong.
-    Malformed(String),
+    /// A packet or a reply could not be understood: what was being read,
+    /// where, and what was wrong (a small `Copy` value: rejecting junk
+    /// allocates nothing).
+    Malformed(DecodeError),
     /// An operating-system I/O error.
     Io(io::Error),
+    /// The configuration names no server to ask.
+    NoNameservers,
+    /// A server's reply called for a fallback — TCP after a truncated
+    /// reply, or a query without EDNS after it refused EDNS — and the
+    /// reply to the fallback still called for one.
+    FallbackFailed {
+        /// The server asked.
+        server: SocketAddr,
+        /// The transport of the last reply.
+        transport: Transport,
+    },
 }
 
 impl fmt::Display for Error {
@@ -45,6 +61,12 @@ impl fmt::Display for Error {
             Error::InvalidName(why) => write!(f, "invalid domain name {why}"),
             Error::Malformed(why) => write!(f, "malformed DNS data: {why}"),
             Error::Io(err) => write!(f, "I/O error: {err}"),
+            Error::NoNameservers => f.write_str("no name servers configured"),
+            Error::FallbackFailed { server, transport } => write!(
+                f,
+                "{server}: protocol fallback failed (reply over {transport:?} still truncated \
+                 or refusing EDNS)"
+            ),
         }
     }
 }
@@ -53,6 +75,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(err) => Some(err),
+            Error::Malformed(err) => Some(err),
             _ => None,
         }
     }
@@ -76,6 +99,8 @@ impl From<Error> for io::Error {
             Error::Malformed(_) => Some(io::ErrorKind::InvalidData),
             Error::ServFail => Some(io::ErrorKind::Other),
             Error::Refused => Some(io::ErrorKind::ConnectionRefused),
+            Error::NoNameservers => Some(io::ErrorKind::NotFound),
+            Error::FallbackFailed { .. } => Some(io::ErrorKind::InvalidData),
         };
         match (err, kind) {
             (Error::Io(inner), _) => inner,
@@ -84,9 +109,9 @@ impl From<Error> for io::Error {
     }
 }
 
-/// Shorthand used across the crate: `malformed(format_args!(..))`.
-pub(crate) fn malformed(what: impl fmt::Display) -> Error {
-    Error::Malformed(what.to_string())
+/// Shorthand used across the crate: `what` at `offset` has `problem`.
+pub(crate) fn malformed(what: &'static str, offset: usize, problem: Problem) -> Error {
+    Error::Malformed(DecodeError::new(what, offset, problem))
 }
 
 #[cfg(test)]
@@ -102,8 +127,23 @@ mod tests {
         );
         let e = Error::InvalidName("\"a..b\": empty label".into());
         assert_eq!(e.to_string(), "invalid domain name \"a..b\": empty label");
-        let e = Error::Malformed("pointer loop".into());
-        assert_eq!(e.to_string(), "malformed DNS data: pointer loop");
+        let e = malformed("question name", 12, Problem::PointerNotBackwards);
+        assert_eq!(
+            e.to_string(),
+            "malformed DNS data: question name at offset 12 has a compression pointer \
+             that does not point backwards"
+        );
+        assert_eq!(
+            Error::NoNameservers.to_string(),
+            "no name servers configured"
+        );
+        let e = Error::FallbackFailed {
+            server: "192.0.2.1:53".parse().unwrap(),
+            transport: Transport::Tcp,
+        };
+        assert!(e
+            .to_string()
+            .starts_with("192.0.2.1:53: protocol fallback failed"));
     }
 
     #[test]
@@ -117,7 +157,7 @@ mod tests {
             io::ErrorKind::InvalidInput
         );
         assert_eq!(
-            kind(Error::Malformed("x".into())),
+            kind(malformed("x", 0, Problem::ShortInput)),
             io::ErrorKind::InvalidData
         );
         assert_eq!(kind(Error::Refused), io::ErrorKind::ConnectionRefused);

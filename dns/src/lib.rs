@@ -26,7 +26,8 @@
 //!
 //! The crate is `#![forbid(unsafe_code)]`. Input from the network and from
 //! files never causes a panic: decoders read through bounds-checked cursors
-//! and report [`Error::Malformed`]; parsers of configuration files skip what
+//! and report [`Error::Malformed`] with a small `Copy` [`DecodeError`]
+//! (rejecting junk allocates nothing); parsers of configuration files skip what
 //! they cannot read, as glibc does.
 
 #![forbid(unsafe_code)]
@@ -44,11 +45,18 @@ mod resolver;
 pub mod search;
 pub mod wire;
 
-pub use cache::{Cache, Negative, MAX_NEGATIVE_TTL, MAX_TTL};
-pub use config::{Config, EDNS_PAYLOAD, HOSTS_FILE, RESOLV_CONF};
+pub use cache::{Cache, Negative, DEFAULT_CACHE_BYTES, MAX_NEGATIVE_TTL, MAX_TTL};
+pub use config::{
+    Config, IpFamily, EDNS_PAYLOAD, HOSTS_FILE, MAX_DEFAULT_LOOKUP_TIME, MAX_LOOKUP_TIME,
+    RESOLV_CONF,
+};
 pub use error::Error;
 pub use hosts::Hosts;
 pub use name::{Labels, Name, MAX_LABEL_LEN, MAX_NAME_LEN};
 pub use record::{RData, Record, RecordType};
-pub use resolver::happy::{CONNECTION_ATTEMPT_DELAY, RESOLUTION_DELAY};
+pub use resolver::happy::{
+    CONNECTION_ATTEMPT_DELAY, MAX_CONCURRENT_ATTEMPTS, MAX_CONNECT_ATTEMPTS, RESOLUTION_DELAY,
+};
+pub use resolver::AAAA_GRACE;
 pub use resolver::{connect, resolve, Resolver};
+pub use wire::{DecodeError, Problem};

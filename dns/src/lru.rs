@@ -66,21 +66,24 @@ impl<K: Hash + Eq + Clone, V> LruMap<K, V> {
     }
 
     /// Inserts or replaces `key`, evicting the least recently used entry if
-    /// the map is full.
-    pub(crate) fn insert(&mut self, key: K, value: V) {
+    /// the map is full. Returns the value that left the map: the one
+    /// replaced or evicted, or `value` itself when the capacity is 0.
+    pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
         if self.capacity == 0 {
-            return;
+            return Some(value);
         }
         if let Some(&at) = self.index.get(&key) {
-            if let Some(Some(node)) = self.slots.get_mut(at) {
-                node.value = value;
-            }
+            let old = match self.slots.get_mut(at) {
+                Some(Some(node)) => Some(std::mem::replace(&mut node.value, value)),
+                _ => None,
+            };
             self.unlink(at);
             self.push_front(at);
-            return;
+            return old;
         }
+        let mut evicted = None;
         if self.index.len() >= self.capacity {
-            self.remove_at(self.tail);
+            evicted = self.remove_at(self.tail);
         }
         let node = Node {
             key: key.clone(),
@@ -102,6 +105,15 @@ impl<K: Hash + Eq + Clone, V> LruMap<K, V> {
         };
         self.index.insert(key, at);
         self.push_front(at);
+        evicted
+    }
+
+    /// Removes the least recently used entry, returning its value.
+    pub(crate) fn pop_lru(&mut self) -> Option<V> {
+        if self.tail == NIL {
+            return None;
+        }
+        self.remove_at(self.tail)
     }
 
     /// Removes `key`, returning its value.

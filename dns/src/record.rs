@@ -10,13 +10,18 @@ use std::str::FromStr;
 
 use crate::error::Error;
 use crate::name::Name;
+use crate::wire::{DecodeError, Problem};
 
 /// The type of a record or a question (RFC 1035 §3.2.2 and later RFCs).
 ///
 /// Types without a variant of their own are [`RecordType::Other`]; that
 /// includes OPT (41), which the codec turns into [`crate::wire::Edns`].
-/// `RecordType::from(28)` is always `AAAA`, never `Other(28)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// `RecordType::from(28)` is always `AAAA`, never `Other(28)`, and types
+/// compare and hash by their number: `RecordType::Other(28) ==
+/// RecordType::AAAA`, so a lookup, an answer filter or a cache key means the
+/// same type however it was written. [`RecordType::normalized`] gives the
+/// named variant for `match`.
+#[derive(Clone, Copy, Debug)]
 pub enum RecordType {
     /// IPv4 address (1).
     A,
@@ -40,7 +45,27 @@ pub enum RecordType {
     Other(u16),
 }
 
+impl PartialEq for RecordType {
+    fn eq(&self, other: &RecordType) -> bool {
+        self.to_u16() == other.to_u16()
+    }
+}
+
+impl Eq for RecordType {}
+
+impl std::hash::Hash for RecordType {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.to_u16().hash(state);
+    }
+}
+
 impl RecordType {
+    /// The same type with its named variant when it has one:
+    /// `Other(28).normalized()` is `AAAA`.
+    pub fn normalized(self) -> RecordType {
+        RecordType::from_u16(self.to_u16())
+    }
+
     /// The type's number on the wire.
     pub fn to_u16(self) -> u16 {
         match self {
@@ -90,7 +115,7 @@ impl fmt::Display for RecordType {
     /// The mnemonic (`"AAAA"`), or `"TYPE65"` for types without a variant
     /// (RFC 3597 §5).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = match self {
+        let text = match self.normalized() {
             RecordType::A => "A",
             RecordType::AAAA => "AAAA",
             RecordType::CNAME => "CNAME",
@@ -128,7 +153,11 @@ impl FromStr for RecordType {
                     .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
                     .and_then(|digits| digits.parse::<u16>().ok())
                     .map(RecordType::from_u16)
-                    .ok_or_else(|| Error::Malformed(format!("unknown record type {text:?}")))
+                    .ok_or(Error::Malformed(DecodeError::new(
+                        "record type",
+                        0,
+                        Problem::UnknownRecordType,
+                    )))
             }
         };
         Ok(known)
@@ -228,6 +257,20 @@ pub enum RData {
 }
 
 impl RData {
+    /// Bytes this data holds on the heap (names and byte strings), for the
+    /// cache's byte limit.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            RData::A(_) | RData::AAAA(_) => 0,
+            RData::CNAME(n) | RData::NS(n) | RData::PTR(n) => n.wire_len(),
+            RData::MX { exchange, .. } => exchange.wire_len(),
+            RData::SRV { target, .. } => target.wire_len(),
+            RData::SOA { mname, rname, .. } => mname.wire_len() + rname.wire_len(),
+            RData::TXT(strings) => strings.iter().map(|s| s.len() + 24).sum(),
+            RData::Other { data, .. } => data.len(),
+        }
+    }
+
     /// The record type this data belongs to.
     pub fn rtype(&self) -> RecordType {
         match self {
@@ -368,5 +411,21 @@ mod tests {
         });
         assert_eq!(other.to_string(), "www.example. 300 IN TYPE65 \\# 3 0001ab");
         assert_eq!(other.rtype(), RecordType::Other(65));
+    }
+
+    #[test]
+    fn known_numbers_are_the_named_type() {
+        use std::collections::HashSet;
+        assert_eq!(RecordType::Other(28), RecordType::AAAA);
+        assert_eq!(RecordType::Other(1), RecordType::A);
+        assert_ne!(RecordType::Other(99), RecordType::A);
+        assert_eq!(RecordType::Other(28).normalized(), RecordType::AAAA);
+        assert!(matches!(
+            RecordType::Other(5).normalized(),
+            RecordType::CNAME
+        ));
+        assert_eq!(RecordType::Other(28).to_string(), "AAAA");
+        let set: HashSet<RecordType> = [RecordType::AAAA, RecordType::Other(28)].into();
+        assert_eq!(set.len(), 1);
     }
 }

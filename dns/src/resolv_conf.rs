@@ -16,7 +16,9 @@
 //!   wins. At most 6 domains are kept (BIND's MAXDNSRCH, glibc before 2.26)
 //!   so a huge line cannot multiply every lookup.
 //! - `options ...`: `ndots:N` (capped at 15), `timeout:N` (capped at 30,
-//!   0 means 1), `attempts:N` (capped at 5, 0 means 1), `rotate`, `edns0`.
+//!   0 means 1), `attempts:N` (capped at 5, 0 means 1), `rotate`, `edns0`,
+//!   `no-aaaa` (IPv4 only), `single-request` and `single-request-reopen`
+//!   (A, then AAAA), `use-vc` (TCP only).
 //!   A value that does not start with a digit leaves the setting alone
 //!   (glibc's `atoi` would read 0). Unknown options are ignored.
 //! - Any other line is ignored. If no name server was read, the list is
@@ -27,7 +29,7 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
-use crate::config::{default_nameserver, Config};
+use crate::config::{default_nameserver, Config, IpFamily};
 
 /// glibc's MAXNS: name servers read from the file.
 pub(crate) const MAX_NAMESERVERS: usize = 3;
@@ -114,6 +116,12 @@ pub(crate) fn apply_options<'a>(config: &mut Config, words: impl Iterator<Item =
             config.rotate = true;
         } else if word == "edns0" {
             config.edns = true;
+        } else if word == "no-aaaa" {
+            config.ip_family = IpFamily::V4Only;
+        } else if word == "single-request" || word == "single-request-reopen" {
+            config.single_request = true;
+        } else if word == "use-vc" {
+            config.use_vc = true;
         }
     }
 }
@@ -156,5 +164,15 @@ mod tests {
         assert_eq!(p("127.1"), None);
         assert_eq!(p("%"), None);
         assert_eq!(p(""), None);
+    }
+
+    #[test]
+    fn glibc_query_options() {
+        let c = parse("options no-aaaa single-request use-vc\n");
+        assert_eq!(c.ip_family, IpFamily::V4Only);
+        assert!(c.single_request && c.use_vc);
+        let c = parse("options single-request-reopen\n");
+        assert!(c.single_request && !c.use_vc);
+        assert_eq!(c.ip_family, IpFamily::Both);
     }
 }

@@ -17,13 +17,30 @@ use crate::error::Error;
 use crate::name::Name;
 
 /// The address `host` spells, if it is an IPv4 or IPv6 literal (IPv6 also
-/// in brackets, as in URLs: `[::1]`). Only the standard forms are taken;
-/// `127.1` or hexadecimal parts are names, not addresses.
+/// in brackets, as in URLs: `[::1]`; IPv4 also with a trailing dot,
+/// `192.0.2.1.`, since no top-level domain is all digits). Only the
+/// standard forms are taken; `127.1` or hexadecimal parts are names, not
+/// addresses. Scoped IPv6 literals are [`scoped_ipv6`]'s.
 pub fn ip_literal(host: &str) -> Option<IpAddr> {
     if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         return inner.parse::<Ipv6Addr>().ok().map(IpAddr::V6);
     }
-    host.parse().ok()
+    if let Ok(ip) = host.parse() {
+        return Some(ip);
+    }
+    let v4 = host.strip_suffix('.')?.parse::<Ipv4Addr>().ok()?;
+    Some(IpAddr::V4(v4))
+}
+
+/// An IPv6 literal with a zone (`fe80::1%eth0`, `[fe80::1%2]`): the address
+/// and the zone's text. Such a string is never a name to send to the DNS.
+pub fn scoped_ipv6(host: &str) -> Option<(Ipv6Addr, &str)> {
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let (addr, zone) = host.split_once('%')?;
+    Some((addr.parse().ok()?, zone))
 }
 
 /// `127.0.0.1` and `::1` if `host` is `localhost` or a name under it
@@ -61,11 +78,17 @@ pub fn is_localhost(name: &Name) -> bool {
 /// are not valid names, the root, or make the name too long are left out,
 /// and duplicates appear once.
 pub fn search_candidates(host: &str, config: &Config) -> Result<Vec<Name>, Error> {
+    if scoped_ipv6(host).is_some() || host.contains(':') {
+        return Err(Error::InvalidName(format!(
+            "{host:?}: an IPv6 address (with a zone), not a host name"
+        )));
+    }
     let absolute: Name = host.parse()?;
-    if host.ends_with('.') {
+    if ends_with_unescaped_dot(host) {
         return Ok(vec![absolute]);
     }
-    let dots = host.bytes().filter(|&b| b == b'.').count();
+    // Dots that separate labels: `a\.b` is one label.
+    let dots = absolute.label_count().saturating_sub(1);
     let mut names = Vec::with_capacity(config.search.len() + 1);
     let as_typed_first = dots >= usize::from(config.ndots);
     if as_typed_first {
@@ -88,6 +111,16 @@ pub fn search_candidates(host: &str, config: &Config) -> Result<Vec<Name>, Error
         names.push(absolute);
     }
     Ok(names)
+}
+
+/// Whether `host` ends in a dot that is not escaped (`a\\.` does, `a\.`
+/// does not): whether the user wrote an absolute name.
+fn ends_with_unescaped_dot(host: &str) -> bool {
+    let Some(rest) = host.strip_suffix('.') else {
+        return false;
+    };
+    let backslashes = rest.bytes().rev().take_while(|&b| b == b'\\').count();
+    backslashes % 2 == 0
 }
 
 #[cfg(test)]
@@ -115,6 +148,9 @@ mod tests {
             Some("2001:db8::1".parse().unwrap())
         );
         assert_eq!(ip_literal("[192.0.2.1]"), None);
+        assert_eq!(ip_literal("1.2.3.4."), Some("1.2.3.4".parse().unwrap()));
+        assert_eq!(ip_literal("1.2.3.4.."), None);
+        assert_eq!(ip_literal("::1."), None);
         assert_eq!(ip_literal("127.1"), None);
         assert_eq!(ip_literal("example.com"), None);
         assert_eq!(ip_literal(""), None);
@@ -195,5 +231,46 @@ mod tests {
         }
         assert!(search_candidates(&"a".repeat(64), &c).is_err());
         assert!(search_candidates(&"a.".repeat(128), &c).is_err());
+    }
+
+    #[test]
+    fn scoped_literals_are_not_names() {
+        assert_eq!(
+            scoped_ipv6("fe80::1%eth0"),
+            Some(("fe80::1".parse().unwrap(), "eth0"))
+        );
+        assert_eq!(
+            scoped_ipv6("[fe80::1%2]"),
+            Some(("fe80::1".parse().unwrap(), "2"))
+        );
+        assert_eq!(scoped_ipv6("a%b"), None);
+        let c = Config::default();
+        for host in ["fe80::1%eth0", "[fe80::1%2]", "2001:db8::1:"] {
+            assert!(
+                matches!(search_candidates(host, &c), Err(Error::InvalidName(_))),
+                "{host}"
+            );
+        }
+    }
+
+    #[test]
+    fn escaped_dots_separate_nothing() {
+        let c = Config {
+            search: vec!["corp.example".into()],
+            ..Config::default()
+        };
+        let got = |h: &str| -> Vec<String> {
+            search_candidates(h, &c)
+                .unwrap()
+                .iter()
+                .map(Name::to_string)
+                .collect()
+        };
+        // One label with a dot in it: no dots, so the search list first.
+        assert_eq!(got("a\\.b"), ["a\\.b.corp.example.", "a\\.b."]);
+        // An escaped final dot is part of the label, not an absolute name.
+        assert_eq!(got("a\\."), ["a\\..corp.example.", "a\\.."]);
+        // An escaped backslash before the dot leaves the dot a separator.
+        assert_eq!(got("a\\\\."), ["a\\\\."]);
     }
 }

@@ -127,7 +127,7 @@ fn option_values_are_capped_and_checked() {
         (0, Duration::from_secs(1), 1)
     );
     // Bad values leave the default alone; unknown options are ignored.
-    let c = conf("options ndots: ndots:x timeout:-3 attempts:many frobnicate single-request inet6 no-tld-query\n");
+    let c = conf("options ndots: ndots:x timeout:-3 attempts:many frobnicate inet6 no-tld-query\n");
     assert_eq!(c, Config::default());
     let c = conf("options ndots:4x timeout:99999999999999999999\n");
     assert_eq!((c.ndots, c.timeout), (4, Duration::from_secs(30)));

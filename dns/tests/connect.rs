@@ -181,3 +181,73 @@ async fn dropping_connect_midway_leaks_nothing() {
     }
     panic!("connect never completed");
 }
+
+/// Issue 15, defect 1: with `search a.test b.test`, `db.a.test` has only A
+/// and `db.b.test` only AAAA. `lookup_ip("db")` settles on `db.a.test`;
+/// `connect` must reach the same name, not `db.b.test` over IPv6.
+#[tern::test]
+async fn connect_settles_one_search_candidate_for_both_families() {
+    let zone = Zone::new(vec![
+        a("db.a.test.", "127.0.0.1"),
+        aaaa("db.b.test.", "::1"),
+    ]);
+    let server = Server::start(zone.script());
+    let (v4, _v6, port) = listeners();
+    let mut c = config(&[server.addr], 1000);
+    c.search = vec!["a.test".into(), "b.test".into()];
+    let r = Resolver::new(c);
+    let s = r.connect("db", port).await.unwrap();
+    assert_eq!(
+        s.peer_addr().unwrap(),
+        SocketAddr::from(([127, 0, 0, 1], port))
+    );
+    v4.accept().await.unwrap();
+    assert_eq!(
+        r.lookup_ip("db").await.unwrap(),
+        ["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
+    );
+    // db.b.test was never asked: the first candidate had data.
+    assert!(server
+        .seen()
+        .iter()
+        .all(|s| s.question.name != name("db.b.test.")));
+}
+
+/// A candidate with no data in either family moves connect on to the next.
+#[tern::test]
+async fn connect_walks_the_search_list_past_empty_candidates() {
+    let zone = Zone::new(vec![a("x.b.test.", "127.0.0.1")]);
+    let server = Server::start(zone.script());
+    let (_v4, _v6, port) = listeners();
+    let mut c = config(&[server.addr], 1000);
+    c.search = vec!["a.test".into(), "b.test".into()];
+    let r = Resolver::new(c);
+    let s = r.connect("x", port).await.unwrap();
+    assert!(s.peer_addr().unwrap().is_ipv4());
+}
+
+/// Issue 15, defect 10: the io::Error of connect names the host.
+#[tern::test]
+async fn connect_errors_name_the_host() {
+    let server = Server::start(dual_zone().script());
+    let r = Resolver::new(config(&[server.addr], 1000));
+    let err = r.connect("missing.test", 80).await.unwrap_err();
+    assert!(err.to_string().contains("missing.test"), "{err}");
+    let err = r.connect("dual.test", closed_port()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    assert!(err.to_string().contains("dual.test"), "{err}");
+}
+
+/// Scoped IPv6 literals are addresses, never names sent to the DNS.
+#[tern::test]
+async fn scoped_ipv6_literals_connect_without_dns() {
+    let server = Server::start(dual_zone().script());
+    let (_v4, _v6, port) = listeners();
+    let r = Resolver::new(config(&[server.addr], 1000));
+    // Scope 0 on ::1 is allowed.
+    let s = r.connect("::1%0", port).await.unwrap();
+    assert!(s.peer_addr().unwrap().is_ipv6());
+    let err = r.connect("fe80::1%eth0", port).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert_eq!(server.seen().len(), 0);
+}

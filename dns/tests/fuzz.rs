@@ -31,12 +31,14 @@ struct Tracking;
 thread_local! {
     static TRACKING: Cell<bool> = const { Cell::new(false) };
     static LARGEST: Cell<usize> = const { Cell::new(0) };
+    static COUNT: Cell<usize> = const { Cell::new(0) };
 }
 
 fn note(size: usize) {
     // `try_with`: never panic inside the allocator, even during thread exit.
     if TRACKING.try_with(Cell::get).unwrap_or(false) {
         let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
+        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
     }
 }
 
@@ -158,6 +160,7 @@ fn mutated_packets_never_panic() {
         check(&packet);
         decoded += usize::from(Message::decode(&packet).is_ok());
     }
+    println!("mutated packets: {} tried, {decoded} decoded", iterations());
     // The mutations must leave some packets decodable, or they test little.
     assert!(decoded > 0);
 }
@@ -169,6 +172,7 @@ fn random_bytes_never_panic() {
         let len = rng.below(600);
         check(&rng.bytes(len));
     }
+    println!("random packets: {} tried", iterations() / 10);
 }
 
 fn header(counts: [u16; 4]) -> Vec<u8> {
@@ -182,7 +186,7 @@ fn header(counts: [u16; 4]) -> Vec<u8> {
 fn malformed(packet: &[u8]) -> String {
     check(packet);
     match Message::decode(packet) {
-        Err(tern_dns::Error::Malformed(why)) => why,
+        Err(tern_dns::Error::Malformed(why)) => why.to_string(),
         other => panic!("expected Malformed, got {other:?}"),
     }
 }
@@ -269,4 +273,43 @@ fn junk_from_the_right_server_is_rejected_not_fatal() {
         }
         assert!(validate_reply(&query, &junk, Transport::Udp).is_err());
     }
+}
+
+/// Issue 17: rejecting junk allocates nothing — neither the error (a small
+/// `Copy` value) nor a name that fails half-way.
+#[test]
+fn junk_is_rejected_without_allocating() {
+    let name: Name = "example.com".parse().unwrap();
+    let query = Message::query(0x4242, &name, tern_dns::RecordType::A, Some(1232));
+    let mut rng = Rng::new(17);
+    let mut rejected = 0;
+    let mut allocations = 0;
+    for i in 0..10_000 {
+        let len = rng.below(120);
+        let mut junk = rng.bytes(len);
+        if junk.len() >= 13 {
+            // The right ID and QR set, a question count of 1, and a first
+            // name that starts with a reserved label type or a forward
+            // pointer: it fails before any name is whole.
+            junk[..4].copy_from_slice(&[0x42, 0x42, 0x81, 0x80]);
+            junk[4..6].copy_from_slice(&[0, 1]);
+            junk[12] = if i % 2 == 0 { 0x40 } else { 0xc0 };
+            if let Some(b) = junk.get_mut(13) {
+                *b = 0xff;
+            }
+        }
+        COUNT.with(|c| c.set(0));
+        TRACKING.with(|t| t.set(true));
+        let result = validate_reply(&query, &junk, Transport::Udp);
+        TRACKING.with(|t| t.set(false));
+        if result.is_err() {
+            rejected += 1;
+            allocations += COUNT.with(Cell::get);
+        }
+    }
+    assert_eq!(rejected, 10_000);
+    assert_eq!(
+        allocations, 0,
+        "allocations while rejecting 10,000 junk datagrams"
+    );
 }

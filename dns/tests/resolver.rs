@@ -689,3 +689,74 @@ async fn dropping_a_lookup_at_any_point_leaks_nothing() {
 }
 
 use std::future::Future;
+
+/// Issue 17: an empty server list is `NoNameservers`, not an I/O error.
+#[tern::test]
+async fn no_nameservers_is_its_own_error() {
+    let r = Resolver::new(config(&[], 100));
+    let err = r.lookup("www.test", RecordType::A).await.unwrap_err();
+    assert!(matches!(err, Error::NoNameservers), "{err:?}");
+    assert_eq!(err.to_string(), "no name servers configured");
+}
+
+/// 0x20 (opt-in): query names go out in random case, the zone's echo is
+/// taken; a reply whose question differs in case fails the attempt.
+#[tern::test]
+async fn case_randomization_requires_an_exact_echo() {
+    let server = Server::start(www_zone().script());
+    let mut c = config(&[server.addr], 1000);
+    c.case_randomization = true;
+    c.cache_size = 0;
+    let r = Resolver::new(c.clone());
+    for _ in 0..8 {
+        assert_eq!(r.lookup("www.test", RecordType::A).await.unwrap().len(), 2);
+    }
+    let spellings: std::collections::HashSet<String> = server
+        .seen()
+        .iter()
+        .map(|s| format!("{:?}", s.question.name.as_wire()))
+        .collect();
+    assert!(spellings.len() > 1, "the case varies: {spellings:?}");
+
+    // A server (or forger) that answers in lower case.
+    let zone = www_zone();
+    let lower = Server::start(Rc::new(move |q, _| {
+        let mut m = zone.answer(q);
+        m.questions[0].name = name(&q.questions[0].name.to_string().to_ascii_lowercase());
+        vec![Action::Reply(m)]
+    }));
+    c.nameservers = vec![lower.addr];
+    let r = Resolver::new(c.clone());
+    let mut failed = 0;
+    for _ in 0..4 {
+        match r.lookup("www.test", RecordType::A).await {
+            Err(Error::Malformed(e)) => {
+                assert_eq!(e.problem(), tern::dns::Problem::CaseMismatch);
+                failed += 1;
+            }
+            // All eight letters came out lower case (1 in 256).
+            Ok(_) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(failed >= 3, "{failed} of 4 lookups failed");
+    c.case_randomization = false;
+    let r = Resolver::new(c);
+    assert_eq!(r.lookup("www.test", RecordType::A).await.unwrap().len(), 2);
+}
+
+/// The resolver's timers follow the runtime's clock: with it paused, the
+/// whole retry schedule of a silent server (2 attempts of 5 s for each
+/// family) runs in no real time and ends exactly when it should.
+#[tern::test(start_paused = true)]
+async fn retry_schedule_runs_on_the_paused_clock() {
+    let server = Server::start(Rc::new(|_q: &Message, _t| Vec::new()));
+    let mut cfg = config(&[server.addr], 5_000);
+    cfg.attempts = 2;
+    let resolver = Resolver::new(cfg);
+    let start = tern::time::now();
+    let err = resolver.lookup_ip("silent.test").await.unwrap_err();
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert_eq!(tern::time::now() - start, Duration::from_secs(10));
+    assert_eq!(server.seen().len(), 4, "two attempts for each family");
+}

@@ -10,20 +10,25 @@ use crate::error::{malformed, Error};
 use crate::name::Name;
 use crate::record::{RData, Record, RecordType};
 use crate::wire::Message;
+use crate::wire::Problem;
 
 use super::reply::rcode_error;
 
 /// The longest CNAME chain followed within one reply.
 pub const MAX_CNAME_CHAIN: usize = 16;
+/// The most records taken from one answer; the rest are dropped, so one
+/// huge reply cannot make a lookup return or the cache keep thousands.
+pub const MAX_ANSWER_RECORDS: usize = 256;
 
 /// The records of type `qtype` that answer `qname` in `reply`.
 ///
 /// From `qname`, CNAME records in the answer section are followed (at most
 /// [`MAX_CNAME_CHAIN`] links; a loop or a longer chain is
 /// [`Error::Malformed`]) to the canonical name; the result is the records of
-/// type `qtype` owned by that name, in answer order. Their TTLs are lowered
-/// to the smallest TTL on the chain, so a cache keeping them under `qname`
-/// forgets them when any link expires. For `qtype` CNAME the chain is not
+/// type `qtype` owned by that name, in answer order, at most
+/// [`MAX_ANSWER_RECORDS`] of them. A TTL with the top bit set counts as 0
+/// (RFC 2181 §8), and TTLs are lowered to the smallest TTL on the chain, so
+/// a cache keeping them under `qname` forgets them when any link expires. For `qtype` CNAME the chain is not
 /// followed: the result is the CNAME records owned by `qname`.
 ///
 /// Errors: the reply's rcode as an error (NXDOMAIN → [`Error::NxDomain`]),
@@ -47,8 +52,9 @@ pub fn extract_answer(
         .answers
         .iter()
         .filter(|r| r.rtype() == qtype && r.name == owner)
+        .take(MAX_ANSWER_RECORDS)
         .map(|r| Record {
-            ttl: r.ttl.min(chain_ttl),
+            ttl: clamp_ttl(r.ttl).min(chain_ttl),
             ..r.clone()
         })
         .collect();
@@ -78,10 +84,19 @@ pub fn negative_ttl(qname: &Name, reply: &Message) -> Option<u32> {
     let (owner, chain_ttl) = follow_cnames(qname, RecordType::Other(0), &reply.answers).ok()?;
     reply.authorities.iter().find_map(|r| match &r.data {
         RData::SOA { minimum, .. } if owner.is_subdomain_of(&r.name) => {
-            Some(r.ttl.min(*minimum).min(chain_ttl))
+            Some(clamp_ttl(r.ttl).min(*minimum).min(chain_ttl))
         }
         _ => None,
     })
+}
+
+/// RFC 2181 §8: a TTL above 2³¹ − 1 is to be read as 0.
+fn clamp_ttl(ttl: u32) -> u32 {
+    if ttl > i32::MAX as u32 {
+        0
+    } else {
+        ttl
+    }
 }
 
 /// Follows CNAMEs from `qname` through `answers` until a name that has
@@ -110,17 +125,13 @@ fn follow_cnames(
             break;
         };
         if visited.contains(&target) {
-            return Err(malformed(format_args!(
-                "CNAME loop at {target} in the answer to {qname}"
-            )));
+            return Err(malformed("CNAME chain", 0, Problem::CnameLoop));
         }
         if visited.len() > MAX_CNAME_CHAIN {
-            return Err(malformed(format_args!(
-                "CNAME chain from {qname} longer than {MAX_CNAME_CHAIN} links"
-            )));
+            return Err(malformed("CNAME chain", 0, Problem::CnameChainTooLong));
         }
         visited.push(target);
-        ttl = ttl.min(link_ttl);
+        ttl = ttl.min(clamp_ttl(link_ttl));
         current = target;
     }
     Ok((current.clone(), ttl))

@@ -33,7 +33,9 @@
 mod answer;
 mod reply;
 
-pub use answer::{canonical_name, extract_answer, negative_ttl, MAX_CNAME_CHAIN};
+pub use answer::{
+    canonical_name, extract_answer, negative_ttl, MAX_ANSWER_RECORDS, MAX_CNAME_CHAIN,
+};
 pub use reply::{classify, rcode_error, validate_reply, Reject, Step, Transport};
 
 use std::net::SocketAddr;
@@ -44,18 +46,63 @@ use crate::config::Config;
 /// rounds over `config.nameservers`. With `config.rotate` each round starts
 /// at server `rotation % n` (the resolver passes a counter it bumps per
 /// query, spreading load as glibc's `rotate` does); without it, at the first.
-/// An empty server list gives an empty plan.
-pub fn attempt_plan(config: &Config, rotation: usize) -> Vec<SocketAddr> {
+/// An empty server list gives an empty plan. The plan is lazy, so
+/// `attempts = u32::MAX` costs nothing until it is walked (the resolver's
+/// per-lookup deadline ends the walk).
+pub fn attempt_plan(config: &Config, rotation: usize) -> AttemptPlan {
     let servers = &config.nameservers;
     let n = servers.len();
-    if n == 0 {
-        return Vec::new();
+    let start = if config.rotate && n > 0 {
+        rotation % n
+    } else {
+        0
+    };
+    let round = (0..n)
+        .filter_map(|i| servers.get((start + i) % n).copied())
+        .collect();
+    AttemptPlan::new(round, config.attempts)
+}
+
+/// The servers to ask, one per attempt: a round of servers repeated
+/// `attempts` times (at least once). From [`attempt_plan`].
+#[derive(Clone, Debug)]
+pub struct AttemptPlan {
+    round: Vec<SocketAddr>,
+    next: usize,
+    rounds_left: u32,
+}
+
+impl AttemptPlan {
+    /// `round` (the servers in the order to ask them) `attempts` times.
+    pub fn new(round: Vec<SocketAddr>, attempts: u32) -> AttemptPlan {
+        AttemptPlan {
+            rounds_left: if round.is_empty() { 0 } else { attempts.max(1) },
+            round,
+            next: 0,
+        }
     }
-    let start = if config.rotate { rotation % n } else { 0 };
-    let rounds = usize::try_from(config.attempts.max(1)).unwrap_or(1);
-    (0..rounds)
-        .flat_map(|_| (0..n).filter_map(move |i| servers.get((start + i) % n).copied()))
-        .collect()
+
+    /// Whether the plan asks nobody.
+    pub fn is_empty(&self) -> bool {
+        self.rounds_left == 0
+    }
+}
+
+impl Iterator for AttemptPlan {
+    type Item = SocketAddr;
+
+    fn next(&mut self) -> Option<SocketAddr> {
+        if self.rounds_left == 0 {
+            return None;
+        }
+        let server = self.round.get(self.next).copied();
+        self.next += 1;
+        if self.next >= self.round.len() {
+            self.next = 0;
+            self.rounds_left -= 1;
+        }
+        server
+    }
 }
 
 #[cfg(test)]

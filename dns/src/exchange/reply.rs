@@ -4,8 +4,8 @@
 
 use std::fmt;
 
-use crate::error::Error;
-use crate::wire::{Header, Message, Rcode};
+use crate::error::{malformed, Error};
+use crate::wire::{Header, Message, Problem, Rcode};
 
 /// How a reply arrived; truncation means something only over UDP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -30,6 +30,13 @@ pub enum Reject {
         /// The ID in the message.
         got: u16,
     },
+    /// The opcode is not the one we sent (an UPDATE or NOTIFY "reply").
+    OpcodeMismatch {
+        /// The opcode of our query.
+        expected: u8,
+        /// The opcode in the message.
+        got: u8,
+    },
     /// The question section does not echo our question.
     QuestionMismatch,
     /// The message could not be decoded (this includes empty datagrams).
@@ -46,6 +53,12 @@ impl fmt::Display for Reject {
                     "reply ID {got:#06x} does not match query ID {expected:#06x}"
                 )
             }
+            Reject::OpcodeMismatch { expected, got } => {
+                write!(
+                    f,
+                    "reply opcode {got} does not match query opcode {expected}"
+                )
+            }
             Reject::QuestionMismatch => f.write_str("reply does not echo the question"),
             Reject::Malformed(err) => write!(f, "undecodable reply: {err}"),
         }
@@ -53,8 +66,11 @@ impl fmt::Display for Reject {
 }
 
 /// Checks that `reply` answers `query` (RFC 5452 §9.1): QR set, same ID,
-/// and the question echoed — same type and class, name equal ignoring case.
-/// The caller has already checked that it came from the server asked.
+/// same opcode, and the question echoed — same type and class, name equal
+/// ignoring case. The caller has already checked that it came from the
+/// server asked. The header and the question are checked before the rest of
+/// the message is decoded, so a forged or stray datagram costs no more than
+/// its first few dozen bytes.
 ///
 /// Returns the decoded reply. A truncated UDP reply (TC) whose later
 /// sections are cut short is returned with just its header and question.
@@ -79,25 +95,27 @@ pub fn validate_reply(
             got: header.id,
         });
     }
-    let truncated = header.tc && transport == Transport::Udp;
-    let message = match Message::decode(reply) {
-        Ok(message) => message,
-        Err(_) if truncated => Message::decode_question(reply).map_err(Reject::Malformed)?,
-        Err(err) => return Err(Reject::Malformed(err)),
-    };
-    if message.questions.is_empty() {
-        let error_reply = matches!(
-            message.rcode(),
-            Rcode::FORMERR | Rcode::SERVFAIL | Rcode::NOTIMP | Rcode::REFUSED
-        );
-        if truncated || error_reply {
-            return Ok(message);
-        }
+    if header.opcode != query.header.opcode {
+        return Err(Reject::OpcodeMismatch {
+            expected: query.header.opcode,
+            got: header.opcode,
+        });
     }
-    if message.questions != query.questions {
+    let truncated = header.tc && transport == Transport::Udp;
+    let head = Message::decode_question(reply).map_err(Reject::Malformed)?;
+    let error_reply = matches!(
+        header.rcode,
+        Rcode::FORMERR | Rcode::SERVFAIL | Rcode::NOTIMP | Rcode::REFUSED
+    );
+    let questionless = head.questions.is_empty() && (truncated || error_reply);
+    if !questionless && head.questions != query.questions {
         return Err(Reject::QuestionMismatch);
     }
-    Ok(message)
+    match Message::decode(reply) {
+        Ok(message) => Ok(message),
+        Err(_) if truncated => Ok(head),
+        Err(err) => Err(Reject::Malformed(err)),
+    }
 }
 
 /// What the resolver does next with an accepted reply.
@@ -148,9 +166,7 @@ pub fn rcode_error(rcode: Rcode) -> Option<Error> {
         Rcode::NOERROR => None,
         Rcode::NXDOMAIN => Some(Error::NxDomain),
         Rcode::REFUSED | Rcode::NOTIMP => Some(Error::Refused),
-        Rcode::FORMERR => Some(Error::Malformed(
-            "the server could not parse the query (FORMERR)".into(),
-        )),
+        Rcode::FORMERR => Some(malformed("query", 0, Problem::FormErr)),
         _ => Some(Error::ServFail),
     }
 }

@@ -260,7 +260,10 @@ fn cname_loops_and_long_chains() {
         ],
     );
     let err = extract_answer(&name("www.example"), RecordType::A, &looped).unwrap_err();
-    assert!(err.to_string().contains("CNAME loop"), "{err}");
+    assert!(
+        err.to_string().contains("CNAME chain at offset 0 loops"),
+        "{err}"
+    );
 
     let chain = |links: usize| {
         let mut answers: Vec<Record> = (0..links)
@@ -319,20 +322,85 @@ fn negative_ttl_from_soa() {
 fn attempt_plans() {
     let mut c = crate::Config::default();
     let s = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+    let plan = |c: &crate::Config, r| attempt_plan(c, r).collect::<Vec<_>>();
     c.nameservers = vec![s(1), s(2), s(3)];
-    assert_eq!(
-        attempt_plan(&c, 7),
-        vec![s(1), s(2), s(3), s(1), s(2), s(3)]
-    );
+    assert_eq!(plan(&c, 7), vec![s(1), s(2), s(3), s(1), s(2), s(3)]);
     c.rotate = true;
-    assert_eq!(
-        attempt_plan(&c, 7),
-        vec![s(2), s(3), s(1), s(2), s(3), s(1)]
-    );
+    assert_eq!(plan(&c, 7), vec![s(2), s(3), s(1), s(2), s(3), s(1)]);
     c.attempts = 1;
-    assert_eq!(attempt_plan(&c, 2), vec![s(3), s(1), s(2)]);
+    assert_eq!(plan(&c, 2), vec![s(3), s(1), s(2)]);
     c.attempts = 0;
-    assert_eq!(attempt_plan(&c, 0).len(), 3, "at least one round");
+    assert_eq!(plan(&c, 0).len(), 3, "at least one round");
+    // Lazy: u32::MAX rounds are walked only as far as asked.
+    c.attempts = u32::MAX;
+    assert_eq!(attempt_plan(&c, 0).take(7).count(), 7);
     c.nameservers.clear();
     assert!(attempt_plan(&c, 0).is_empty());
+    assert_eq!(attempt_plan(&c, 0).next(), None);
+}
+
+#[test]
+fn opcode_must_match() {
+    let q = query();
+    let mut m = reply_to(&q, Rcode::NOERROR, vec![a("www.example", 60, 1)]);
+    m.header.opcode = 5; // UPDATE
+    assert!(matches!(
+        validate_reply(&q, &m.encode(), Transport::Udp),
+        Err(Reject::OpcodeMismatch {
+            expected: 0,
+            got: 5
+        })
+    ));
+}
+
+#[test]
+fn question_is_checked_before_the_rest_is_decoded() {
+    let q = query();
+    let mut m = reply_to(&q, Rcode::NOERROR, vec![a("www.example", 60, 1)]);
+    m.questions[0].name = name("other.example");
+    let mut bytes = m.encode();
+    // A record count that promises far more than the message holds.
+    bytes[7] = 0xff;
+    assert!(matches!(
+        validate_reply(&q, &bytes, Transport::Udp),
+        Err(Reject::QuestionMismatch)
+    ));
+}
+
+#[test]
+fn ttls_with_the_top_bit_set_count_as_zero() {
+    let q = query();
+    let r = reply_to(
+        &q,
+        Rcode::NOERROR,
+        vec![a("www.example", 0x8000_0000, 1), a("www.example", 70, 2)],
+    );
+    let got = extract_answer(&name("www.example"), RecordType::A, &r).unwrap();
+    assert_eq!(got.iter().map(|r| r.ttl).collect::<Vec<_>>(), [0, 70]);
+    let r = reply_to(
+        &q,
+        Rcode::NOERROR,
+        vec![
+            cname("www.example", u32::MAX, "b.example"),
+            a("b.example", 70, 2),
+        ],
+    );
+    let got = extract_answer(&name("www.example"), RecordType::A, &r).unwrap();
+    assert_eq!(got[0].ttl, 0);
+}
+
+#[test]
+fn type_numbers_match_named_types() {
+    let q = Message::query(7, &name("www.example"), RecordType::Other(28), None);
+    let mut r = q.clone();
+    r.header.qr = true;
+    r.answers = vec![Record {
+        name: name("www.example"),
+        ttl: 60,
+        data: RData::AAAA("2001:db8::1".parse().unwrap()),
+    }];
+    // The reply decodes its question as AAAA; it still echoes ours.
+    let got = validate_reply(&q, &r.encode(), Transport::Udp).unwrap();
+    let records = extract_answer(&name("www.example"), RecordType::Other(28), &got).unwrap();
+    assert_eq!(records.len(), 1);
 }

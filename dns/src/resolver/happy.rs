@@ -1,38 +1,51 @@
 //! [`connect`]: Happy Eyeballs v2 (RFC 8305).
 //!
-//! AAAA and A queries start together. Connecting starts as soon as AAAA
-//! answers, or 50 ms (the resolution delay) after A answers if AAAA has
-//! not. Addresses are interleaved by family, IPv6 first; a new connection
-//! attempt starts every 250 ms (the connection attempt delay) or at once
-//! when the previous one fails. The first connection to complete wins; the
+//! AAAA and A queries for one search candidate start together; the first
+//! candidate with addresses of either family is the name connected to (as
+//! `lookup_ip` and glibc settle it; see `dual_search.rs`), and the search
+//! list goes on only when both families of a candidate came back without
+//! data. Connecting starts as soon as AAAA answers, or 50 ms (the
+//! resolution delay) after A answers if AAAA has not. Addresses are
+//! interleaved by family, IPv6 first; a new connection attempt starts
+//! every 250 ms (the connection attempt delay) or at once when the
+//! previous one fails, at most [`MAX_CONCURRENT_ATTEMPTS`] at once and
+//! [`MAX_CONNECT_ATTEMPTS`] in all, within the lookup time plus
+//! `Config::connect_timeout`. The first connection to complete wins; the
 //! other attempts are dropped, closing their sockets.
 //!
 //! # Implementation
 //!
-//! One task drives everything from a single `poll_fn`: the two lookups,
-//! the two timers and a list of boxed connect futures. Dropping the
-//! `connect` future drops all of them, so cancellation leaks nothing.
+//! One task drives everything from a single `poll_fn`: the search (two
+//! lookups at a time), the timers and a list of boxed connect futures.
+//! Dropping the `connect` future drops all of them, so cancellation leaks
+//! nothing.
 
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tern_net::TcpStream;
 use tern_runtime::time::{sleep, sleep_until, Sleep};
 
-use super::{addresses, system_resolver, Resolver};
+use super::dual_search::DualSearch;
+use super::{deadline_after, system_resolver, Resolver};
 use crate::error::Error;
-use crate::record::RecordType;
-use crate::search::{ip_literal, localhost_addrs, search_candidates};
+use crate::search::{ip_literal, localhost_addrs, scoped_ipv6, search_candidates};
 
 /// RFC 8305 §3: how long to wait for AAAA after A has answered.
 pub const RESOLUTION_DELAY: Duration = Duration::from_millis(50);
 /// RFC 8305 §5: the pause between starting two connection attempts.
 pub const CONNECTION_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+/// The most connection attempts one `connect` starts; the addresses after
+/// them are not tried.
+pub const MAX_CONNECT_ATTEMPTS: usize = 16;
+/// The most connection attempts in flight at once; the next one waits for
+/// one of them to fail.
+pub const MAX_CONCURRENT_ATTEMPTS: usize = 4;
 
 /// Connects to `host:port` with Happy Eyeballs v2, resolving `host` with
 /// the thread's system resolver (as [`resolve`](super::resolve) does).
@@ -43,42 +56,111 @@ pub async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     system_resolver()?.connect(host, port).await
 }
 
-type Lookup<'a> = Pin<Box<dyn Future<Output = Result<Vec<IpAddr>, Error>> + 'a>>;
 type Attempt = Pin<Box<dyn Future<Output = io::Result<TcpStream>>>>;
 
 impl Resolver {
     /// Connects to `host:port` with Happy Eyeballs v2 (RFC 8305), resolving
     /// with this resolver.
+    ///
+    /// The search list is walked as [`lookup_ip`](Resolver::lookup_ip)
+    /// walks it: both families of one candidate name are asked together,
+    /// and the first candidate with addresses of either family is the one
+    /// connected to; the other family is taken from that same name only.
     pub async fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
+        if let Some((ip, zone)) = scoped_ipv6(host) {
+            let scope = zone.parse::<u32>().map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{host}: zone {zone:?} is not a numeric interface index"),
+                )
+            })?;
+            return TcpStream::connect(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, scope))).await;
+        }
+        self.refresh();
         let known = ip_literal(host)
             .map(|ip| vec![ip])
             .or_else(|| localhost_addrs(host))
             .or_else(|| self.hosts_addrs(host));
         let mut race = match known {
-            Some(ips) => Race::new(port, None, None, ips),
+            Some(ips) => Race::new(port, None, ips),
             None => {
-                search_candidates(host, self.config())?;
-                Race::new(
-                    port,
-                    Some(Box::pin(self.lookup_family(host, RecordType::AAAA))),
-                    Some(Box::pin(self.lookup_family(host, RecordType::A))),
-                    Vec::new(),
-                )
+                let names = search_candidates(host, &self.config())?;
+                let search = DualSearch::new(self, names, self.deadline());
+                Race::new(port, Some(search), Vec::new())
             }
         };
-        poll_fn(|cx| race.poll(cx)).await
+        let time = self
+            .config()
+            .lookup_time()
+            .saturating_add(self.config().connect_timeout);
+        race.limits.deadline = Some(sleep_until(deadline_after(time)));
+        poll_fn(|cx| race.poll(cx))
+            .await
+            .map_err(|e| name_host(host, e))
     }
+}
 
-    /// Addresses of one family, through the search list.
-    async fn lookup_family(&self, host: &str, rtype: RecordType) -> Result<Vec<IpAddr>, Error> {
-        Ok(addresses(&self.lookup(host, rtype).await?).collect())
+/// `err` with `host` in its message (the kind and the inner error kept).
+fn name_host(host: &str, err: io::Error) -> io::Error {
+    io::Error::new(
+        err.kind(),
+        HostError {
+            host: host.into(),
+            err,
+        },
+    )
+}
+
+/// An error of `connect` for one host.
+#[derive(Debug)]
+struct HostError {
+    host: String,
+    err: io::Error,
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.host, self.err)
+    }
+}
+
+impl std::error::Error for HostError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.err.get_ref().map(|e| e as _)
+    }
+}
+
+/// How far a race may go.
+struct Limits {
+    attempt_delay: Duration,
+    max_attempts: usize,
+    max_in_flight: usize,
+    /// Fires when `connect` has taken all the time it may.
+    deadline: Option<Sleep>,
+    /// Starts one connection attempt (a test may put a fake here).
+    connect: fn(SocketAddr) -> Attempt,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            attempt_delay: CONNECTION_ATTEMPT_DELAY,
+            max_attempts: MAX_CONNECT_ATTEMPTS,
+            max_in_flight: MAX_CONCURRENT_ATTEMPTS,
+            deadline: None,
+            connect: |addr| Box::pin(TcpStream::connect(addr)),
+        }
     }
 }
 
 struct Race<'a> {
     port: u16,
-    aaaa: Option<Lookup<'a>>,
-    a: Option<Lookup<'a>>,
+    limits: Limits,
+    /// Connection attempts started so far.
+    tried: usize,
+    search: Option<DualSearch<'a>>,
+    /// Whether the AAAA answer is still awaited.
+    aaaa_pending: bool,
     /// Set when A answered first: connecting may start when it fires.
     resolution_delay: Option<Sleep>,
     v6: VecDeque<IpAddr>,
@@ -92,17 +174,14 @@ struct Race<'a> {
 }
 
 impl<'a> Race<'a> {
-    fn new(
-        port: u16,
-        aaaa: Option<Lookup<'a>>,
-        a: Option<Lookup<'a>>,
-        known: Vec<IpAddr>,
-    ) -> Race<'a> {
+    fn new(port: u16, search: Option<DualSearch<'a>>, known: Vec<IpAddr>) -> Race<'a> {
         let (v6, v4) = known.into_iter().partition(IpAddr::is_ipv6);
         Race {
             port,
-            aaaa,
-            a,
+            limits: Limits::default(),
+            tried: 0,
+            aaaa_pending: search.is_some(),
+            search,
             resolution_delay: None,
             v6,
             v4,
@@ -116,6 +195,11 @@ impl<'a> Race<'a> {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
+        if let Some(deadline) = &mut self.limits.deadline {
+            if Pin::new(deadline).poll(cx).is_ready() {
+                return Poll::Ready(Err(self.out_of_time()));
+            }
+        }
         self.poll_lookups(cx);
         loop {
             // Any attempt done?
@@ -127,12 +211,21 @@ impl<'a> Race<'a> {
                         drop(self.attempts.swap_remove(i));
                         self.connect_error = Some(e);
                         // A failure lets the next attempt start at once.
-                        self.next_attempt.reset(Instant::now());
+                        self.next_attempt.reset(tern_runtime::time::now());
                     }
                     Poll::Pending => i += 1,
                 }
             }
             if !self.may_connect(cx) || (self.v6.is_empty() && self.v4.is_empty()) {
+                break;
+            }
+            if self.tried >= self.limits.max_attempts {
+                // The addresses left are not tried.
+                self.v6.clear();
+                self.v4.clear();
+                break;
+            }
+            if self.attempts.len() >= self.limits.max_in_flight {
                 break;
             }
             let due =
@@ -142,13 +235,14 @@ impl<'a> Race<'a> {
             }
             let Some(ip) = self.next_address() else { break };
             self.started = true;
+            self.tried += 1;
             self.attempts
-                .push(Box::pin(TcpStream::connect(SocketAddr::new(ip, self.port))));
+                .push((self.limits.connect)(SocketAddr::new(ip, self.port)));
             self.next_attempt
-                .reset(Instant::now() + CONNECTION_ATTEMPT_DELAY);
+                .reset(tern_runtime::time::now() + self.limits.attempt_delay);
             // Loop: poll the new attempt so it registers its waker.
         }
-        let lookups_done = self.aaaa.is_none() && self.a.is_none();
+        let lookups_done = self.search.is_none();
         if lookups_done && self.attempts.is_empty() && self.v6.is_empty() && self.v4.is_empty() {
             return Poll::Ready(Err(self.failure()));
         }
@@ -156,27 +250,33 @@ impl<'a> Race<'a> {
     }
 
     fn poll_lookups(&mut self, cx: &mut Context<'_>) {
-        if let Some(f) = &mut self.aaaa {
-            if let Poll::Ready(r) = f.as_mut().poll(cx) {
-                self.aaaa = None;
-                self.resolution_delay = None;
-                match r {
-                    Ok(ips) => self.v6.extend(ips),
-                    Err(e) => self.note_resolve_error(e),
-                }
+        let Some(search) = &mut self.search else {
+            return;
+        };
+        let found = search.poll(cx);
+        if found.done {
+            self.search = None;
+        }
+        if let Some(r) = found.v6 {
+            self.aaaa_pending = false;
+            self.resolution_delay = None;
+            match r {
+                Ok(ips) => self.v6.extend(ips),
+                Err(e) => self.note_resolve_error(e),
             }
         }
-        if let Some(f) = &mut self.a {
-            if let Poll::Ready(r) = f.as_mut().poll(cx) {
-                self.a = None;
-                match r {
-                    Ok(ips) => self.v4.extend(ips),
-                    Err(e) => self.note_resolve_error(e),
-                }
-                if self.aaaa.is_some() {
-                    self.resolution_delay = Some(sleep_until(Instant::now() + RESOLUTION_DELAY));
-                }
+        if let Some(r) = found.v4 {
+            match r {
+                Ok(ips) => self.v4.extend(ips),
+                Err(e) => self.note_resolve_error(e),
             }
+            if self.aaaa_pending && !found.done {
+                self.resolution_delay =
+                    Some(sleep_until(tern_runtime::time::now() + RESOLUTION_DELAY));
+            }
+        }
+        if found.done {
+            self.aaaa_pending = false;
         }
     }
 
@@ -190,7 +290,7 @@ impl<'a> Race<'a> {
     /// Whether connection attempts may start: AAAA has answered, or A has
     /// and the resolution delay is over, or no lookup was needed.
     fn may_connect(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.started || self.aaaa.is_none() {
+        if self.started || !self.aaaa_pending {
             return true;
         }
         match &mut self.resolution_delay {
@@ -209,6 +309,22 @@ impl<'a> Race<'a> {
         // Interleave: the next attempt uses the other family.
         self.prefer_v6 = ip.is_ipv4();
         Some(ip)
+    }
+
+    /// The error when the deadline fires.
+    fn out_of_time(&mut self) -> io::Error {
+        let why = match (self.connect_error.take(), self.resolve_error.take()) {
+            (Some(e), _) => format!("; last error: {e}"),
+            (None, Some(e)) => format!("; last error: {e}"),
+            (None, None) => String::new(),
+        };
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "no connection within the time allowed ({} attempts started){why}",
+                self.tried
+            ),
+        )
     }
 
     fn failure(&mut self) -> io::Error {
@@ -236,7 +352,7 @@ mod tests {
         .iter()
         .map(|s| s.parse().unwrap())
         .collect();
-        let mut race = Race::new(80, None, None, ips);
+        let mut race = Race::new(80, None, ips);
         let order: Vec<String> = std::iter::from_fn(|| race.next_address())
             .map(|ip| ip.to_string())
             .collect();
@@ -250,5 +366,92 @@ mod tests {
                 "192.0.2.3"
             ]
         );
+    }
+
+    use std::cell::Cell;
+
+    thread_local! {
+        static STARTED: Cell<usize> = const { Cell::new(0) };
+        static IN_FLIGHT: Cell<usize> = const { Cell::new(0) };
+        static PEAK: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Counts the attempts in flight while it lives.
+    struct InFlight;
+
+    impl InFlight {
+        fn new() -> InFlight {
+            STARTED.with(|c| c.set(c.get() + 1));
+            let now = IN_FLIGHT.with(|c| {
+                c.set(c.get() + 1);
+                c.get()
+            });
+            PEAK.with(|p| p.set(p.get().max(now)));
+            InFlight
+        }
+    }
+
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            IN_FLIGHT.with(|c| c.set(c.get() - 1));
+        }
+    }
+
+    fn many_addresses() -> Vec<IpAddr> {
+        (0..100u16)
+            .map(|i| IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, i]))
+            .chain((0..100u8).map(|i| IpAddr::from([192, 0, 2, i])))
+            .collect()
+    }
+
+    fn race(connect: fn(SocketAddr) -> Attempt, deadline: Duration) -> io::Result<TcpStream> {
+        STARTED.with(|c| c.set(0));
+        PEAK.with(|c| c.set(0));
+        tern_runtime::block_on(async move {
+            let mut race = Race::new(80, None, many_addresses());
+            race.limits.attempt_delay = Duration::from_millis(1);
+            race.limits.connect = connect;
+            race.limits.deadline = Some(sleep(deadline));
+            poll_fn(|cx| race.poll(cx)).await
+        })
+    }
+
+    /// Issue 15, defect 3: 200 addresses that all fail make at most
+    /// MAX_CONNECT_ATTEMPTS attempts.
+    #[test]
+    fn connection_attempts_are_capped_in_number() {
+        let err = race(
+            |_| {
+                Box::pin(async {
+                    let _counted = InFlight::new();
+                    sleep(Duration::from_millis(1)).await;
+                    Err(io::Error::from(io::ErrorKind::ConnectionRefused))
+                })
+            },
+            Duration::from_secs(20),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        assert_eq!(STARTED.with(Cell::get), MAX_CONNECT_ATTEMPTS);
+    }
+
+    /// Blackholed addresses (attempts that never finish): at most
+    /// MAX_CONCURRENT_ATTEMPTS at once, and the deadline ends the race.
+    #[test]
+    fn connection_attempts_are_capped_in_flight_and_in_time() {
+        let err = race(
+            |_| {
+                Box::pin(async {
+                    let _counted = InFlight::new();
+                    std::future::pending().await
+                })
+            },
+            Duration::from_millis(50),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert_eq!(PEAK.with(Cell::get), MAX_CONCURRENT_ATTEMPTS);
+        assert_eq!(STARTED.with(Cell::get), MAX_CONCURRENT_ATTEMPTS);
+        assert_eq!(IN_FLIGHT.with(Cell::get), 0, "dropped with the race");
     }
 }

@@ -6,43 +6,55 @@
 //! The rules live in pure code ([`crate::exchange`], [`crate::search`],
 //! [`crate::Cache`]); this module is the loop around them. For a name:
 //!
+//! 0. resolv.conf and the hosts file are re-read if they changed
+//!    (`reload.rs`, at most one `stat` each per `reload_interval`).
 //! 1. IP literals and `localhost` are answered at once; then the hosts file
 //!    (when `use_hosts`).
 //! 2. Each candidate from the search list, in resolv.conf(5) order: A and
-//!    AAAA are asked at once (two sockets), each through the cache, then
-//!    the servers in [`attempt_plan`] order, each attempt with its own
-//!    timeout. NXDOMAIN and NODATA move on to the next candidate; so does
-//!    SERVFAIL/REFUSED from every server; a timeout or I/O failure ends
-//!    the lookup.
+//!    AAAA (as `ip_family` and `single_request` say, `lookup_ip.rs`), each
+//!    through the cache, then the servers in [`attempt_plan`](crate::exchange::attempt_plan) order with
+//!    failed ones moved last (`servers.rs`), each attempt with its own
+//!    timeout, the whole lookup within [`Config::lookup_time`]. NXDOMAIN,
+//!    NODATA and SERVFAIL move on to the next candidate; REFUSED, a
+//!    timeout or an I/O failure ends the search ([`SearchOutcome`]).
 //! 3. Addresses come back in answer order, IPv4 first, then IPv6.
 //!
 //! A resolver is single-threaded (`Rc` inside): create it anywhere, use it
 //! on one runtime thread. [`resolve`] and [`connect`] share one resolver
 //! per thread, built from the system configuration on first use.
 
+mod attempts;
+mod case;
+mod dual_search;
 pub mod happy;
 mod join;
+mod lookup_ip;
+mod reload;
+mod servers;
 mod transport;
+mod vc;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::io;
+use std::future::Future;
 use std::net::IpAddr;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use tern_runtime::time::timeout_at;
 
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::error::Error;
-use crate::exchange::{attempt_plan, extract_answer, negative_ttl};
 use crate::hosts::Hosts;
 use crate::name::Name;
 use crate::record::{RData, Record, RecordType};
 use crate::search::{ip_literal, localhost_addrs, search_candidates};
 
 pub use happy::connect;
-use join::join;
-use transport::{ask, MAX_MESSAGE};
+pub use lookup_ip::AAAA_GRACE;
+use reload::Watch;
+use servers::Servers;
 
 /// A stub resolver with its own configuration, hosts table and cache.
 ///
@@ -61,10 +73,14 @@ pub struct Resolver {
 }
 
 struct Inner {
-    config: Config,
-    hosts: Hosts,
+    /// Replaced (not changed in place) when resolv.conf is re-read.
+    config: RefCell<Rc<Config>>,
+    /// Replaced when the hosts file is re-read.
+    hosts: RefCell<Rc<Hosts>>,
+    watch: RefCell<Watch>,
     cache: RefCell<Cache>,
     rotation: Cell<usize>,
+    servers: RefCell<Servers>,
     buffers: RefCell<Vec<Vec<u8>>>,
 }
 
@@ -101,7 +117,9 @@ impl Resolver {
     }
 
     /// A resolver with `config`. The hosts file is read now (when
-    /// `use_hosts`); a missing or unreadable one counts as empty.
+    /// `use_hosts`); a missing or unreadable one counts as empty. It and
+    /// [`Config::resolv_conf`] (when set) are re-read when they change,
+    /// checked at most once per [`Config::reload_interval`].
     pub fn new(config: Config) -> Resolver {
         let hosts = if config.use_hosts {
             Hosts::load(&config.hosts_file).unwrap_or_else(|_| Hosts::parse(""))
@@ -110,18 +128,28 @@ impl Resolver {
         };
         Resolver {
             inner: Rc::new(Inner {
-                cache: RefCell::new(Cache::new(config.cache_size)),
-                config,
-                hosts,
+                cache: RefCell::new(Cache::with_limits(
+                    config.cache_size,
+                    config.cache_max_bytes,
+                )),
+                watch: RefCell::new(Watch::new(&config, tern_runtime::time::now())),
+                config: RefCell::new(Rc::new(config)),
+                hosts: RefCell::new(Rc::new(hosts)),
                 rotation: Cell::new(0),
+                servers: RefCell::new(Servers::default()),
                 buffers: RefCell::new(Vec::new()),
             }),
         }
     }
 
-    /// The configuration in use.
-    pub fn config(&self) -> &Config {
-        &self.inner.config
+    /// The configuration in use (it changes when resolv.conf is re-read).
+    pub fn config(&self) -> Rc<Config> {
+        self.inner.config.borrow().clone()
+    }
+
+    /// The hosts table in use.
+    fn hosts(&self) -> Rc<Hosts> {
+        self.inner.hosts.borrow().clone()
     }
 
     /// Forgets every cached answer.
@@ -134,49 +162,71 @@ impl Resolver {
         self.inner.cache.borrow().len()
     }
 
-    /// The addresses of `host`: IPv4 then IPv6, each in answer order. The
-    /// A and AAAA queries are in flight at once; if one family fails
-    /// (times out, say) while the other has addresses, those are returned.
+    /// The addresses of `host`: IPv4 then IPv6, each in answer order, of
+    /// the families [`Config::ip_family`] asks for. The A and AAAA queries
+    /// are in flight at once (one after the other with
+    /// [`Config::single_request`]); if one family fails (times out, say)
+    /// while the other has addresses, those are returned, and once one
+    /// family has addresses the other gets [`AAAA_GRACE`] more.
     pub async fn lookup_ip(&self, host: &str) -> Result<Vec<IpAddr>, Error> {
         if let Some(ip) = ip_literal(host) {
             return Ok(vec![ip]);
         }
-        if let Some(ips) = localhost_addrs(host) {
-            return Ok(ips);
-        }
-        let candidates = search_candidates(host, &self.inner.config)?;
-        if let Some(ips) = self.hosts_addrs(host) {
-            return Ok(ips);
-        }
-        let mut outcome = SearchOutcome::default();
-        for name in &candidates {
-            let (v4, v6) = join(
-                self.query(name, RecordType::A),
-                self.query(name, RecordType::AAAA),
-            )
-            .await;
-            match (v4, v6) {
-                (Ok(a), Ok(b)) => return Ok(addresses(&a).chain(addresses(&b)).collect()),
-                (Ok(r), Err(_)) | (Err(_), Ok(r)) => return Ok(addresses(&r).collect()),
-                (Err(e4), Err(e6)) => {
-                    let stop4 = outcome.note(e4);
-                    let stop6 = outcome.note(e6);
-                    if let Some(e) = stop4.or(stop6) {
-                        return Err(e);
+        self.refresh();
+        let family = self.config().ip_family;
+        let of_family = |ips: Vec<IpAddr>| -> Vec<IpAddr> {
+            ips.into_iter()
+                .filter(|ip| {
+                    if ip.is_ipv4() {
+                        family.wants_v4()
+                    } else {
+                        family.wants_v6()
                     }
-                }
-            }
+                })
+                .collect()
+        };
+        if let Some(ips) = localhost_addrs(host) {
+            return Ok(of_family(ips));
         }
-        Err(outcome.finish())
+        let candidates = search_candidates(host, &self.config())?;
+        if let Some(ips) = self
+            .hosts_addrs(host)
+            .map(of_family)
+            .filter(|ips| !ips.is_empty())
+        {
+            return Ok(ips);
+        }
+        let deadline = self.deadline();
+        within(deadline, self.search_ip(&candidates, deadline)).await
     }
 
     /// The records of type `rtype` for `name`, following CNAMEs within each
     /// answer, trying the search list as [`lookup_ip`](Resolver::lookup_ip)
     /// does. The hosts file is not consulted.
+    ///
+    /// `localhost` and names under it are answered here (RFC 6761 §6.3):
+    /// 127.0.0.1 for A, ::1 for AAAA, NODATA for every other type.
     pub async fn lookup(&self, name: &str, rtype: RecordType) -> Result<Vec<Record>, Error> {
+        self.refresh();
+        let rtype = rtype.normalized();
+        let candidates = search_candidates(name, &self.config())?;
+        if let Some(records) = localhost_records(name, rtype) {
+            return records;
+        }
+        let deadline = self.deadline();
+        within(deadline, self.search(candidates, rtype, deadline)).await
+    }
+
+    /// `lookup`'s walk over the search candidates.
+    async fn search(
+        &self,
+        candidates: Vec<Name>,
+        rtype: RecordType,
+        deadline: Instant,
+    ) -> Result<Vec<Record>, Error> {
         let mut outcome = SearchOutcome::default();
-        for candidate in search_candidates(name, &self.inner.config)? {
-            match self.query(&candidate, rtype).await {
+        for candidate in candidates {
+            match self.query(&candidate, rtype, deadline).await {
                 Ok(records) => return Ok(records),
                 Err(e) => {
                     if let Some(e) = outcome.note(e) {
@@ -191,13 +241,16 @@ impl Resolver {
     /// The names of `ip` (PTR records under in-addr.arpa or ip6.arpa), from
     /// the hosts file first when `use_hosts`.
     pub async fn reverse(&self, ip: IpAddr) -> Result<Vec<Name>, Error> {
-        if self.inner.config.use_hosts {
-            let names = self.inner.hosts.reverse(ip);
+        self.refresh();
+        if self.config().use_hosts {
+            let names = self.hosts().reverse(ip).to_vec();
             if !names.is_empty() {
-                return Ok(names.to_vec());
+                return Ok(names);
             }
         }
-        let records = self.query(&Name::reverse_of(ip), RecordType::PTR).await?;
+        let deadline = self.deadline();
+        let name = Name::reverse_of(ip);
+        let records = within(deadline, self.query(&name, RecordType::PTR, deadline)).await?;
         Ok(records
             .into_iter()
             .filter_map(|r| match r.data {
@@ -209,11 +262,12 @@ impl Resolver {
 
     /// Addresses of `host` in the hosts file, IPv4 first.
     fn hosts_addrs(&self, host: &str) -> Option<Vec<IpAddr>> {
-        if !self.inner.config.use_hosts || self.inner.hosts.is_empty() {
+        let hosts = self.hosts();
+        if !self.config().use_hosts || hosts.is_empty() {
             return None;
         }
         let name: Name = host.parse().ok()?;
-        let found = self.inner.hosts.lookup(&name);
+        let found = hosts.lookup(&name);
         if found.is_empty() {
             return None;
         }
@@ -222,73 +276,54 @@ impl Resolver {
         Some(v4.chain(v6).copied().collect())
     }
 
-    /// One name and type: the cache, then the servers.
-    pub(crate) async fn query(&self, name: &Name, rtype: RecordType) -> Result<Vec<Record>, Error> {
-        let inner = &self.inner;
-        if let Some(hit) = inner.cache.borrow_mut().get(name, rtype, Instant::now()) {
-            return hit;
-        }
-        let (result, neg_ttl) = self.ask_servers(name, rtype).await;
-        inner.cache.borrow_mut().insert_result(
-            name.clone(),
-            rtype,
-            &result,
-            neg_ttl,
-            Instant::now(),
-        );
-        result
+    /// When a lookup starting now must be over ([`Config::lookup_time`]).
+    pub(crate) fn deadline(&self) -> Instant {
+        deadline_after(self.config().lookup_time())
     }
+}
 
-    async fn ask_servers(
-        &self,
-        name: &Name,
-        rtype: RecordType,
-    ) -> (Result<Vec<Record>, Error>, Option<u32>) {
-        let inner = &self.inner;
-        let config = &inner.config;
-        let rotation = inner.rotation.get();
-        inner.rotation.set(rotation.wrapping_add(1));
-        let plan = attempt_plan(config, rotation);
-        if plan.is_empty() {
-            return (
-                Err(Error::Io(io::Error::new(
-                    io::ErrorKind::NotFound,
-                    "no nameservers configured",
-                ))),
-                None,
-            );
-        }
-        let mut buf = inner
-            .buffers
-            .borrow_mut()
-            .pop()
-            .unwrap_or_else(|| vec![0u8; MAX_MESSAGE]);
-        let mut last = Error::Timeout;
-        let mut answer = None;
-        for server in plan {
-            match ask(
-                server,
-                name,
-                rtype,
-                config.edns_payload(),
-                config.timeout,
-                &mut buf,
-            )
-            .await
-            {
-                Ok(reply) => {
-                    answer = Some((
-                        extract_answer(name, rtype, &reply),
-                        negative_ttl(name, &reply),
-                    ));
-                    break;
-                }
-                Err(e) => last = e,
-            }
-        }
-        inner.buffers.borrow_mut().push(buf);
-        answer.unwrap_or((Err(last), None))
-    }
+/// The answer for `host` if it is `localhost` or below it.
+fn localhost_records(host: &str, rtype: RecordType) -> Option<Result<Vec<Record>, Error>> {
+    let ips = localhost_addrs(host)?;
+    let name: Name = host.parse().ok()?;
+    let records: Vec<Record> = ips
+        .into_iter()
+        .filter_map(|ip| {
+            let data = match (ip, rtype) {
+                (IpAddr::V4(v4), RecordType::A) => RData::A(v4),
+                (IpAddr::V6(v6), RecordType::AAAA) => RData::AAAA(v6),
+                _ => return None,
+            };
+            Some(Record {
+                name: name.clone(),
+                ttl: 0,
+                data,
+            })
+        })
+        .collect();
+    Some(if records.is_empty() {
+        Err(Error::NoData)
+    } else {
+        Ok(records)
+    })
+}
+
+/// `now + time`, or far in the future if that does not fit an `Instant`.
+pub(crate) fn deadline_after(time: Duration) -> Instant {
+    let now = tern_runtime::time::now();
+    now.checked_add(time)
+        .or_else(|| now.checked_add(crate::config::MAX_LOOKUP_TIME))
+        .unwrap_or(now)
+}
+
+/// `future`, or [`Error::Timeout`] if it is not done by `deadline`.
+pub(crate) async fn within<T>(
+    deadline: Instant,
+    future: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    timeout_at(deadline, future)
+        .await
+        .unwrap_or(Err(Error::Timeout))
 }
 
 fn addresses(records: &[Record]) -> impl Iterator<Item = IpAddr> + '_ {
@@ -302,22 +337,29 @@ fn addresses(records: &[Record]) -> impl Iterator<Item = IpAddr> + '_ {
 /// What the search list has met so far, to pick the error to report when
 /// no candidate answers (glibc's order: NODATA, then a server failure, then
 /// NXDOMAIN).
+///
+/// The rules are glibc's `res_nsearch` (c-ares does the same): NXDOMAIN
+/// and NODATA go on to the next candidate; so does SERVFAIL (a broken zone
+/// may sit beside a working one), remembered as a temporary failure; any
+/// other failure — REFUSED, a timeout, an I/O error — stops the search, so
+/// a refused or unreachable zone never lets a later search domain answer
+/// for the name the user meant.
 #[derive(Default)]
-struct SearchOutcome {
+pub(crate) struct SearchOutcome {
     nodata: bool,
     failure: Option<Error>,
 }
 
 impl SearchOutcome {
     /// Records a candidate's error; returns it back if the search must stop.
-    fn note(&mut self, e: Error) -> Option<Error> {
+    pub(crate) fn note(&mut self, e: Error) -> Option<Error> {
         match e {
             Error::NxDomain => None,
             Error::NoData => {
                 self.nodata = true;
                 None
             }
-            Error::ServFail | Error::Refused => {
+            Error::ServFail => {
                 self.failure.get_or_insert(e);
                 None
             }
@@ -325,7 +367,8 @@ impl SearchOutcome {
         }
     }
 
-    fn finish(self) -> Error {
+    /// The error to report once every candidate has been tried.
+    pub(crate) fn finish(self) -> Error {
         if self.nodata {
             Error::NoData
         } else {
@@ -337,7 +380,7 @@ impl SearchOutcome {
 impl fmt::Debug for Resolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Resolver")
-            .field("config", &self.inner.config)
+            .field("config", &self.config())
             .field("cached", &self.cache_len())
             .finish()
     }

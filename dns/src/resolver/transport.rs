@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tern_net::{TcpStream, UdpSocket};
 use tern_runtime::time::timeout_at;
@@ -34,21 +34,34 @@ thread_local! {
 
 /// A fresh query ID from the kernel's CSPRNG (fetched 128 IDs at a time).
 pub(crate) fn next_id() -> Result<u16, Error> {
-    IDS.with(|ids| {
-        let mut ids = ids.borrow_mut();
-        let (buf, pos) = &mut *ids;
-        if *pos + 2 > buf.len() {
-            buf.resize(256, 0);
-            tern_runtime::sys::random::fill(buf)?;
-            *pos = 0;
-        }
-        let id = match buf.get(*pos..*pos + 2) {
-            Some(&[hi, lo]) => u16::from_be_bytes([hi, lo]),
-            _ => return Err(Error::Io(io::Error::other("query id pool exhausted"))),
-        };
-        *pos += 2;
-        Ok(id)
-    })
+    IDS.with(|ids| take_id(&mut ids.borrow_mut(), tern_runtime::sys::random::fill))
+}
+
+/// The next ID from `pool` (bytes, next unread offset), refilled by `fill`
+/// when used up. A failed refill fails the query and leaves the pool empty,
+/// so no unfilled byte is ever handed out as an ID.
+fn take_id(
+    pool: &mut (Vec<u8>, usize),
+    fill: impl FnOnce(&mut [u8]) -> io::Result<()>,
+) -> Result<u16, Error> {
+    let (buf, pos) = pool;
+    if *pos + 2 > buf.len() {
+        let mut fresh = vec![0u8; 256];
+        fill(&mut fresh).map_err(|e| {
+            Error::Io(io::Error::new(
+                e.kind(),
+                format!("no random query ID (getrandom): {e}"),
+            ))
+        })?;
+        *buf = fresh;
+        *pos = 0;
+    }
+    let id = match buf.get(*pos..*pos + 2) {
+        Some(&[hi, lo]) => u16::from_be_bytes([hi, lo]),
+        _ => return Err(Error::Io(io::Error::other("query id pool exhausted"))),
+    };
+    *pos += 2;
+    Ok(id)
 }
 
 /// Asks `server` about `name`/`rtype` within `limit` per transport step.
@@ -75,9 +88,7 @@ pub(crate) async fn ask(
             Step::RetryWithoutEdns if edns.is_some() => edns = None,
             Step::NextServer(err) => return Err(err),
             Step::RetryWithoutEdns | Step::RetryTcp => {
-                return Err(Error::Malformed(format!(
-                    "{server}: truncated or EDNS-refusing reply over {transport:?}"
-                )))
+                return Err(Error::FallbackFailed { server, transport })
             }
         }
     }
@@ -89,7 +100,7 @@ async fn udp_exchange(
     limit: Duration,
     buf: &mut [u8],
 ) -> Result<Message, Error> {
-    let deadline = Instant::now() + limit;
+    let deadline = tern_runtime::time::now() + limit;
     let sock = UdpSocket::connected(server)?;
     // Send after the other ready tasks have had their turn: queries started
     // in one pass of the run queue then leave back to back, and a server
@@ -126,12 +137,12 @@ async fn udp_exchange(
         .unwrap_or(Err(Error::Timeout))
 }
 
-async fn tcp_exchange(
+pub(crate) async fn tcp_exchange(
     server: SocketAddr,
     query: &Message,
     limit: Duration,
 ) -> Result<Message, Error> {
-    let deadline = Instant::now() + limit;
+    let deadline = tern_runtime::time::now() + limit;
     let exchange = async {
         let stream = TcpStream::connect(server).await?;
         stream.write_all(&frame_tcp(&query.encode())?).await?;
@@ -149,4 +160,22 @@ async fn tcp_exchange(
     timeout_at(deadline, exchange)
         .await
         .unwrap_or(Err(Error::Timeout))
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_refill_hands_out_no_id() {
+        let mut pool = (Vec::new(), 0);
+        let failing = |_: &mut [u8]| Err(io::Error::other("entropy gone"));
+        assert!(take_id(&mut pool, failing).is_err());
+        // The next call must refill again, not hand out the unfilled bytes.
+        assert!(take_id(&mut pool, failing).is_err());
+        let fill = |b: &mut [u8]| {
+            b.fill(0xab);
+            Ok(())
+        };
+        assert_eq!(take_id(&mut pool, fill).unwrap(), 0xabab);
+    }
 }

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use super::decode_error::Problem;
 use crate::error::{malformed, Error};
 
 /// Size of the fixed header in bytes.
@@ -87,12 +88,7 @@ impl Header {
             Some(&[a, b, c, d]) if msg.len() >= HEADER_LEN => {
                 (u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]))
             }
-            _ => {
-                return Err(malformed(format_args!(
-                    "message of {} bytes is shorter than the 12-byte header",
-                    msg.len()
-                )))
-            }
+            _ => return Err(malformed("header", 0, Problem::ShortInput)),
         };
         Ok(Header::from_bits(id, flags))
     }

@@ -19,11 +19,13 @@
 //! each record's data fill its RDLENGTH exactly, sizes its vectors by the
 //! bytes actually left rather than by the counts in the header, and rejects
 //! trailing bytes after the last record. Every failure is
-//! [`Error::Malformed`] naming what was wrong and where.
+//! [`Error::Malformed`] with a [`DecodeError`] naming what was being read,
+//! where, and what was wrong; it allocates nothing.
 //!
 //! Records of classes other than IN are skipped (tern only asks class-IN
 //! questions); the OPT record becomes [`Message::edns`].
 
+mod decode_error;
 mod display;
 mod edns;
 mod header;
@@ -32,6 +34,7 @@ mod reader;
 mod tcp;
 mod writer;
 
+pub use decode_error::{DecodeError, Problem};
 pub use edns::{Edns, OPT};
 pub use header::{Header, Rcode, HEADER_LEN, OPCODE_QUERY};
 pub use tcp::{frame_tcp, tcp_frame_len};
@@ -48,8 +51,6 @@ pub const CLASS_IN: u16 = 1;
 /// The smallest a record can be on the wire: root owner name, type, class,
 /// TTL and RDLENGTH.
 const MIN_RECORD_LEN: usize = 11;
-/// The smallest a question can be: root name, type, class.
-const MIN_QUESTION_LEN: usize = 5;
 
 /// A question: which name, which type, which class.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -115,10 +116,7 @@ impl Message {
         message.authorities = decode_records(&mut r, ns, Section::Authority, &mut message.edns)?;
         message.additionals = decode_records(&mut r, ar, Section::Additional, &mut message.edns)?;
         if r.remaining() != 0 {
-            return Err(malformed(format_args!(
-                "{} bytes of trailing data after the last record",
-                r.remaining()
-            )));
+            return Err(malformed("message", r.pos(), Problem::TrailingData));
         }
         Ok(message)
     }
@@ -195,7 +193,9 @@ fn decode_head(r: &mut Reader<'_>) -> Result<(Message, [u16; 4]), Error> {
         *count = r.u16("header")?;
     }
     let [qd, ..] = counts;
-    let mut questions = Vec::with_capacity(usize::from(qd).min(r.remaining() / MIN_QUESTION_LEN));
+    // Grown as questions decode, so a first question that fails allocates
+    // nothing (a reply has one question in practice).
+    let mut questions = Vec::new();
     for _ in 0..qd {
         let name = r.name("question name")?;
         let qtype = RecordType::from_u16(r.u16("question type")?);
@@ -232,20 +232,8 @@ fn decode_records(
         let rdlength = r.u16("record data length")?;
         let data = r.sub(usize::from(rdlength), "record data")?;
         if rtype == OPT {
-            if section != Section::Additional {
-                return Err(malformed(format_args!(
-                    "OPT record at offset {start} outside the additional section"
-                )));
-            }
-            if !name.is_root() {
-                return Err(malformed(format_args!(
-                    "OPT record at offset {start} not owned by the root"
-                )));
-            }
-            if edns.is_some() {
-                return Err(malformed(format_args!(
-                    "second OPT record at offset {start}"
-                )));
+            if section != Section::Additional || !name.is_root() || edns.is_some() {
+                return Err(malformed("OPT record", start, Problem::MisplacedOpt));
             }
             let mut data = data;
             *edns = Some(Edns::from_opt(class, ttl, data.rest()));

@@ -8,6 +8,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::decode_error::Problem;
 use super::reader::Reader;
 use super::writer::Writer;
 use crate::error::{malformed, Error};
@@ -65,10 +66,7 @@ pub(crate) fn decode(rtype: u16, mut r: Reader<'_>) -> Result<RData, Error> {
         },
     };
     if r.remaining() != 0 {
-        return Err(malformed(format_args!(
-            "{kind} data at offset {start} has {} bytes left over",
-            r.remaining()
-        )));
+        return Err(malformed("record data", start, Problem::DataLeftOver));
     }
     Ok(data)
 }

@@ -3,8 +3,9 @@
 //! # Implementation
 //!
 //! Nothing here indexes: every read goes through `get` or
-//! `split_at_checked` and a short read becomes [`Error::Malformed`] naming
-//! what was being read and at which offset. A reader has a window `pos..end`
+//! `split_at_checked` and a short read becomes [`Error::Malformed`] with a
+//! [`DecodeError`](super::DecodeError) naming what was being read and at
+//! which offset; nothing is allocated for a read that fails. A reader has a window `pos..end`
 //! inside the whole message; the decoder opens a narrower window for each
 //! record's data so that the data must be consumed exactly, while names in
 //! it may still point backwards anywhere into the message.
@@ -13,11 +14,19 @@
 //! backwards: a pointer must target an offset before the start of the name
 //! segment being read, and each jump lowers that bound further. A pointer
 //! into the segment itself would make the reader pass the same pointer again,
-//! so this rule loses no valid message and makes loops impossible; together
-//! with the 255-byte name limit it bounds the work per name.
+//! so this rule loses no valid message and makes loops impossible. It does
+//! not bound the work: a chain of pointers each pointing at the one before
+//! costs a hop per two bytes of message, so a name may take at most
+//! [`MAX_POINTER_HOPS`] jumps (a name has at most 127 labels, so a valid one
+//! never needs more).
 
+use super::decode_error::Problem;
 use crate::error::{malformed, Error};
 use crate::name::{Name, MAX_NAME_LEN};
+
+/// Most compression pointers followed while reading one name: one per
+/// label of the longest possible name.
+pub(crate) const MAX_POINTER_HOPS: usize = 127;
 
 /// Cursor over `msg[pos..end]`; see the module notes.
 #[derive(Clone, Debug)]
@@ -48,13 +57,9 @@ impl<'a> Reader<'a> {
     }
 
     /// A reader over the next `len` bytes, which this reader skips.
-    pub(crate) fn sub(&mut self, len: usize, what: &str) -> Result<Reader<'a>, Error> {
+    pub(crate) fn sub(&mut self, len: usize, what: &'static str) -> Result<Reader<'a>, Error> {
         if len > self.remaining() {
-            return Err(malformed(format_args!(
-                "{what} at offset {} claims {len} bytes, only {} left",
-                self.pos,
-                self.remaining()
-            )));
+            return Err(malformed(what, self.pos, Problem::ShortInput));
         }
         let sub = Reader {
             msg: self.msg,
@@ -66,18 +71,14 @@ impl<'a> Reader<'a> {
     }
 
     /// The next `len` bytes.
-    pub(crate) fn bytes(&mut self, len: usize, what: &str) -> Result<&'a [u8], Error> {
+    pub(crate) fn bytes(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], Error> {
         let window = self.msg.get(self.pos..self.end).unwrap_or(&[]);
         match window.split_at_checked(len) {
             Some((taken, _)) => {
                 self.pos += len;
                 Ok(taken)
             }
-            None => Err(malformed(format_args!(
-                "{what} at offset {} needs {len} bytes, only {} left",
-                self.pos,
-                self.remaining()
-            ))),
+            None => Err(malformed(what, self.pos, Problem::ShortInput)),
         }
     }
 
@@ -89,13 +90,13 @@ impl<'a> Reader<'a> {
     }
 
     /// One byte.
-    pub(crate) fn u8(&mut self, what: &str) -> Result<u8, Error> {
+    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, Error> {
         let bytes = self.bytes(1, what)?;
         Ok(bytes.first().copied().unwrap_or(0))
     }
 
     /// A big-endian u16.
-    pub(crate) fn u16(&mut self, what: &str) -> Result<u16, Error> {
+    pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, Error> {
         let bytes = self.bytes(2, what)?;
         let mut out = [0u8; 2];
         out.copy_from_slice(bytes);
@@ -103,7 +104,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A big-endian u32.
-    pub(crate) fn u32(&mut self, what: &str) -> Result<u32, Error> {
+    pub(crate) fn u32(&mut self, what: &'static str) -> Result<u32, Error> {
         let bytes = self.bytes(4, what)?;
         let mut out = [0u8; 4];
         out.copy_from_slice(bytes);
@@ -111,10 +112,13 @@ impl<'a> Reader<'a> {
     }
 
     /// A possibly compressed domain name.
-    pub(crate) fn name(&mut self, what: &str) -> Result<Name, Error> {
+    pub(crate) fn name(&mut self, what: &'static str) -> Result<Name, Error> {
         let msg = self.msg;
         let start = self.pos;
-        let mut wire = Vec::with_capacity(32);
+        // The name is built on the stack and copied out only when it is
+        // whole, so a name that fails allocates nothing.
+        let mut wire = [0u8; MAX_NAME_LEN];
+        let mut used = 0;
         let mut pos = self.pos;
         // Reads past `bound` fail: the window end before the first jump, the
         // message end after it (pointers may lead anywhere earlier).
@@ -122,48 +126,53 @@ impl<'a> Reader<'a> {
         // Pointers must target offsets below `limit`.
         let mut limit = start;
         let mut jumped = false;
+        let mut hops = 0usize;
         let byte_at = |at: usize, bound: usize| -> Result<u8, Error> {
-            msg.get(at).copied().filter(|_| at < bound).ok_or_else(|| {
-                malformed(format_args!("{what} at offset {start} runs past the end"))
-            })
+            msg.get(at).copied().filter(|_| at < bound).ok_or(malformed(
+                what,
+                at,
+                Problem::ShortInput,
+            ))
         };
         loop {
             let len = byte_at(pos, bound)?;
             match len & 0xc0 {
                 0x00 if len == 0 => {
-                    wire.push(0);
                     if !jumped {
                         self.pos = pos + 1;
                     }
-                    return Ok(Name::from_checked_wire(wire));
+                    // The root byte: `wire` is zeroed and `used` < 255.
+                    let whole = wire.get(..=used).unwrap_or(&[0]);
+                    return Ok(Name::from_checked_wire(whole.to_vec()));
                 }
                 0x00 => {
                     let label_len = usize::from(len);
                     let label = msg
                         .get(pos + 1..pos + 1 + label_len)
                         .filter(|_| pos + 1 + label_len <= bound)
-                        .ok_or_else(|| {
-                            malformed(format_args!(
-                                "{what} at offset {start}: label at offset {pos} runs past the end"
-                            ))
-                        })?;
-                    if wire.len() + 1 + label_len + 1 > MAX_NAME_LEN {
-                        return Err(malformed(format_args!(
-                            "{what} at offset {start} is longer than 255 bytes"
-                        )));
+                        .ok_or(malformed(what, pos, Problem::ShortInput))?;
+                    let end = used + 1 + label_len;
+                    // `end + 1`: room for the root byte that ends the name.
+                    let slot = wire
+                        .get_mut(used..end)
+                        .filter(|_| end < MAX_NAME_LEN)
+                        .ok_or(malformed(what, start, Problem::NameTooLong))?;
+                    if let Some((first, rest)) = slot.split_first_mut() {
+                        *first = len;
+                        rest.copy_from_slice(label);
                     }
-                    wire.push(len);
-                    wire.extend_from_slice(label);
+                    used = end;
                     pos += 1 + label_len;
                 }
                 0xc0 => {
                     let low = byte_at(pos + 1, bound)?;
                     let target = usize::from(u16::from_be_bytes([len & 0x3f, low]));
                     if target >= limit {
-                        return Err(malformed(format_args!(
-                            "{what} at offset {start}: compression pointer at offset {pos} \
-                             to offset {target} does not point backwards"
-                        )));
+                        return Err(malformed(what, pos, Problem::PointerNotBackwards));
+                    }
+                    hops += 1;
+                    if hops > MAX_POINTER_HOPS {
+                        return Err(malformed(what, pos, Problem::TooManyPointers));
                     }
                     if !jumped {
                         self.pos = pos + 2;
@@ -173,12 +182,7 @@ impl<'a> Reader<'a> {
                     limit = target;
                     pos = target;
                 }
-                _ => {
-                    return Err(malformed(format_args!(
-                        "{what} at offset {start}: unsupported label type 0x{:02x} at offset {pos}",
-                        len & 0xc0
-                    )))
-                }
+                _ => return Err(malformed(what, pos, Problem::LabelType(len & 0xc0))),
             }
         }
     }
@@ -266,5 +270,24 @@ mod tests {
         assert!(r.u8("z").is_err());
         let mut r = Reader::new(msg);
         assert!(r.sub(6, "rdata").is_err());
+    }
+
+    #[test]
+    fn pointer_hops_are_capped() {
+        // The root at 0, then pointers each to the one before: the name read
+        // at the last pointer follows `n` hops.
+        let chain = |n: usize| {
+            let mut msg = vec![0u8];
+            for i in 0..n {
+                let target = if i == 0 { 0 } else { 1 + 2 * (i - 1) };
+                msg.extend_from_slice(&[0xc0 | (target >> 8) as u8, target as u8]);
+            }
+            msg
+        };
+        let ok = chain(MAX_POINTER_HOPS);
+        assert!(read_name(&ok, ok.len() - 2).unwrap().is_root());
+        let long = chain(MAX_POINTER_HOPS + 1);
+        let err = read_name(&long, long.len() - 2).unwrap_err();
+        assert!(err.to_string().contains("compression pointers"), "{err}");
     }
 }

@@ -6,19 +6,16 @@
 //! buffer of that size (up to 65535 bytes: buffers grow to fit, nothing is
 //! cut).
 
-use crate::error::Error;
+use super::decode_error::Problem;
+use crate::error::{malformed, Error};
 
 /// `msg` with its two-byte length prefix, ready to write to a TCP stream.
 ///
 /// Fails with [`Error::Malformed`] if `msg` is longer than the 65535 bytes a
 /// prefix can announce.
 pub fn frame_tcp(msg: &[u8]) -> Result<Vec<u8>, Error> {
-    let len = u16::try_from(msg.len()).map_err(|_| {
-        Error::Malformed(format!(
-            "message of {} bytes is longer than the 65535 a TCP length prefix can carry",
-            msg.len()
-        ))
-    })?;
+    let len =
+        u16::try_from(msg.len()).map_err(|_| malformed("message", 0, Problem::MessageTooLong))?;
     let mut framed = Vec::with_capacity(msg.len() + 2);
     framed.extend_from_slice(&len.to_be_bytes());
     framed.extend_from_slice(msg);

@@ -67,6 +67,17 @@ impl Server {
     /// Starts a server on 127.0.0.1 (UDP and TCP on the same port).
     pub fn start(script: Script) -> Server {
         let (udp, tcp) = bind_pair();
+        Server::serve(udp, tcp, script)
+    }
+
+    /// Starts a server on `addr` (UDP and TCP), or says why it cannot.
+    pub fn start_at(addr: SocketAddr, script: Script) -> std::io::Result<Server> {
+        let udp = UdpSocket::bind(addr)?;
+        let tcp = TcpListener::bind(addr)?;
+        Ok(Server::serve(udp, tcp, script))
+    }
+
+    fn serve(udp: UdpSocket, tcp: TcpListener, script: Script) -> Server {
         let addr = udp.local_addr().unwrap();
         let log = Rc::new(RefCell::new(Vec::new()));
         let tcp_open = Rc::new(std::cell::Cell::new(0));

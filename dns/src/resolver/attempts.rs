@@ -1,0 +1,147 @@
+//! One name and type through the cache, then the servers: the attempt
+//! loop of the resolver. Servers are asked in [`attempt_plan`] order with
+//! failed ones moved last; each attempt gets the per-attempt timeout or
+//! what is left of the lookup's deadline, whichever is less; what each
+//! attempt teaches (health, EDNS) goes into `servers.rs`.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::transport::{ask, MAX_MESSAGE};
+use super::{case, vc, within, Resolver};
+use crate::error::Error;
+use crate::exchange::{attempt_plan, extract_answer, negative_ttl, AttemptPlan};
+use crate::name::Name;
+use crate::record::{Record, RecordType};
+
+impl Resolver {
+    /// One name and type: the cache, then the servers, until `deadline`.
+    pub(crate) async fn query(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        deadline: Instant,
+    ) -> Result<Vec<Record>, Error> {
+        let inner = &self.inner;
+        if let Some(hit) = inner
+            .cache
+            .borrow_mut()
+            .get(name, rtype, tern_runtime::time::now())
+        {
+            return hit;
+        }
+        let (result, neg_ttl) = self.ask_servers(name, rtype, deadline).await;
+        inner.cache.borrow_mut().insert_result(
+            name.clone(),
+            rtype,
+            &result,
+            neg_ttl,
+            tern_runtime::time::now(),
+        );
+        result
+    }
+
+    async fn ask_servers(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        deadline: Instant,
+    ) -> (Result<Vec<Record>, Error>, Option<u32>) {
+        let inner = &self.inner;
+        let config = self.config();
+        let rotation = inner.rotation.get();
+        inner.rotation.set(rotation.wrapping_add(1));
+        let round = attempt_plan(&config, rotation)
+            .take(config.nameservers.len())
+            .collect();
+        let order = inner
+            .servers
+            .borrow()
+            .order(round, tern_runtime::time::now());
+        let plan = AttemptPlan::new(order, config.attempts);
+        if plan.is_empty() {
+            return (Err(Error::NoNameservers), None);
+        }
+        let mut buf = inner
+            .buffers
+            .borrow_mut()
+            .pop()
+            .unwrap_or_else(|| vec![0u8; MAX_MESSAGE]);
+        let mut last = Error::Timeout;
+        let mut answer = None;
+        // Servers whose EDNS query timed out in this lookup: asked plain next.
+        let mut plain_next: Vec<SocketAddr> = Vec::new();
+        for server in plan {
+            let started = tern_runtime::time::now();
+            let left = deadline.saturating_duration_since(started);
+            if left.is_zero() {
+                break;
+            }
+            let limit = config.timeout.min(left);
+            let retrying_plain = plain_next.contains(&server);
+            let edns = config
+                .edns_payload()
+                .filter(|_| !retrying_plain && inner.servers.borrow().edns_ok(server, started));
+            let sent = if config.case_randomization {
+                match case::randomize(name) {
+                    Ok(sent) => Cow::Owned(sent),
+                    Err(e) => {
+                        last = e;
+                        continue;
+                    }
+                }
+            } else {
+                Cow::Borrowed(name)
+            };
+            let result = if config.use_vc {
+                within(deadline, vc::ask_tcp(server, &sent, rtype, edns, limit)).await
+            } else {
+                within(deadline, ask(server, &sent, rtype, edns, limit, &mut buf)).await
+            };
+            let result = match result {
+                Ok(reply) if config.case_randomization => {
+                    case::check_echo(&sent, &reply).map(|()| reply)
+                }
+                result => result,
+            };
+            let mut servers = inner.servers.borrow_mut();
+            match result {
+                Ok(reply) => {
+                    servers.answered(server, started.elapsed());
+                    // An EDNS query answered without OPT (the server fell
+                    // back or ignores EDNS), or a plain query answered after
+                    // an EDNS one timed out: no EDNS for this server.
+                    if (edns.is_some() && reply.edns.is_none()) || retrying_plain {
+                        servers.refuses_edns(server, tern_runtime::time::now());
+                    }
+                    answer = Some((
+                        extract_answer(name, rtype, &reply),
+                        negative_ttl(name, &reply),
+                    ));
+                    break;
+                }
+                Err(e) => {
+                    // A timeout counts against the server only if it had the
+                    // whole attempt timeout, not just what was left of the
+                    // lookup's deadline.
+                    let full_attempt = limit == config.timeout;
+                    let server_failed = match e {
+                        Error::Timeout => full_attempt,
+                        Error::Io(_) | Error::Refused => true,
+                        _ => false,
+                    };
+                    if server_failed {
+                        servers.failed(server, tern_runtime::time::now());
+                    }
+                    if edns.is_some() && matches!(e, Error::Timeout) {
+                        plain_next.push(server);
+                    }
+                    last = e;
+                }
+            }
+        }
+        inner.buffers.borrow_mut().push(buf);
+        answer.unwrap_or((Err(last), None))
+    }
+}

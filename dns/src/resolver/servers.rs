@@ -1,0 +1,201 @@
+//! What a resolver learns about its name servers: which ones fail, how
+//! fast each answers, and which ones do not take EDNS.
+//!
+//! - **Health** (as c-ares since 1.22 and hickory keep it): each server
+//!   has a count of consecutive failures (timeouts, I/O errors, REFUSED)
+//!   and a smoothed round-trip time. A server that failed is asked after
+//!   the healthy ones until its retry delay is over (1 s after the first
+//!   failure, doubling with each further one, at most [`MAX_RETRY_DELAY`]);
+//!   then it takes its configured place again, and the next query probes
+//!   it. Any answer resets its failure count.
+//! - **EDNS**: a server that answers an EDNS query without an OPT record
+//!   (it refused EDNS, or ignores it) is asked without EDNS from then on,
+//!   for [`EDNS_MEMORY`]; so is one whose EDNS query timed out when the
+//!   same query without EDNS then got an answer (a firewall that drops
+//!   EDNS or large replies).
+//!
+//! # Implementation
+//!
+//! A small map from address to [`ServerState`], kept in the resolver
+//! behind a `RefCell`. Every method takes `now`, so the rules are tested
+//! without a clock.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// The longest a failed server waits before it is probed again.
+pub(crate) const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
+/// How long a server stays "no EDNS" before EDNS is offered to it again.
+pub(crate) const EDNS_MEMORY: Duration = Duration::from_secs(3600);
+/// The retry delay after the first failure.
+const FIRST_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// What is known about one server.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ServerState {
+    /// Failures since its last answer.
+    pub(crate) failures: u32,
+    /// When it last failed.
+    pub(crate) last_failure: Option<Instant>,
+    /// Smoothed round-trip time (RFC 6298's 7/8 weighting).
+    pub(crate) srtt: Option<Duration>,
+    /// Until when queries to it go without EDNS.
+    pub(crate) no_edns_until: Option<Instant>,
+}
+
+impl ServerState {
+    /// Whether it failed and its retry delay is not over at `now`.
+    fn penalised(&self, now: Instant) -> bool {
+        let Some(last) = self.last_failure else {
+            return false;
+        };
+        if self.failures == 0 {
+            return false;
+        }
+        let shift = self.failures.saturating_sub(1).min(16);
+        let delay = FIRST_RETRY_DELAY
+            .saturating_mul(1 << shift)
+            .min(MAX_RETRY_DELAY);
+        now < last + delay
+    }
+}
+
+/// The state of every server a resolver has asked.
+#[derive(Debug, Default)]
+pub(crate) struct Servers {
+    states: HashMap<SocketAddr, ServerState>,
+}
+
+impl Servers {
+    /// `round` (servers in configured or rotated order) reordered for a
+    /// query at `now`: servers in good standing first, in the given order;
+    /// then penalised ones, fewest failures first, then fastest.
+    pub(crate) fn order(&self, mut round: Vec<SocketAddr>, now: Instant) -> Vec<SocketAddr> {
+        let key = |s: &SocketAddr| match self.states.get(s) {
+            Some(state) if state.penalised(now) => {
+                (true, state.failures, state.srtt.unwrap_or(Duration::MAX))
+            }
+            _ => (false, 0, Duration::ZERO),
+        };
+        round.sort_by_key(key);
+        round
+    }
+
+    /// The server answered after `rtt`.
+    pub(crate) fn answered(&mut self, server: SocketAddr, rtt: Duration) {
+        let state = self.states.entry(server).or_default();
+        state.failures = 0;
+        state.srtt = Some(match state.srtt {
+            None => rtt,
+            Some(srtt) => (srtt.saturating_mul(7) + rtt) / 8,
+        });
+    }
+
+    /// The server timed out, failed or refused at `now`.
+    pub(crate) fn failed(&mut self, server: SocketAddr, now: Instant) {
+        let state = self.states.entry(server).or_default();
+        state.failures = state.failures.saturating_add(1);
+        state.last_failure = Some(now);
+    }
+
+    /// Whether queries to `server` go with EDNS at `now`.
+    pub(crate) fn edns_ok(&self, server: SocketAddr, now: Instant) -> bool {
+        self.states
+            .get(&server)
+            .and_then(|s| s.no_edns_until)
+            .is_none_or(|until| now >= until)
+    }
+
+    /// From `now` on, ask `server` without EDNS (for [`EDNS_MEMORY`]).
+    pub(crate) fn refuses_edns(&mut self, server: SocketAddr, now: Instant) {
+        self.states.entry(server).or_default().no_edns_until = now.checked_add(EDNS_MEMORY);
+    }
+
+    /// What is known about `server`.
+    #[cfg(test)]
+    pub(crate) fn state(&self, server: SocketAddr) -> Option<&ServerState> {
+        self.states.get(&server)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn failed_servers_go_last_until_their_retry_delay_is_over() {
+        let t0 = tern_runtime::time::now();
+        let mut servers = Servers::default();
+        let round = vec![s(1), s(2), s(3)];
+        assert_eq!(servers.order(round.clone(), t0), round);
+        servers.failed(s(1), t0);
+        assert_eq!(servers.order(round.clone(), t0), [s(2), s(3), s(1)]);
+        // After 1 s it is probed again in its own place.
+        let later = t0 + Duration::from_secs(1);
+        assert_eq!(servers.order(round.clone(), later), round);
+        // A second failure doubles the delay.
+        servers.failed(s(1), later);
+        let t = later + Duration::from_millis(1500);
+        assert_eq!(servers.order(round.clone(), t), [s(2), s(3), s(1)]);
+        assert_eq!(
+            servers.order(round.clone(), later + Duration::from_secs(2)),
+            round
+        );
+        // An answer clears it.
+        servers.answered(s(1), Duration::from_millis(3));
+        servers.failed(s(1), t);
+        servers.answered(s(1), Duration::from_millis(3));
+        assert_eq!(servers.order(round.clone(), t), round);
+    }
+
+    #[test]
+    fn penalised_servers_sort_by_failures_then_rtt() {
+        let t0 = tern_runtime::time::now();
+        let mut servers = Servers::default();
+        let round = vec![s(1), s(2), s(3)];
+        servers.answered(s(1), Duration::from_millis(50));
+        servers.answered(s(2), Duration::from_millis(5));
+        for server in [s(1), s(2)] {
+            servers.failed(server, t0);
+        }
+        servers.failed(s(3), t0);
+        servers.failed(s(3), t0);
+        assert_eq!(servers.order(round, t0), [s(2), s(1), s(3)]);
+    }
+
+    #[test]
+    fn rtt_is_smoothed_and_failures_saturate() {
+        let mut servers = Servers::default();
+        servers.answered(s(1), Duration::from_millis(80));
+        servers.answered(s(1), Duration::from_millis(0));
+        assert_eq!(
+            servers.state(s(1)).unwrap().srtt,
+            Some(Duration::from_millis(70))
+        );
+        let t0 = tern_runtime::time::now();
+        for _ in 0..100 {
+            servers.failed(s(1), t0);
+        }
+        assert!(servers
+            .state(s(1))
+            .unwrap()
+            .penalised(t0 + Duration::from_secs(299)));
+        assert!(!servers.state(s(1)).unwrap().penalised(t0 + MAX_RETRY_DELAY));
+    }
+
+    #[test]
+    fn edns_refusal_is_remembered_for_a_while() {
+        let t0 = tern_runtime::time::now();
+        let mut servers = Servers::default();
+        assert!(servers.edns_ok(s(1), t0));
+        servers.refuses_edns(s(1), t0);
+        assert!(!servers.edns_ok(s(1), t0 + Duration::from_secs(60)));
+        assert!(servers.edns_ok(s(2), t0));
+        assert!(servers.edns_ok(s(1), t0 + EDNS_MEMORY));
+    }
+}
