@@ -147,13 +147,33 @@ fn server_addr(
         .ok_or_else(|| "thread-per-core: server not started".into())
 }
 
-/// The `rot13` binary: `TERN_BENCH_ROT13`, or the one next to this one.
+/// The `rot13` binary: `TERN_BENCH_ROT13`, or the one next to this one,
+/// built with cargo first when it is missing (`cargo run` builds only the
+/// binary it runs).
 fn rot13_binary() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("TERN_BENCH_ROT13") {
         return Ok(PathBuf::from(p));
     }
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let bin = exe.with_file_name("rot13");
+    if !bin.exists() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        let profile = if cfg!(debug_assertions) {
+            "dev"
+        } else {
+            "release"
+        };
+        eprintln!("   building the rot13 binary ({profile})");
+        let status = Command::new(&cargo)
+            .args(["build", "--profile", profile, "-p", "tern-benches"])
+            .args(["--bin", "rot13", "--manifest-path", manifest])
+            .status()
+            .map_err(|e| format!("cargo build --bin rot13: {e}"))?;
+        if !status.success() {
+            return Err(format!("cargo build --bin rot13 failed ({status})"));
+        }
+    }
     if bin.exists() {
         Ok(bin)
     } else {
