@@ -2,8 +2,8 @@
 //! blocking std sockets, hickory-resolver and c-ares.
 //!
 //! `cargo run --release -p tern-benches -- all` runs every group;
-//! `-- tasks` (or `cross-thread`, `timers`, `udp`, `tcp`, `dns`,
-//! `footprint`) runs one; `--quick` (or `TERN_BENCH_QUICK=1`) uses tiny
+//! `-- tasks` (or `cross-thread`, `timers`, `udp`, `udp-recv`, `tcp`,
+//! `thread-per-core`, `dns`, `footprint`) runs one; `--quick` (or `TERN_BENCH_QUICK=1`) uses tiny
 //! iteration counts; `--reps N` sets the repetitions (default 5);
 //! `--json PATH` moves the JSON output from `target/bench.json`.
 //! See `benches/README.md`.
@@ -18,12 +18,14 @@ mod footprint;
 mod harness;
 mod net;
 mod report;
+mod rot13_mt;
 mod rt;
 mod signal;
 mod tasks;
 mod tcp;
 mod timers;
 mod udp;
+mod udp_recv;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -59,7 +61,9 @@ const GROUPS: &[&str] = &[
     "cross-thread",
     "timers",
     "udp",
+    "udp-recv",
     "tcp",
+    "thread-per-core",
     "dns",
     "footprint",
 ];
@@ -78,7 +82,9 @@ fn run_group(name: &'static str, ctx: &Ctx, report: &mut Report) {
         "cross-thread" => cross::run(ctx),
         "timers" => timers::run(ctx),
         "udp" => udp::run(ctx, &mut report.notes),
+        "udp-recv" => udp_recv::run(ctx, &mut report.notes),
         "tcp" => tcp::run(ctx, &mut report.notes),
+        "thread-per-core" => rot13_mt::run(ctx, &mut report.notes),
         "dns" => dns::run(ctx, &mut report.notes),
         "footprint" => footprint::run(ctx, &mut report.notes),
         _ => {
@@ -128,6 +134,7 @@ fn child(args: &[String]) -> ExitCode {
     let res = match (args.first().map(String::as_str), args.get(1)) {
         (Some("udp"), Some(col)) => udp::child(col, n),
         (Some("dns-glibc"), _) => dns_glibc::child(&args[1..]),
+        (Some("rot13-tokio"), _) => rot13_mt::child(&args[1..]),
         _ => Err(format!("bad child arguments {args:?}")),
     };
     match res {

@@ -23,6 +23,7 @@ pub const COLUMNS: &[(&str, &str)] = &[
     ("c-ares", "c-ares"),
     ("glibc", "glibc getaddrinfo"),
     ("tokio-hickory", "tokio + hickory"),
+    ("tokio-mt", "tokio (multi-thread, 2 workers)"),
 ];
 
 /// Columns that are floors for reference, not peers.
@@ -48,6 +49,8 @@ pub enum Target {
     AtMost(f64),
     /// tern's value must be at least the named column's.
     AtLeastColumn(&'static str),
+    /// tern / best peer must be at least this (rates).
+    AtLeastRatioToBest(f64),
 }
 
 impl Target {
@@ -57,6 +60,7 @@ impl Target {
             Target::RatioTo(c, r) => format!("<= {r}x {}", display_name(c)),
             Target::AtMost(v) => format!("<= {v} {unit}"),
             Target::AtLeastColumn(c) => format!(">= {}", display_name(c)),
+            Target::AtLeastRatioToBest(r) => format!(">= {r}x best peer"),
         }
     }
 }
@@ -165,6 +169,7 @@ impl Metric {
             Target::RatioTo(c, r) => t / self.value(c)? <= *r,
             Target::AtMost(v) => t <= *v,
             Target::AtLeastColumn(c) => t >= self.value(c)?,
+            Target::AtLeastRatioToBest(r) => self.ratio()? >= *r,
         })
     }
 }
@@ -223,7 +228,7 @@ impl Report {
                 continue;
             }
             let mut cols: Vec<&str> = vec!["tern", "tokio", "smol"];
-            if *group == "footprint" {
+            if *group == "footprint" || *group == "thread-per-core" {
                 cols = vec!["tern"];
             }
             for (id, _) in COLUMNS {

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use crate::harness::{metric, run_interleaved, Rep, Summary};
 use crate::net::{read_exact, NetRt};
-use crate::report::{Better, Metric};
+use crate::report::{Better, Metric, Target};
 use crate::signal::LocalFlag;
 use crate::{per_runtime, Ctx};
 
@@ -35,14 +35,17 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
 
     let mib = ctx.n(1024, 2);
     let o = run_interleaved(ctx.reps, &mut per_runtime!(bulk(mib)));
-    out.push(metric(
-        GROUP,
-        format!("bulk, one connection, {mib} MiB in 64 KiB writes"),
-        "GiB/s",
-        Better::Higher,
-        Summary::MedianOfReps,
-        &o,
-    ));
+    out.push(
+        metric(
+            GROUP,
+            format!("bulk, one connection, {mib} MiB in 64 KiB writes"),
+            "GiB/s",
+            Better::Higher,
+            Summary::MedianOfReps,
+            &o,
+        )
+        .target(Target::AtLeastRatioToBest(1.0)),
+    );
 
     let limit = fd_soft_limit().unwrap_or(1024);
     let conns = ctx.n(1000, 20).min(limit.saturating_sub(64) / 2);
