@@ -155,8 +155,10 @@ pub fn run(size: Size) -> Vec<Row> {
                                     })
                                     .collect()
                             }),
-                            Err(_) => Err(Error::Malformed(format!(
-                                "lookup {i} still running after {bound:?}"
+                            // Still running after the bound: a hung lookup.
+                            Err(_) => Err(Error::Io(std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                format!("lookup {i} still running after {bound:?}"),
                             ))),
                         };
                         if let Some(slot) = results.borrow_mut().get_mut(i) {
@@ -210,7 +212,7 @@ pub fn run(size: Size) -> Vec<Row> {
                 servfails += 1;
                 !answered && fates.last() == Some(&Fate::ServFail)
             }
-            Err(Error::Malformed(_)) => {
+            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
                 hung += 1;
                 false
             }
