@@ -20,6 +20,7 @@ mod net;
 mod report;
 mod rt;
 mod signal;
+mod sync;
 mod tasks;
 mod tcp;
 mod timers;
@@ -62,6 +63,7 @@ const GROUPS: &[&str] = &[
     "tcp",
     "dns",
     "footprint",
+    "sync",
 ];
 
 fn usage() -> String {
@@ -81,6 +83,7 @@ fn run_group(name: &'static str, ctx: &Ctx, report: &mut Report) {
         "tcp" => tcp::run(ctx, &mut report.notes),
         "dns" => dns::run(ctx, &mut report.notes),
         "footprint" => footprint::run(ctx, &mut report.notes),
+        "sync" => sync::run(ctx),
         _ => {
             report.notes.push(format!(
                 "{name}: not built yet (tern::net / tern::dns not available in this tree)"

@@ -28,6 +28,7 @@ fn every_group_runs_quickly() {
         "tcp",
         "dns",
         "footprint",
+        "sync",
     ] {
         assert!(
             stdout.contains(&format!("### {group}")),
