@@ -21,6 +21,7 @@ mod report;
 mod rot13_mt;
 mod rt;
 mod signal;
+mod sync;
 mod tasks;
 mod tcp;
 mod timers;
@@ -66,6 +67,7 @@ const GROUPS: &[&str] = &[
     "thread-per-core",
     "dns",
     "footprint",
+    "sync",
 ];
 
 fn usage() -> String {
@@ -87,6 +89,7 @@ fn run_group(name: &'static str, ctx: &Ctx, report: &mut Report) {
         "thread-per-core" => rot13_mt::run(ctx, &mut report.notes),
         "dns" => dns::run(ctx, &mut report.notes),
         "footprint" => footprint::run(ctx, &mut report.notes),
+        "sync" => sync::run(ctx),
         _ => {
             report.notes.push(format!(
                 "{name}: not built yet (tern::net / tern::dns not available in this tree)"

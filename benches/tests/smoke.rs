@@ -33,6 +33,7 @@ fn every_group_runs_quickly() {
         "thread-per-core",
         "dns",
         "footprint",
+        "sync",
     ] {
         assert!(
             stdout.contains(&format!("### {group}")),
@@ -47,6 +48,17 @@ fn every_group_runs_quickly() {
             "{group} skipped a runtime:\n{stdout}"
         );
     }
+    // The channel benchmarks check every message arrived; a failed check
+    // shows as a skipped cell.
+    let sync_table = stdout
+        .split("### sync")
+        .nth(1)
+        .and_then(|t| t.split("###").next())
+        .unwrap_or("");
+    assert!(
+        !sync_table.contains("skipped"),
+        "a sync benchmark failed:\n{stdout}"
+    );
     let text = std::fs::read_to_string(&json).expect("JSON written");
     let _ = std::fs::remove_file(&json);
     assert!(text.starts_with("{\n  \"schema\": \"tern-bench/1\""));
