@@ -530,3 +530,65 @@ fn busy_channel_receiver_yields_after_its_budget() {
         assert_eq!(seen_by_other.get(), Some(128));
     });
 }
+
+/// The lock-free oneshot under races: a std thread sends (or drops the
+/// sender) while the receiving task polls with changing wakers, closes or
+/// drops the receiver. Every value is either received or handed back, and
+/// nothing is dropped twice (AddressSanitizer watches this in CI).
+#[test]
+fn oneshot_races_lose_or_duplicate_nothing() {
+    use std::sync::atomic::AtomicUsize;
+    static LIVE: AtomicUsize = AtomicUsize::new(0);
+    struct Counted(u32);
+    impl Counted {
+        fn new(v: u32) -> Counted {
+            LIVE.fetch_add(1, Ordering::SeqCst);
+            Counted(v)
+        }
+    }
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            LIVE.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    tern::block_on(async {
+        for i in 0..iterations(5_000) as u32 {
+            let (tx, mut rx) = tern::sync::oneshot::channel::<Counted>();
+            let sender = std::thread::spawn(move || {
+                if i % 5 == 4 {
+                    drop(tx);
+                    None
+                } else {
+                    tx.send(Counted::new(i)).err().map(|c| c.0)
+                }
+            });
+            let got = match i % 3 {
+                0 => rx.await.ok().map(|c| c.0),
+                1 => {
+                    // Poll with two different wakers, then await.
+                    let w = futures_task::noop_waker();
+                    match Pin::new(&mut rx).poll(&mut Context::from_waker(&w)) {
+                        Poll::Ready(r) => r.ok().map(|c| c.0),
+                        Poll::Pending => rx.await.ok().map(|c| c.0),
+                    }
+                }
+                _ => {
+                    rx.close();
+                    rx.try_recv().ok().map(|c| c.0)
+                }
+            };
+            let handed_back = sender.join().unwrap();
+            if i % 5 != 4 {
+                assert!(
+                    got.is_some() != handed_back.is_some(),
+                    "round {i}: received {got:?}, handed back {handed_back:?}"
+                );
+            }
+        }
+    });
+    assert_eq!(
+        LIVE.load(Ordering::SeqCst),
+        0,
+        "values leaked or dropped twice"
+    );
+}
