@@ -16,17 +16,19 @@ use std::fmt::Write as _;
 /// Column identifiers, in the order tables show them.
 pub const COLUMNS: &[(&str, &str)] = &[
     ("tern", "tern"),
+    ("tern-reuse", "tern, udp_max_queries = 0"),
     ("tokio", "tokio (current_thread)"),
     ("smol", "smol"),
     ("std", "std blocking"),
     ("hickory", "hickory (tokio)"),
-    ("c-ares", "c-ares"),
+    ("c-ares", "c-ares (C, one thread)"),
     ("glibc", "glibc getaddrinfo"),
     ("tokio-hickory", "tokio + hickory"),
 ];
 
-/// Columns that are floors for reference, not peers.
-const FLOORS: &[&str] = &["std"];
+/// Columns that are not peers: floors for reference (blocking std
+/// sockets) and tern's own variants.
+const FLOORS: &[&str] = &["std", "tern-reuse"];
 
 /// Whether smaller or larger values are better.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +50,8 @@ pub enum Target {
     AtMost(f64),
     /// tern's value must be at least the named column's.
     AtLeastColumn(&'static str),
+    /// tern / the named column must be at least this.
+    AtLeastRatioOf(&'static str, f64),
 }
 
 impl Target {
@@ -57,6 +61,7 @@ impl Target {
             Target::RatioTo(c, r) => format!("<= {r}x {}", display_name(c)),
             Target::AtMost(v) => format!("<= {v} {unit}"),
             Target::AtLeastColumn(c) => format!(">= {}", display_name(c)),
+            Target::AtLeastRatioOf(c, r) => format!(">= {r}x {}", display_name(c)),
         }
     }
 }
@@ -165,6 +170,7 @@ impl Metric {
             Target::RatioTo(c, r) => t / self.value(c)? <= *r,
             Target::AtMost(v) => t <= *v,
             Target::AtLeastColumn(c) => t >= self.value(c)?,
+            Target::AtLeastRatioOf(c, r) => t >= r * self.value(c)?,
         })
     }
 }

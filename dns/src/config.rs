@@ -53,6 +53,13 @@ pub struct Config {
     pub hosts_file: PathBuf,
     /// Entries the cache may hold; 0 turns the cache off. Default 1024.
     pub cache_size: usize,
+    /// Queries sent from one UDP socket before it moves to a new random
+    /// source port. Default 1: a fresh random port for every query. 0
+    /// means no limit: a socket keeps its port for as long as it lives
+    /// (c-ares's default). A port change costs no new socket: the socket
+    /// is disconnected (`connect(AF_UNSPEC)` releases the port the kernel
+    /// picked) and connected again, which picks a new random port.
+    pub udp_max_queries: u32,
 }
 
 impl Default for Config {
@@ -68,6 +75,7 @@ impl Default for Config {
             use_hosts: true,
             hosts_file: PathBuf::from(HOSTS_FILE),
             cache_size: 1024,
+            udp_max_queries: 1,
         }
     }
 }
@@ -166,6 +174,7 @@ mod tests {
         assert!(c.edns && c.use_hosts);
         assert_eq!(c.hosts_file, PathBuf::from("/etc/hosts"));
         assert_eq!(c.cache_size, 1024);
+        assert_eq!(c.udp_max_queries, 1);
         assert_eq!(c.edns_payload(), Some(1232));
     }
 

@@ -51,4 +51,4 @@ pub use hosts::Hosts;
 pub use name::{Labels, Name, MAX_LABEL_LEN, MAX_NAME_LEN};
 pub use record::{RData, Record, RecordType};
 pub use resolver::happy::{CONNECTION_ATTEMPT_DELAY, RESOLUTION_DELAY};
-pub use resolver::{connect, resolve, Resolver};
+pub use resolver::{close_idle_sockets, connect, resolve, Resolver};

@@ -23,6 +23,7 @@
 pub mod happy;
 mod join;
 mod transport;
+mod udp_pool;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -43,6 +44,7 @@ use crate::search::{ip_literal, localhost_addrs, search_candidates};
 pub use happy::connect;
 use join::join;
 use transport::{ask, MAX_MESSAGE};
+pub use udp_pool::close_idle_sockets;
 
 /// A stub resolver with its own configuration, hosts table and cache.
 ///
@@ -272,6 +274,7 @@ impl Resolver {
                 rtype,
                 config.edns_payload(),
                 config.timeout,
+                config.udp_max_queries,
                 &mut buf,
             )
             .await

@@ -1,11 +1,14 @@
 //! One query to one server: UDP first, TCP when the reply is truncated.
 //!
 //! Every exchange uses a fresh random ID (from the kernel's `getrandom`)
-//! and a fresh socket, so a fresh ephemeral source port. The UDP socket is
-//! connected to the server, so the kernel delivers only datagrams from the
-//! server's address and port; of those, a reply counts only if it carries
-//! the ID and echoes the question (see [`validate_reply`]). Anything else,
-//! including empty datagrams and junk, is dropped and the wait goes on
+//! and, by default, a fresh random ephemeral source port: the UDP socket
+//! comes from [`super::udp_pool`], which moves a socket to a new port after
+//! `Config::udp_max_queries` queries (default 1: every query). The socket
+//! is connected to the server, so the kernel delivers only datagrams from
+//! the server's address and port; of those, a reply counts only if it
+//! carries the ID and echoes the question (see [`validate_reply`]).
+//! Anything else, including empty datagrams, junk and late replies to
+//! earlier queries on a reused socket, is dropped and the wait goes on
 //! until the attempt's deadline: nothing a forger or a broken middlebox
 //! sends can end the query early.
 
@@ -14,9 +17,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tern_net::{TcpStream, UdpSocket};
+use tern_net::TcpStream;
 use tern_runtime::time::timeout_at;
 
+use super::udp_pool;
 use crate::error::Error;
 use crate::exchange::{classify, validate_reply, Step, Transport};
 use crate::name::Name;
@@ -51,20 +55,22 @@ pub(crate) fn next_id() -> Result<u16, Error> {
     })
 }
 
-/// Asks `server` about `name`/`rtype` within `limit` per transport step.
-/// Returns the reply once it is final for this server: an answer, NXDOMAIN
-/// or NODATA; errors mean "try the next server".
+/// Asks `server` about `name`/`rtype` within `limit` per transport step,
+/// over UDP sockets that change port after `udp_max_queries` queries (see
+/// [`udp_pool`]). Returns the reply once it is final for this server: an
+/// answer, NXDOMAIN or NODATA; errors mean "try the next server".
 pub(crate) async fn ask(
     server: SocketAddr,
     name: &Name,
     rtype: RecordType,
     mut edns: Option<u16>,
     limit: Duration,
+    udp_max_queries: u32,
     buf: &mut [u8],
 ) -> Result<Message, Error> {
     loop {
         let query = Message::query(next_id()?, name, rtype, edns);
-        let reply = udp_exchange(server, &query, limit, buf).await?;
+        let reply = udp_exchange(server, &query, limit, udp_max_queries, buf).await?;
         let (reply, transport) = match classify(&query, &reply, Transport::Udp) {
             Step::RetryTcp => (tcp_exchange(server, &query, limit).await?, Transport::Tcp),
             _ => (reply, Transport::Udp),
@@ -87,10 +93,13 @@ async fn udp_exchange(
     server: SocketAddr,
     query: &Message,
     limit: Duration,
+    udp_max_queries: u32,
     buf: &mut [u8],
 ) -> Result<Message, Error> {
     let deadline = Instant::now() + limit;
-    let sock = UdpSocket::connected(server)?;
+    // Closed, not given back, unless a reply is accepted below.
+    let pooled = udp_pool::take(server, udp_max_queries)?;
+    let sock = pooled.socket();
     // Send after the other ready tasks have had their turn: queries started
     // in one pass of the run queue then leave back to back, and a server
     // that sleeps between queries is woken once per batch instead of once
@@ -121,9 +130,11 @@ async fn udp_exchange(
             }
         }
     };
-    timeout_at(deadline, wait)
+    let reply = timeout_at(deadline, wait)
         .await
-        .unwrap_or(Err(Error::Timeout))
+        .unwrap_or(Err(Error::Timeout))?;
+    udp_pool::give_back(server, pooled, udp_max_queries);
+    Ok(reply)
 }
 
 async fn tcp_exchange(
