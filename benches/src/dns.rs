@@ -14,9 +14,10 @@
 //!
 //! CPU per lookup is the process's CPU time (user + system, every thread,
 //! including children such as glibc's) over the run, minus the in-process
-//! server thread's, divided by the lookups. Syscalls per lookup come from
-//! `strace -c -f` of a child re-exec of this binary asking the same server
-//! (`__child dns COLUMN SERVER INFLIGHT COUNT`), less a run of 0 lookups.
+//! server thread's, divided by the lookups. Syscalls per lookup are counted
+//! by `perf stat -e raw_syscalls:sys_enter` (or, without perf, `strace -c
+//! -f`) of a child re-exec of this binary asking the same server (`__child
+//! dns COLUMN SERVER INFLIGHT COUNT`), less a run of 0 lookups.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -253,7 +254,92 @@ fn cpu_ns(exclude: Option<i32>) -> u64 {
     total.saturating_sub(excluded)
 }
 
-/// The syscalls-per-lookup row: each column's child run under strace.
+/// How syscalls are counted: `perf stat -e raw_syscalls:sys_enter` (exact,
+/// and barely slows the child), else `strace -c -f` (which slows every
+/// syscall, and so lets c-ares find more replies already queued than it
+/// would at full speed).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Counter {
+    Perf,
+    Strace,
+}
+
+impl Counter {
+    fn find() -> Result<Counter, String> {
+        let perf = Command::new("perf")
+            .args(["stat", "-x,", "-e", "raw_syscalls:sys_enter", "true"])
+            .output();
+        match perf {
+            Ok(o) if o.status.success() => return Ok(Counter::Perf),
+            _ => {}
+        }
+        crate::udp::strace_available().map(|()| Counter::Strace)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Counter::Perf => "perf stat",
+            Counter::Strace => "strace -c -f",
+        }
+    }
+
+    /// Total syscalls of one child run of `count` lookups.
+    fn count(
+        self,
+        col: &str,
+        server: SocketAddr,
+        inflight: usize,
+        count: usize,
+    ) -> Result<u64, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let out_file = std::env::temp_dir().join(format!(
+            "tern-bench-syscalls-dns-{}-{col}-{count}",
+            std::process::id()
+        ));
+        let mut cmd = match self {
+            Counter::Perf => {
+                let mut c = Command::new("perf");
+                c.args(["stat", "-x,", "-e", "raw_syscalls:sys_enter", "-o"]);
+                c
+            }
+            Counter::Strace => {
+                let mut c = Command::new("strace");
+                c.args(["-c", "-f", "-o"]);
+                c
+            }
+        };
+        let status = cmd
+            .arg(&out_file)
+            .arg(&exe)
+            .args(["__child", "dns", col, &server.to_string()])
+            .args([inflight.to_string(), count.to_string()])
+            .status()
+            .map_err(|e| format!("{}: {e}", self.name()))?;
+        let text =
+            std::fs::read_to_string(&out_file).map_err(|e| format!("{} output: {e}", self.name()));
+        let _ = std::fs::remove_file(&out_file);
+        let text = text?;
+        if !status.success() {
+            return Err(format!("child under {} failed ({status})", self.name()));
+        }
+        match self {
+            Counter::Perf => parse_perf_count(&text),
+            Counter::Strace => crate::udp::parse_strace_total(&text),
+        }
+        .ok_or_else(|| format!("no syscall total in {} output", self.name()))
+    }
+}
+
+/// The count of the `raw_syscalls:sys_enter` line of `perf stat -x,`.
+fn parse_perf_count(text: &str) -> Option<u64> {
+    let line = text
+        .lines()
+        .find(|l| l.contains("raw_syscalls:sys_enter"))?;
+    line.split(',').next()?.trim().parse().ok()
+}
+
+/// The syscalls-per-lookup row: each column's child run, counted from
+/// outside, less a run of 0 lookups.
 fn syscalls(
     ctx: &Ctx,
     server: SocketAddr,
@@ -262,67 +348,40 @@ fn syscalls(
     outcomes: &[Outcome],
     notes: &mut Vec<String>,
 ) -> Metric {
-    let n = ctx.n(2_000, 64);
+    let n = ctx.n(5_000, 64);
+    let counter = Counter::find();
+    let how = counter.as_ref().map_or("not counted", |c| c.name());
     let mut m = Metric::new(
         GROUP,
-        format!("syscalls per lookup, {inflight} in flight, {label} (strace -c -f, {n} lookups)"),
+        format!("syscalls per lookup, {inflight} in flight, {label} ({how}, {n} lookups)"),
         "syscalls",
         Better::Lower,
     );
-    let strace = crate::udp::strace_available();
     for ((col, _), (_, res)) in CLIENTS.iter().zip(outcomes) {
-        let cell = match (res, &strace, *col) {
+        let cell = match (res, &counter, *col) {
             (Err(e), _, _) => Cell::Skipped(e.clone()),
             (_, Err(why), _) => Cell::Skipped(why.clone()),
             (_, _, "glibc") => Cell::Skipped("runs in its own child; not counted".into()),
-            _ => match strace_per_lookup(col, server, inflight, n) {
-                Ok(v) => Cell::Value {
-                    value: v,
-                    reps: vec![v],
-                },
-                Err(e) => {
-                    notes.push(format!("dns: strace of {col}: {e}"));
-                    Cell::Skipped(e)
+            (_, Ok(counter), _) => {
+                let per_lookup = counter.count(col, server, inflight, 0).and_then(|base| {
+                    let full = counter.count(col, server, inflight, n)?;
+                    Ok(full.saturating_sub(base) as f64 / n as f64)
+                });
+                match per_lookup {
+                    Ok(v) => Cell::Value {
+                        value: v,
+                        reps: vec![v],
+                    },
+                    Err(e) => {
+                        notes.push(format!("dns: syscalls of {col}: {e}"));
+                        Cell::Skipped(e)
+                    }
                 }
-            },
+            }
         };
         m.set(col, cell);
     }
     m
-}
-
-fn strace_per_lookup(
-    col: &str,
-    server: SocketAddr,
-    inflight: usize,
-    n: usize,
-) -> Result<f64, String> {
-    let run = |count: usize| {
-        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-        let out_file = std::env::temp_dir().join(format!(
-            "tern-bench-strace-dns-{}-{col}-{count}",
-            std::process::id()
-        ));
-        let status = Command::new("strace")
-            .args(["-c", "-f", "-o"])
-            .arg(&out_file)
-            .arg(&exe)
-            .args(["__child", "dns", col, &server.to_string()])
-            .args([inflight.to_string(), count.to_string()])
-            .status()
-            .map_err(|e| format!("strace: {e}"))?;
-        let text = std::fs::read_to_string(&out_file).map_err(|e| format!("strace output: {e}"));
-        let _ = std::fs::remove_file(&out_file);
-        let text = text?;
-        if !status.success() {
-            return Err(format!("child under strace failed ({status})"));
-        }
-        crate::udp::parse_strace_total(&text)
-            .ok_or_else(|| "no total line in strace -c output".to_string())
-    };
-    let base = run(0)?;
-    let full = run(n)?;
-    Ok(full.saturating_sub(base) as f64 / n as f64)
 }
 
 /// `__child dns COLUMN SERVER INFLIGHT COUNT`: `COUNT` lookups, for strace.
@@ -418,4 +477,15 @@ fn hickory_lookups(server: SocketAddr, inflight: usize, count: usize) -> Result<
         })
         .await
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_perf_count() {
+        let text = "# started on Tue Dec  1 13:01:44 2026\n\n\
+                    30417,,raw_syscalls:sys_enter,51475518,100.00,590.902,K/sec\n";
+        assert_eq!(super::parse_perf_count(text), Some(30417));
+        assert_eq!(super::parse_perf_count("<not counted>,,cycles\n"), None);
+    }
 }

@@ -15,13 +15,11 @@ use tern::dns::wire::Message;
 use tern::dns::{Config, Name, RData, Record, RecordType, Resolver};
 use tern::net::UdpSocket;
 
-/// One query as the server saw it: the client's source port, the ID and
-/// the name asked.
+/// One query as the server saw it: the client's source port and the ID.
 #[derive(Clone, Debug)]
 struct Seen {
     port: u16,
     id: u16,
-    name: String,
 }
 
 /// What the server sends back for a query, in order.
@@ -62,7 +60,6 @@ impl PortServer {
                     log.borrow_mut().push(Seen {
                         port: from.port(),
                         id: q.header.id,
-                        name: q.questions[0].name.to_string(),
                     });
                     let actions = script(&q);
                     let sock = sock.clone();

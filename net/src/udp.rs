@@ -197,7 +197,7 @@ impl UdpSocket {
     /// picked at `connect` (as [`connected`](UdpSocket::connected) does)
     /// releases that port, and the next `connect` picks a new random one:
     /// a fresh source port without a new socket or epoll registration. A
-    /// port set with `bind` is kept.
+    /// port bound by number (`bind` with a nonzero port) is kept.
     pub fn disconnect(&self) -> io::Result<usize> {
         let fd = self.io.as_fd();
         socket::disconnect(fd).map_err(|e| {

@@ -26,7 +26,6 @@
 //! to a runtime other than its own.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 
@@ -57,8 +56,9 @@ impl PooledSocket {
 struct Pool {
     runtime: Option<u64>,
     /// Idle sockets by server and the `udp_max_queries` they were used
-    /// with (resolvers with different settings do not share sockets).
-    idle: HashMap<(SocketAddr, u32), Vec<PooledSocket>>,
+    /// with (resolvers with different settings do not share sockets). A
+    /// list: a resolver has at most a few servers.
+    idle: Vec<((SocketAddr, u32), Vec<PooledSocket>)>,
 }
 
 thread_local! {
@@ -79,7 +79,9 @@ pub(crate) fn take(server: SocketAddr, max_queries: u32) -> io::Result<PooledSoc
             drop(stale);
             return None;
         }
-        pool.idle.get_mut(&(server, max_queries))?.pop()
+        let key = (server, max_queries);
+        let (_, idle) = pool.idle.iter_mut().find(|(k, _)| *k == key)?;
+        idle.pop()
     });
     let mut s = match pooled {
         Some(s) => s,
@@ -118,9 +120,18 @@ pub(crate) fn give_back(server: SocketAddr, mut s: PooledSocket, max_queries: u3
         if pool.runtime != runtime {
             return;
         }
-        let idle = pool.idle.entry((server, max_queries)).or_default();
-        if idle.len() < MAX_IDLE_PER_SERVER {
-            idle.push(s);
+        let key = (server, max_queries);
+        let at = match pool.idle.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                pool.idle.push((key, Vec::new()));
+                pool.idle.len() - 1
+            }
+        };
+        if let Some((_, idle)) = pool.idle.get_mut(at) {
+            if idle.len() < MAX_IDLE_PER_SERVER {
+                idle.push(s);
+            }
         }
     });
 }

@@ -140,7 +140,8 @@ pub fn connect(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
 /// `connect(2)` with an `AF_UNSPEC` address: dissolves a datagram socket's
 /// association. A port the kernel picked when the socket was connected
 /// (autobound) is released, so the next `connect` picks a new random
-/// ephemeral port; a port set with `bind` is kept.
+/// ephemeral port (so is a port `bind` picked for port 0); a port bound
+/// by number is kept.
 pub fn disconnect(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: sockaddr is plain old data; all-zero is a valid value.
     let mut addr: libc::sockaddr = unsafe { MaybeUninit::zeroed().assume_init() };
