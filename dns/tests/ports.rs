@@ -3,7 +3,8 @@
 //! port, without a new socket each time; with 0 a socket keeps its port;
 //! with n it moves after n queries. A reply that arrives late on a reused
 //! socket, for an earlier query, is never taken as the answer to a new one.
-//! A pooled socket is never used by a runtime other than its own.
+//! A pooled socket is never used by a runtime other than its own. Identical
+//! lookups in flight share one query (the server sees it once).
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -330,4 +331,55 @@ fn a_pooled_socket_is_never_used_by_another_runtime() {
         }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[tern::test]
+async fn identical_lookups_in_flight_share_one_query() {
+    let server = PortServer::start(Rc::new(|_| {
+        vec![Send::Delay(Duration::from_millis(30)), Send::Answer(IP)]
+    }));
+    let r = Resolver::new(config(server.addr, 1));
+    let spawn = |name: &'static str, rtype: RecordType| {
+        let r = r.clone();
+        tern::spawn(async move { r.lookup(name, rtype).await })
+    };
+    let same: Vec<_> = (0..5).map(|_| spawn("same.test.", RecordType::A)).collect();
+    let other_type = spawn("same.test.", RecordType::AAAA);
+    let other_name = spawn("other.test.", RecordType::A);
+    for l in same {
+        assert_eq!(a_addrs(&l.await.unwrap().unwrap()), [IP]);
+    }
+    // The server answers AAAA queries with an A record, which is no AAAA.
+    assert!(other_type.await.unwrap().is_err());
+    assert_eq!(a_addrs(&other_name.await.unwrap().unwrap()), [IP]);
+    assert_eq!(
+        server.seen().len(),
+        3,
+        "one query per distinct name and type"
+    );
+}
+
+#[tern::test]
+async fn a_cancelled_leader_does_not_strand_the_lookups_sharing_its_query() {
+    let server = PortServer::start(Rc::new(|_| {
+        vec![Send::Delay(Duration::from_millis(30)), Send::Answer(IP)]
+    }));
+    let r = Resolver::new(config(server.addr, 1));
+    let leader = tern::spawn({
+        let r = r.clone();
+        async move { r.lookup("shared.test.", RecordType::A).await }
+    });
+    tern::yield_now().await;
+    let follower = tern::spawn({
+        let r = r.clone();
+        async move { r.lookup("shared.test.", RecordType::A).await }
+    });
+    tern::yield_now().await;
+    leader.abort();
+    let got = tern::time::timeout(Duration::from_secs(2), follower)
+        .await
+        .expect("the follower was stranded");
+    assert_eq!(a_addrs(&got.unwrap().unwrap()), [IP]);
+    // The follower asked again itself once the leader was gone.
+    assert_eq!(server.seen().len(), 2);
 }

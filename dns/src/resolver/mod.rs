@@ -21,6 +21,7 @@
 //! per thread, built from the system configuration on first use.
 
 pub mod happy;
+mod inflight;
 mod join;
 mod transport;
 mod udp_pool;
@@ -68,6 +69,7 @@ struct Inner {
     cache: RefCell<Cache>,
     rotation: Cell<usize>,
     buffers: RefCell<Vec<Vec<u8>>>,
+    inflight: inflight::InFlight,
 }
 
 thread_local! {
@@ -117,6 +119,7 @@ impl Resolver {
                 hosts,
                 rotation: Cell::new(0),
                 buffers: RefCell::new(Vec::new()),
+                inflight: inflight::InFlight::default(),
             }),
         }
     }
@@ -230,7 +233,19 @@ impl Resolver {
         if let Some(hit) = inner.cache.borrow_mut().get(name, rtype, Instant::now()) {
             return hit;
         }
+        // Identical lookups in flight share one query.
+        let leader = loop {
+            match inner.inflight.enter(name, rtype) {
+                inflight::Role::Leader(leader) => break leader,
+                inflight::Role::Follower(f) => {
+                    if let Some(outcome) = f.outcome().await {
+                        return outcome;
+                    }
+                }
+            }
+        };
         let (result, neg_ttl) = self.ask_servers(name, rtype).await;
+        leader.finish(&result);
         inner.cache.borrow_mut().insert_result(
             name.clone(),
             rtype,
