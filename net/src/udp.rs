@@ -223,6 +223,15 @@ impl UdpSocket {
         self.io.clear_ready(Direction::Read);
         Ok(dropped)
     }
+
+    /// One non-blocking receive from the connected peer now, whatever the
+    /// runtime last saw of the socket's readiness: `WouldBlock` when
+    /// nothing is queued. For a reply that may already be there right
+    /// after a send (a peer on loopback often answers before the send
+    /// returns); waiting is [`recv`](UdpSocket::recv)'s job.
+    pub fn recv_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+        socket::recv(self.io.as_fd(), buf)
+    }
 }
 
 impl AsRawFd for UdpSocket {
