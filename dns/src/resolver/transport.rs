@@ -15,9 +15,11 @@
 //! Right after the send the socket is read once without waiting: a server
 //! on loopback (or one preempting us on this core) has often answered by
 //! then, and that receive saves a reactor turn and usually a sleep. The
-//! datagram goes through the same checks as any other.
+//! datagram goes through the same checks as any other. When such receives
+//! keep missing (a busy or distant server) they stop, but for one probe
+//! in 16 sends.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -147,14 +149,46 @@ async fn udp_exchange(
     Ok(reply)
 }
 
+thread_local! {
+    /// How often a receive right after the send has found the reply
+    /// lately: +2 per hit, -1 per miss, within 0..=EARLY_MAX.
+    static EARLY_SCORE: Cell<u8> = const { Cell::new(EARLY_MAX) };
+    /// Sends since the last early receive, to try again now and then.
+    static EARLY_SKIPPED: Cell<u8> = const { Cell::new(0) };
+}
+
+const EARLY_MAX: u8 = 16;
+/// Below this score early receives are skipped: they pay (one syscall
+/// saves one or two) while at least about a third of them hit.
+const EARLY_MIN: u8 = 4;
+/// While skipping, one send in this many still tries, to notice when the
+/// server has become fast again.
+const EARLY_PROBE: u8 = 16;
+
 /// The reply if it is already queued right after the send (a server on
 /// loopback often answers before the send returns): one receive now saves
-/// a turn of the reactor, and often a sleep. `None` when nothing is queued.
+/// a turn of the reactor, and often a sleep. `None` when nothing is queued,
+/// or when such receives have been missing lately (a busy or remote
+/// server) and this send is not one that probes.
 fn early_reply(sock: &tern_net::UdpSocket, buf: &mut [u8]) -> Option<io::Result<usize>> {
+    let score = EARLY_SCORE.get();
+    if score < EARLY_MIN {
+        let skipped = EARLY_SKIPPED.get().wrapping_add(1);
+        EARLY_SKIPPED.set(skipped);
+        if skipped % EARLY_PROBE != 0 {
+            return None;
+        }
+    }
     match sock.recv_now(buf) {
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            EARLY_SCORE.set(score.saturating_sub(1));
+            None
+        }
         Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
-        got => Some(got),
+        got => {
+            EARLY_SCORE.set(score.saturating_add(2).min(EARLY_MAX));
+            Some(got)
+        }
     }
 }
 
