@@ -14,7 +14,11 @@ pub static SERIAL: Mutex<()> = Mutex::new(());
 /// Runs `f` on a fresh runtime while no other test of this file runs.
 pub fn serial<F: Future>(f: F) -> F::Output {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    tern::block_on(f)
+    let out = tern::block_on(f);
+    // The resolver's idle sockets stay in this thread's pool until the
+    // thread ends, after the turn is over: close them while it lasts.
+    tern::dns::close_idle_sockets();
+    out
 }
 
 /// What must be back to its starting value when an operation is over.
