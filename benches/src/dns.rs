@@ -1,26 +1,36 @@
-//! DNS: A lookups per second and latency (p50, p99) against the in-process
-//! authoritative server ([`crate::dns_server`]), with 1 and 64 lookups in
-//! flight, for tern (cache off), hickory-resolver on tokio (cache off) and
-//! c-ares (`c-ares` feature). Every lookup asks a name never asked before
-//! (`host{N}.bench.test.`), so no cache can answer. If `dnsmasq` is
-//! installed, the same runs go against a dnsmasq on 127.0.0.1 as well.
+//! DNS: A lookups per second, latency (p50, p99), CPU time and syscalls
+//! per lookup, with 1 and 64 lookups in flight, against two servers: nsd
+//! (started on 127.0.0.1, see [`crate::dns_nsd`]) and the in-process
+//! authoritative server ([`crate::dns_server`]). Columns: tern (cache off;
+//! the default `udp_max_queries = 1`, a fresh source port per query, and
+//! `udp_max_queries = 0`, sockets reused as c-ares does), c-ares driven
+//! from C in the benchmark's thread ([`crate::dns_cares`]),
+//! hickory-resolver on tokio (cache off) and glibc's getaddrinfo (in-process
+//! server only, see [`crate::dns_glibc`]).
 //!
-//! glibc's getaddrinfo is measured too when the in-process server can have
-//! port 53 (see [`crate::dns_glibc`]): it can only use the nameservers in
-//! /etc/resolv.conf, on port 53.
+//! Every lookup asks a name never asked before (`host{N}.bench.test.`), so
+//! no cache can answer and no two lookups in flight are identical: tern's
+//! sharing of identical queries in flight never applies here.
+//!
+//! CPU per lookup is the process's CPU time (user + system, every thread,
+//! including children such as glibc's) over the run, minus the in-process
+//! server thread's, divided by the lookups. Syscalls per lookup are counted
+//! by `perf stat -e raw_syscalls:sys_enter` (or, without perf, `strace -c
+//! -f`) of a child re-exec of this binary asking the same server (`__child
+//! dns COLUMN SERVER INFLIGHT COUNT`), less a run of 0 lookups.
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::Command;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::dns_server::DnsServer;
-use crate::harness::{metric, run_interleaved, Case, Outcome, Rep, Summary};
-use crate::report::{Better, Metric, Target};
-use crate::rt::{Rt, Smol, Tokio};
+use crate::harness::{median, metric, run_interleaved, Case, Outcome, Rep, Summary};
+use crate::report::{Better, Cell, Metric, Target};
+use crate::rt::{Rt, Tokio};
 use crate::Ctx;
 
 const GROUP: &str = "dns";
@@ -29,20 +39,55 @@ pub(crate) const TIMEOUT: Duration = Duration::from_secs(2);
 static NEXT_NAME: AtomicU64 = AtomicU64::new(0);
 
 fn next_name() -> String {
-    format!(
-        "host{}.bench.test.",
-        NEXT_NAME.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("host{}.bench.test.", take_names(1))
+}
+
+/// Reserves `n` fresh name numbers; returns the first.
+pub(crate) fn take_names(n: usize) -> u64 {
+    NEXT_NAME.fetch_add(n as u64, Ordering::Relaxed)
+}
+
+/// Which lookups a column makes.
+#[derive(Clone, Copy, Debug)]
+enum Client {
+    Tern { udp_max_queries: u32 },
+    Cares,
+    Hickory,
+    Glibc,
+}
+
+const CLIENTS: [(&str, Client); 5] = [
+    ("tern", Client::Tern { udp_max_queries: 1 }),
+    ("tern-reuse", Client::Tern { udp_max_queries: 0 }),
+    ("c-ares", Client::Cares),
+    ("hickory", Client::Hickory),
+    ("glibc", Client::Glibc),
+];
+
+impl Client {
+    fn lookups(self, server: SocketAddr, inflight: usize, count: usize) -> Result<Rep, String> {
+        match self {
+            Client::Tern { udp_max_queries } => {
+                crate::dns_tern::tern_lookups(server, inflight, count, udp_max_queries)
+            }
+            Client::Cares => crate::dns_cares::cares_lookups(server, inflight, count),
+            Client::Hickory => hickory_lookups(server, inflight, count),
+            Client::Glibc => crate::dns_glibc::glibc_lookups(server, inflight, count),
+        }
+    }
 }
 
 /// Runs the group.
 pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
     let mut out = Vec::new();
-    if cfg!(not(feature = "c-ares")) {
-        notes.push(
-            "dns: c-ares not built: run with `--features c-ares` (needs libc-ares-dev >= 1.18)"
-                .into(),
-        );
+    notes.push(
+        "dns: every lookup asks a new name (no repeats), so no cache and no sharing of \
+         identical queries in flight applies; tern and c-ares send EDNS (payload 1232)"
+            .into(),
+    );
+    match crate::dns_nsd::Nsd::start() {
+        Ok(nsd) => measure(ctx, nsd.addr(), None, "nsd", &mut out, notes),
+        Err(why) => notes.push(format!("dns: nsd runs skipped: {why}")),
     }
     // On port 53 if it can be had, so that glibc can be asked too.
     let server = match DnsServer::start_on(port_53()) {
@@ -60,19 +105,18 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
             }
         },
     };
-    measure(ctx, server.addr(), "in-process server", true, &mut out);
+    measure(
+        ctx,
+        server.addr(),
+        Some(server.tid()),
+        "in-process server",
+        &mut out,
+        notes,
+    );
     notes.push(format!(
         "dns: the in-process server answered {} queries",
         server.answered()
     ));
-    drop(server);
-
-    match Dnsmasq::start() {
-        Ok(d) => {
-            measure(ctx, d.addr, "dnsmasq", false, &mut out);
-        }
-        Err(why) => notes.push(format!("dns: dnsmasq runs skipped: {why}")),
-    }
     out
 }
 
@@ -83,17 +127,32 @@ fn port_53() -> SocketAddr {
     SocketAddr::from(([127, 53, (pid >> 8) as u8, pid as u8 | 1], 53))
 }
 
-fn measure(ctx: &Ctx, server: SocketAddr, label: &str, with_targets: bool, out: &mut Vec<Metric>) {
+fn measure(
+    ctx: &Ctx,
+    server: SocketAddr,
+    server_tid: Option<i32>,
+    label: &str,
+    out: &mut Vec<Metric>,
+    notes: &mut Vec<String>,
+) {
+    let targets = label == "nsd";
     for (inflight, count) in [(1, ctx.n(5_000, 30)), (64, ctx.n(30_000, 256))] {
-        let mut cases = [
-            Case::new("tern", move || tern_lookups(server, inflight, count)),
-            Case::new("hickory", move || hickory_lookups(server, inflight, count)),
-            Case::new("c-ares", move || cares_lookups(server, inflight, count)),
-            Case::new("glibc", move || {
-                crate::dns_glibc::glibc_lookups(server, inflight, count)
-            }),
-        ];
+        let cpu: Vec<RefCell<Vec<f64>>> = CLIENTS.iter().map(|_| RefCell::default()).collect();
+        let mut cases: Vec<Case<'_>> = CLIENTS
+            .iter()
+            .zip(&cpu)
+            .map(|(&(col, client), cpu)| {
+                Case::new(col, move || {
+                    let before = cpu_ns(server_tid);
+                    let rep = client.lookups(server, inflight, count)?;
+                    let used = cpu_ns(server_tid).saturating_sub(before);
+                    cpu.borrow_mut().push(used as f64 / 1e3 / count as f64);
+                    Ok(rep)
+                })
+            })
+            .collect();
         let o: Vec<Outcome> = run_interleaved(ctx.reps, &mut cases);
+        drop(cases);
         let rate = metric(
             GROUP,
             format!("A lookups, {inflight} in flight, {label} ({count} per rep)"),
@@ -102,22 +161,243 @@ fn measure(ctx: &Ctx, server: SocketAddr, label: &str, with_targets: bool, out: 
             Summary::MedianOfReps,
             &o,
         );
-        out.push(if with_targets {
-            rate.target(Target::AtLeastColumn("c-ares"))
-        } else {
-            rate
+        out.push(match (targets, inflight) {
+            (false, _) => rate,
+            (true, 1) => rate.target(Target::AtLeastColumn("c-ares")),
+            (true, _) => rate.target(Target::AtLeastRatioOf("c-ares", 0.8)),
         });
+        if targets && inflight > 1 {
+            // The same run, tern's column being udp_max_queries = 0.
+            let mut reuse = metric(
+                GROUP,
+                format!("A lookups, {inflight} in flight, {label}, tern with udp_max_queries = 0"),
+                "lookups/s",
+                Better::Higher,
+                Summary::MedianOfReps,
+                &o,
+            );
+            reuse
+                .cells
+                .retain(|(c, _)| *c == "tern-reuse" || *c == "c-ares");
+            for (c, _) in &mut reuse.cells {
+                if *c == "tern-reuse" {
+                    *c = "tern";
+                }
+            }
+            out.push(reuse.target(Target::AtLeastColumn("c-ares")));
+        }
         for p in [50.0, 99.0] {
-            out.push(metric(
+            let m = metric(
                 GROUP,
                 format!("latency p{p}, {inflight} in flight, {label}"),
                 "us",
                 Better::Lower,
                 Summary::PooledPercentile(p),
                 &o,
-            ));
+            );
+            out.push(if targets && inflight == 1 && p == 50.0 {
+                m.target(Target::RatioTo("c-ares", 1.0))
+            } else {
+                m
+            });
+        }
+        let mut m = Metric::new(
+            GROUP,
+            format!("CPU per lookup, {inflight} in flight, {label}"),
+            "us",
+            Better::Lower,
+        );
+        for ((col, _), ((_, res), cpu)) in CLIENTS.iter().zip(o.iter().zip(&cpu)) {
+            let cell = match res {
+                Ok(_) => {
+                    // The first value is the warm-up's.
+                    let reps: Vec<f64> = cpu.borrow().iter().skip(1).copied().collect();
+                    Cell::Value {
+                        value: median(&reps),
+                        reps,
+                    }
+                }
+                Err(e) => Cell::Skipped(e.clone()),
+            };
+            m.set(col, cell);
+        }
+        out.push(if targets && inflight == 1 {
+            m.target(Target::RatioTo("c-ares", 1.0))
+        } else {
+            m
+        });
+        out.push(syscalls(ctx, server, inflight, label, &o, notes));
+    }
+}
+
+/// CPU time of this process and its waited-for children, in ns, less the
+/// thread `exclude`'s (the in-process server).
+fn cpu_ns(exclude: Option<i32>) -> u64 {
+    let usage = |who| {
+        // SAFETY: getrusage writes one rusage into the zeroed value we own.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; `who` is RUSAGE_SELF or RUSAGE_CHILDREN.
+        if unsafe { libc::getrusage(who, &mut ru) } != 0 {
+            return 0;
+        }
+        let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+        (us(ru.ru_utime) + us(ru.ru_stime)) * 1000
+    };
+    let total = usage(libc::RUSAGE_SELF) + usage(libc::RUSAGE_CHILDREN);
+    let excluded = exclude.map_or(0, |tid| {
+        // The first field of schedstat: time on a CPU, in ns.
+        std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    });
+    total.saturating_sub(excluded)
+}
+
+/// How syscalls are counted: `perf stat -e raw_syscalls:sys_enter` (exact,
+/// and barely slows the child), else `strace -c -f` (which slows every
+/// syscall, and so lets c-ares find more replies already queued than it
+/// would at full speed).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Counter {
+    Perf,
+    Strace,
+}
+
+impl Counter {
+    fn find() -> Result<Counter, String> {
+        let perf = Command::new("perf")
+            .args(["stat", "-x,", "-e", "raw_syscalls:sys_enter", "true"])
+            .output();
+        match perf {
+            Ok(o) if o.status.success() => return Ok(Counter::Perf),
+            _ => {}
+        }
+        crate::udp::strace_available().map(|()| Counter::Strace)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Counter::Perf => "perf stat",
+            Counter::Strace => "strace -c -f",
         }
     }
+
+    /// Total syscalls of one child run of `count` lookups.
+    fn count(
+        self,
+        col: &str,
+        server: SocketAddr,
+        inflight: usize,
+        count: usize,
+    ) -> Result<u64, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let out_file = std::env::temp_dir().join(format!(
+            "tern-bench-syscalls-dns-{}-{col}-{count}",
+            std::process::id()
+        ));
+        let mut cmd = match self {
+            Counter::Perf => {
+                let mut c = Command::new("perf");
+                c.args(["stat", "-x,", "-e", "raw_syscalls:sys_enter", "-o"]);
+                c
+            }
+            Counter::Strace => {
+                let mut c = Command::new("strace");
+                c.args(["-c", "-f", "-o"]);
+                c
+            }
+        };
+        let status = cmd
+            .arg(&out_file)
+            .arg(&exe)
+            .args(["__child", "dns", col, &server.to_string()])
+            .args([inflight.to_string(), count.to_string()])
+            .status()
+            .map_err(|e| format!("{}: {e}", self.name()))?;
+        let text =
+            std::fs::read_to_string(&out_file).map_err(|e| format!("{} output: {e}", self.name()));
+        let _ = std::fs::remove_file(&out_file);
+        let text = text?;
+        if !status.success() {
+            return Err(format!("child under {} failed ({status})", self.name()));
+        }
+        match self {
+            Counter::Perf => parse_perf_count(&text),
+            Counter::Strace => crate::udp::parse_strace_total(&text),
+        }
+        .ok_or_else(|| format!("no syscall total in {} output", self.name()))
+    }
+}
+
+/// The count of the `raw_syscalls:sys_enter` line of `perf stat -x,`.
+fn parse_perf_count(text: &str) -> Option<u64> {
+    let line = text
+        .lines()
+        .find(|l| l.contains("raw_syscalls:sys_enter"))?;
+    line.split(',').next()?.trim().parse().ok()
+}
+
+/// The syscalls-per-lookup row: each column's child run, counted from
+/// outside, less a run of 0 lookups.
+fn syscalls(
+    ctx: &Ctx,
+    server: SocketAddr,
+    inflight: usize,
+    label: &str,
+    outcomes: &[Outcome],
+    notes: &mut Vec<String>,
+) -> Metric {
+    let n = ctx.n(5_000, 64);
+    let counter = Counter::find();
+    let how = counter.as_ref().map_or("not counted", |c| c.name());
+    let mut m = Metric::new(
+        GROUP,
+        format!("syscalls per lookup, {inflight} in flight, {label} ({how}, {n} lookups)"),
+        "syscalls",
+        Better::Lower,
+    );
+    for ((col, _), (_, res)) in CLIENTS.iter().zip(outcomes) {
+        let cell = match (res, &counter, *col) {
+            (Err(e), _, _) => Cell::Skipped(e.clone()),
+            (_, Err(why), _) => Cell::Skipped(why.clone()),
+            (_, _, "glibc") => Cell::Skipped("runs in its own child; not counted".into()),
+            (_, Ok(counter), _) => {
+                let per_lookup = counter.count(col, server, inflight, 0).and_then(|base| {
+                    let full = counter.count(col, server, inflight, n)?;
+                    Ok(full.saturating_sub(base) as f64 / n as f64)
+                });
+                match per_lookup {
+                    Ok(v) => Cell::Value {
+                        value: v,
+                        reps: vec![v],
+                    },
+                    Err(e) => {
+                        notes.push(format!("dns: syscalls of {col}: {e}"));
+                        Cell::Skipped(e)
+                    }
+                }
+            }
+        };
+        m.set(col, cell);
+    }
+    m
+}
+
+/// `__child dns COLUMN SERVER INFLIGHT COUNT`: `COUNT` lookups, for strace.
+pub fn child(args: &[String]) -> Result<(), String> {
+    let [col, server, inflight, count] = args else {
+        return Err(format!("dns child: bad arguments {args:?}"));
+    };
+    let server: SocketAddr = server.parse().map_err(|e| format!("{server}: {e}"))?;
+    let inflight: usize = inflight.parse().map_err(|e| format!("{inflight}: {e}"))?;
+    let count: usize = count.parse().map_err(|e| format!("{count}: {e}"))?;
+    let client = CLIENTS
+        .iter()
+        .find(|(c, _)| c == col)
+        .map(|&(_, client)| client)
+        .ok_or_else(|| format!("dns child: unknown column {col}"))?;
+    client.lookups(server, inflight, count).map(drop)
 }
 
 /// Runs `count` lookups, `inflight` at a time, on runtime `R`; the value
@@ -163,10 +443,6 @@ where
     })
 }
 
-fn tern_lookups(server: SocketAddr, inflight: usize, count: usize) -> Result<Rep, String> {
-    crate::dns_tern::tern_lookups(server, inflight, count)
-}
-
 fn hickory_lookups(server: SocketAddr, inflight: usize, count: usize) -> Result<Rep, String> {
     use hickory_resolver::config::{
         ConnectionConfig, LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig,
@@ -203,109 +479,13 @@ fn hickory_lookups(server: SocketAddr, inflight: usize, count: usize) -> Result<
     })
 }
 
-#[cfg(feature = "c-ares")]
-fn cares_lookups(server: SocketAddr, inflight: usize, count: usize) -> Result<Rep, String> {
-    use c_ares_resolver::{FutureResolver, Options};
-    let mut opts = Options::new();
-    opts.set_timeout(TIMEOUT).set_tries(2);
-    let resolver = FutureResolver::with_options(opts).map_err(|e| format!("c-ares: {e}"))?;
-    resolver
-        .set_servers([server.to_string().as_str()])
-        .map_err(|e| format!("c-ares servers: {e}"))?;
-    let resolver = Rc::new(resolver);
-    // c-ares does its I/O on its own event thread; smol's executor only
-    // awaits the futures here.
-    Smol::block_on(drive::<Smol, _, _>(inflight, count, move |name| {
-        let r = resolver.clone();
-        async move {
-            r.query_a(&name)
-                .await
-                .map(|res| res.iter().count())
-                .map_err(|e| format!("c-ares lookup {name}: {e}"))
-        }
-    }))
-}
-
-#[cfg(not(feature = "c-ares"))]
-fn cares_lookups(_: SocketAddr, _: usize, _: usize) -> Result<Rep, String> {
-    Smol::block_on(async {});
-    Err("built without the `c-ares` feature".into())
-}
-
-/// A dnsmasq answering `bench.test` itself, on a free port of 127.0.0.1.
-#[derive(Debug)]
-struct Dnsmasq {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Dnsmasq {
-    /// Starts dnsmasq, trying a few ports: the free UDP port picked may be
-    /// taken for TCP, which makes dnsmasq exit at once.
-    fn start() -> Result<Dnsmasq, String> {
-        let mut last = String::new();
-        for _ in 0..5 {
-            match Dnsmasq::start_once() {
-                Ok(d) => return Ok(d),
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
-    }
-
-    fn start_once() -> Result<Dnsmasq, String> {
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .map_err(|e| format!("no free port: {e}"))?
-            .port();
-        let child = Command::new("dnsmasq")
-            .args([
-                "--no-resolv",
-                "--no-hosts",
-                &format!("--port={port}"),
-                "--listen-address=127.0.0.1",
-                "--bind-interfaces",
-                "--address=/bench.test/192.0.2.1",
-                "--keep-in-foreground",
-                "--pid-file=",
-                "--user=root",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("dnsmasq not available ({e})"))?;
-        let mut d = Dnsmasq {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        };
-        // Wait until it answers (at most 3 s).
-        let probe = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-        probe
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .map_err(|e| e.to_string())?;
-        let query = [
-            0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 5, b'h', b'o', b's', b't', b'0', 5, b'b',
-            b'e', b'n', b'c', b'h', 4, b't', b'e', b's', b't', 0, 0, 1, 0, 1,
-        ];
-        let mut buf = [0u8; 512];
-        for _ in 0..30 {
-            if let Ok(Some(status)) = d.child.try_wait() {
-                return Err(format!("dnsmasq exited at start ({status})"));
-            }
-            let _ = probe.send_to(&query, d.addr);
-            if probe.recv(&mut buf).is_ok() {
-                return Ok(d);
-            }
-        }
-        let _ = d.child.kill();
-        Err("dnsmasq did not answer within 3 s".into())
-    }
-}
-
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_perf_count() {
+        let text = "# started on Tue Dec  1 13:01:44 2026\n\n\
+                    30417,,raw_syscalls:sys_enter,51475518,100.00,590.902,K/sec\n";
+        assert_eq!(super::parse_perf_count(text), Some(30417));
+        assert_eq!(super::parse_perf_count("<not counted>,,cycles\n"), None);
     }
 }

@@ -5,7 +5,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -19,6 +19,7 @@ pub struct DnsServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     answered: Arc<AtomicU64>,
+    tid: Arc<AtomicI32>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -35,14 +36,23 @@ impl DnsServer {
         let addr = sock.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let answered = Arc::new(AtomicU64::new(0));
-        let (st, an) = (stop.clone(), answered.clone());
+        let tid = Arc::new(AtomicI32::new(0));
+        let (st, an, ti) = (stop.clone(), answered.clone(), tid.clone());
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("bench-dns-server".into())
-            .spawn(move || serve(&sock, &st, &an))?;
+            .spawn(move || {
+                // SAFETY: gettid(2) has no preconditions.
+                ti.store(unsafe { libc::gettid() }, Ordering::Release);
+                let _ = started_tx.send(());
+                serve(&sock, &st, &an)
+            })?;
+        let _ = started_rx.recv();
         Ok(DnsServer {
             addr,
             stop,
             answered,
+            tid,
             thread: Some(thread),
         })
     }
@@ -50,6 +60,12 @@ impl DnsServer {
     /// Where the server listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The server thread's kernel thread id, so that its CPU time can be
+    /// told apart from the clients' (see `dns::Cpu`).
+    pub fn tid(&self) -> i32 {
+        self.tid.load(Ordering::Acquire)
     }
 
     /// Queries answered so far.

@@ -1,5 +1,6 @@
 //! The tern client of the DNS group: `tern::dns::Resolver` with the cache
-//! off, the hosts file off and no search list.
+//! off, the hosts file off, no search list, and the given
+//! `udp_max_queries`.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -9,7 +10,12 @@ use crate::harness::Rep;
 use crate::rt::{Rt, Tern};
 
 /// `count` A lookups with tern, `inflight` at a time, cache off.
-pub fn tern_lookups(server: SocketAddr, inflight: usize, count: usize) -> Result<Rep, String> {
+pub fn tern_lookups(
+    server: SocketAddr,
+    inflight: usize,
+    count: usize,
+    udp_max_queries: u32,
+) -> Result<Rep, String> {
     use tern::dns::{Config, RecordType, Resolver};
     Tern::block_on(async move {
         let mut cfg = Config::default();
@@ -19,6 +25,7 @@ pub fn tern_lookups(server: SocketAddr, inflight: usize, count: usize) -> Result
         cfg.use_hosts = false;
         cfg.timeout = TIMEOUT;
         cfg.attempts = 2;
+        cfg.udp_max_queries = udp_max_queries;
         let resolver = Rc::new(Resolver::new(cfg));
         drive::<Tern, _, _>(inflight, count, move |name| {
             let r = resolver.clone();

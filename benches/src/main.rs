@@ -11,7 +11,9 @@
 mod alloc;
 mod cross;
 mod dns;
+mod dns_cares;
 mod dns_glibc;
+mod dns_nsd;
 mod dns_server;
 mod dns_tern;
 mod footprint;
@@ -130,7 +132,8 @@ fn default_json_path() -> PathBuf {
 }
 
 /// `__child GROUP COLUMN N`: one run for a parent measuring it from
-/// outside (strace); `__child dns-glibc INFLIGHT COUNT RUN`: glibc lookups
+/// outside (strace; `__child dns COLUMN SERVER INFLIGHT N` for DNS);
+/// `__child dns-glibc INFLIGHT COUNT RUN`: glibc lookups
 /// in the private mount namespace the parent set up.
 fn child(args: &[String]) -> ExitCode {
     let n = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(0);
@@ -138,6 +141,7 @@ fn child(args: &[String]) -> ExitCode {
         (Some("udp"), Some(col)) => udp::child(col, n),
         (Some("dns-glibc"), _) => dns_glibc::child(&args[1..]),
         (Some("rot13-tokio"), _) => rot13_mt::child(&args[1..]),
+        (Some("dns"), _) => dns::child(&args[1..]),
         _ => Err(format!("bad child arguments {args:?}")),
     };
     match res {

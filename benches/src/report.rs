@@ -16,18 +16,20 @@ use std::fmt::Write as _;
 /// Column identifiers, in the order tables show them.
 pub const COLUMNS: &[(&str, &str)] = &[
     ("tern", "tern"),
+    ("tern-reuse", "tern, udp_max_queries = 0"),
     ("tokio", "tokio (current_thread)"),
     ("smol", "smol"),
     ("std", "std blocking"),
     ("hickory", "hickory (tokio)"),
-    ("c-ares", "c-ares"),
+    ("c-ares", "c-ares (C, one thread)"),
     ("glibc", "glibc getaddrinfo"),
     ("tokio-hickory", "tokio + hickory"),
     ("tokio-mt", "tokio (multi-thread, 2 workers)"),
 ];
 
-/// Columns that are floors for reference, not peers.
-const FLOORS: &[&str] = &["std"];
+/// Columns that are not peers: floors for reference (blocking std
+/// sockets) and tern's own variants.
+const FLOORS: &[&str] = &["std", "tern-reuse"];
 
 /// Whether smaller or larger values are better.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +53,8 @@ pub enum Target {
     AtLeastColumn(&'static str),
     /// tern / best peer must be at least this (rates).
     AtLeastRatioToBest(f64),
+    /// tern / the named column must be at least this.
+    AtLeastRatioOf(&'static str, f64),
 }
 
 impl Target {
@@ -61,6 +65,7 @@ impl Target {
             Target::AtMost(v) => format!("<= {v} {unit}"),
             Target::AtLeastColumn(c) => format!(">= {}", display_name(c)),
             Target::AtLeastRatioToBest(r) => format!(">= {r}x best peer"),
+            Target::AtLeastRatioOf(c, r) => format!(">= {r}x {}", display_name(c)),
         }
     }
 }
@@ -170,6 +175,7 @@ impl Metric {
             Target::AtMost(v) => t <= *v,
             Target::AtLeastColumn(c) => t >= self.value(c)?,
             Target::AtLeastRatioToBest(r) => self.ratio()? >= *r,
+            Target::AtLeastRatioOf(c, r) => t >= r * self.value(c)?,
         })
     }
 }

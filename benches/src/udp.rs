@@ -178,7 +178,7 @@ pub fn child(column: &str, n: usize) -> Result<(), String> {
     }
 }
 
-fn strace_available() -> Result<(), String> {
+pub(crate) fn strace_available() -> Result<(), String> {
     match Command::new("strace")
         .args(["-o", "/dev/null", "true"])
         .output()

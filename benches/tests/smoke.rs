@@ -1,6 +1,6 @@
 //! Runs every benchmark group with tiny iteration counts (`--quick`), so
 //! the benchmarks keep compiling and running as tern changes. Groups that
-//! need a missing external program (strace, dnsmasq, strip) skip those
+//! need a missing external program (strace, perf, nsd, strip) skip those
 //! parts themselves and say why in the report.
 
 use std::process::Command;

@@ -87,6 +87,13 @@ pub struct Config {
     /// only replies that echo it exactly count (see `resolver/case.rs`).
     /// Default off.
     pub case_randomization: bool,
+    /// Queries sent from one UDP socket before it moves to a new random
+    /// source port. Default 1: a fresh random port for every query. 0
+    /// means no limit: a socket keeps its port for as long as it lives
+    /// (c-ares's default). A port change costs no new socket: the socket
+    /// is disconnected (`connect(AF_UNSPEC)` releases the port the kernel
+    /// picked) and connected again, which picks a new random port.
+    pub udp_max_queries: u32,
 }
 
 /// The address families a lookup of a host's addresses asks for.
@@ -141,6 +148,7 @@ impl Default for Config {
             resolv_conf: None,
             reload_interval: Duration::from_secs(5),
             case_randomization: false,
+            udp_max_queries: 1,
         }
     }
 }
@@ -282,6 +290,7 @@ mod tests {
         assert!(c.edns && c.use_hosts);
         assert_eq!(c.hosts_file, PathBuf::from("/etc/hosts"));
         assert_eq!(c.cache_size, 1024);
+        assert_eq!(c.udp_max_queries, 1);
         assert_eq!(c.edns_payload(), Some(1232));
         assert_eq!(c.lookup_time(), Duration::from_secs(10));
     }

@@ -58,5 +58,5 @@ pub use resolver::happy::{
     CONNECTION_ATTEMPT_DELAY, MAX_CONCURRENT_ATTEMPTS, MAX_CONNECT_ATTEMPTS, RESOLUTION_DELAY,
 };
 pub use resolver::AAAA_GRACE;
-pub use resolver::{connect, resolve, Resolver};
+pub use resolver::{close_idle_sockets, connect, resolve, Resolver};
 pub use wire::{DecodeError, Problem};

@@ -648,7 +648,6 @@ async fn dropping_a_lookup_at_any_point_leaks_nothing() {
     });
     let server = Server::start(script);
     let baseline = tern::current_metrics().unwrap().io_sources;
-    let fds = tern::sys::process::open_fd_count().unwrap();
     let polls = Rc::new(Cell::new(0u32));
     let mut completed = false;
     for stop_after in 1..200u32 {
@@ -667,7 +666,9 @@ async fn dropping_a_lookup_at_any_point_leaks_nothing() {
         .await;
         drop(fut);
         // Only the server's sockets remain registered: its UDP socket and
-        // listener (the baseline) and the TCP connections it still holds.
+        // listener (the baseline) and the TCP connections it still holds
+        // (the resolver's idle UDP sockets, kept for reuse, closed first).
+        tern::dns::close_idle_sockets();
         assert_eq!(
             tern::current_metrics().unwrap().io_sources,
             baseline + server.tcp_open(),
@@ -682,10 +683,13 @@ async fn dropping_a_lookup_at_any_point_leaks_nothing() {
     assert!(completed, "the lookup never completed");
     drop(server);
     // The server's listener, UDP socket and connections are closed with
-    // its tasks; nothing of the resolver's is left.
+    // its tasks; nothing of the resolver's is left. (Open fds are counted
+    // per process, and the other tests of this file, running in parallel,
+    // keep idle resolver sockets in their threads' pools while they run:
+    // the exact fd count is checked by the serial tests of
+    // reliability.rs.)
     tern::yield_now().await;
     assert_eq!(tern::current_metrics().unwrap().io_sources, baseline - 2);
-    assert_eq!(tern::sys::process::open_fd_count().unwrap(), fds - 2);
 }
 
 use std::future::Future;

@@ -16,6 +16,9 @@ mod options;
 
 pub use tern_runtime::sys::socket::RecvMeta;
 
+/// Most datagrams (and errors) [`UdpSocket::disconnect`] drops in one call.
+const DRAIN_LIMIT: usize = 4096;
+
 /// An async UDP socket.
 ///
 /// ```no_run
@@ -197,6 +200,48 @@ impl UdpSocket {
     /// Takes the socket's pending error (`SO_ERROR`), if any.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         socket::take_error(self.io.as_fd())
+    }
+
+    /// Dissolves the association set by [`connect`](UdpSocket::connect)
+    /// (`connect(AF_UNSPEC)`), then drops the datagrams still queued from
+    /// the old peer; returns how many. A socket whose port the kernel
+    /// picked at `connect` (as [`connected`](UdpSocket::connected) does)
+    /// releases that port, and the next `connect` picks a new random one:
+    /// a fresh source port without a new socket or epoll registration. A
+    /// port bound by number (`bind` with a nonzero port) is kept.
+    pub fn disconnect(&self) -> io::Result<usize> {
+        let fd = self.io.as_fd();
+        socket::disconnect(fd).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("disconnect udp fd {}: {e}", fd.as_raw_fd()),
+            )
+        })?;
+        self.peer.set(None);
+        // Nothing arrives once the association is gone; what came before
+        // is read (cut to one byte) and dropped.
+        // A pending error (ICMP from the old peer) is taken and dropped
+        // too. Bounded: the receive buffer holds a bounded number.
+        let mut dropped = 0;
+        let mut scrap = [0u8; 1];
+        for _ in 0..DRAIN_LIMIT {
+            match socket::recv(fd, &mut scrap) {
+                Ok(_) => dropped += 1,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {}
+            }
+        }
+        self.io.clear_ready(Direction::Read);
+        Ok(dropped)
+    }
+
+    /// One non-blocking receive from the connected peer now, whatever the
+    /// runtime last saw of the socket's readiness: `WouldBlock` when
+    /// nothing is queued. For a reply that may already be there right
+    /// after a send (a peer on loopback often answers before the send
+    /// returns); waiting is [`recv`](UdpSocket::recv)'s job.
+    pub fn recv_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+        socket::recv(self.io.as_fd(), buf)
     }
 }
 

@@ -31,7 +31,19 @@ impl Resolver {
         {
             return hit;
         }
+        // Identical lookups in flight share one query.
+        let leader = loop {
+            match inner.inflight.enter(name, rtype) {
+                super::inflight::Role::Leader(leader) => break leader,
+                super::inflight::Role::Follower(f) => {
+                    if let Some(outcome) = f.outcome().await {
+                        return outcome;
+                    }
+                }
+            }
+        };
         let (result, neg_ttl) = self.ask_servers(name, rtype, deadline).await;
+        leader.finish(&result);
         inner.cache.borrow_mut().insert_result(
             name.clone(),
             rtype,
@@ -97,7 +109,12 @@ impl Resolver {
             let result = if config.use_vc {
                 within(deadline, vc::ask_tcp(server, &sent, rtype, edns, limit)).await
             } else {
-                within(deadline, ask(server, &sent, rtype, edns, limit, &mut buf)).await
+                let max = config.udp_max_queries;
+                within(
+                    deadline,
+                    ask(server, &sent, rtype, edns, limit, max, &mut buf),
+                )
+                .await
             };
             let result = match result {
                 Ok(reply) if config.case_randomization => {

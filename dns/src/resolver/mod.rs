@@ -27,11 +27,13 @@ mod attempts;
 mod case;
 mod dual_search;
 pub mod happy;
+mod inflight;
 mod join;
 mod lookup_ip;
 mod reload;
 mod servers;
 mod transport;
+mod udp_pool;
 mod vc;
 
 use std::cell::{Cell, RefCell};
@@ -55,6 +57,7 @@ pub use happy::connect;
 pub use lookup_ip::AAAA_GRACE;
 use reload::Watch;
 use servers::Servers;
+pub use udp_pool::close_idle_sockets;
 
 /// A stub resolver with its own configuration, hosts table and cache.
 ///
@@ -82,6 +85,7 @@ struct Inner {
     rotation: Cell<usize>,
     servers: RefCell<Servers>,
     buffers: RefCell<Vec<Vec<u8>>>,
+    inflight: inflight::InFlight,
 }
 
 thread_local! {
@@ -138,6 +142,7 @@ impl Resolver {
                 rotation: Cell::new(0),
                 servers: RefCell::new(Servers::default()),
                 buffers: RefCell::new(Vec::new()),
+                inflight: inflight::InFlight::default(),
             }),
         }
     }

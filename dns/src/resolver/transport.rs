@@ -1,22 +1,33 @@
 //! One query to one server: UDP first, TCP when the reply is truncated.
 //!
 //! Every exchange uses a fresh random ID (from the kernel's `getrandom`)
-//! and a fresh socket, so a fresh ephemeral source port. The UDP socket is
-//! connected to the server, so the kernel delivers only datagrams from the
-//! server's address and port; of those, a reply counts only if it carries
-//! the ID and echoes the question (see [`validate_reply`]). Anything else,
-//! including empty datagrams and junk, is dropped and the wait goes on
+//! and, by default, a fresh random ephemeral source port: the UDP socket
+//! comes from [`super::udp_pool`], which moves a socket to a new port after
+//! `Config::udp_max_queries` queries (default 1: every query). The socket
+//! is connected to the server, so the kernel delivers only datagrams from
+//! the server's address and port; of those, a reply counts only if it
+//! carries the ID and echoes the question (see [`validate_reply`]).
+//! Anything else, including empty datagrams, junk and late replies to
+//! earlier queries on a reused socket, is dropped and the wait goes on
 //! until the attempt's deadline: nothing a forger or a broken middlebox
 //! sends can end the query early.
+//!
+//! Right after the send the socket is read once without waiting: a server
+//! on loopback (or one preempting us on this core) has often answered by
+//! then, and that receive saves a reactor turn and usually a sleep. The
+//! datagram goes through the same checks as any other. When such receives
+//! keep missing (a busy or distant server) they stop, but for one probe
+//! in 16 sends.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tern_net::{TcpStream, UdpSocket};
+use tern_net::TcpStream;
 use tern_runtime::time::timeout_at;
 
+use super::udp_pool;
 use crate::error::Error;
 use crate::exchange::{classify, validate_reply, Step, Transport};
 use crate::name::Name;
@@ -64,20 +75,22 @@ fn take_id(
     Ok(id)
 }
 
-/// Asks `server` about `name`/`rtype` within `limit` per transport step.
-/// Returns the reply once it is final for this server: an answer, NXDOMAIN
-/// or NODATA; errors mean "try the next server".
+/// Asks `server` about `name`/`rtype` within `limit` per transport step,
+/// over UDP sockets that change port after `udp_max_queries` queries (see
+/// [`udp_pool`]). Returns the reply once it is final for this server: an
+/// answer, NXDOMAIN or NODATA; errors mean "try the next server".
 pub(crate) async fn ask(
     server: SocketAddr,
     name: &Name,
     rtype: RecordType,
     mut edns: Option<u16>,
     limit: Duration,
+    udp_max_queries: u32,
     buf: &mut [u8],
 ) -> Result<Message, Error> {
     loop {
         let query = Message::query(next_id()?, name, rtype, edns);
-        let reply = udp_exchange(server, &query, limit, buf).await?;
+        let reply = udp_exchange(server, &query, limit, udp_max_queries, buf).await?;
         let (reply, transport) = match classify(&query, &reply, Transport::Udp) {
             Step::RetryTcp => (tcp_exchange(server, &query, limit).await?, Transport::Tcp),
             _ => (reply, Transport::Udp),
@@ -98,10 +111,13 @@ async fn udp_exchange(
     server: SocketAddr,
     query: &Message,
     limit: Duration,
+    udp_max_queries: u32,
     buf: &mut [u8],
 ) -> Result<Message, Error> {
     let deadline = tern_runtime::time::now() + limit;
-    let sock = UdpSocket::connected(server)?;
+    // Closed, not given back, unless a reply is accepted below.
+    let pooled = udp_pool::take(server, udp_max_queries)?;
+    let sock = pooled.socket();
     // Send after the other ready tasks have had their turn: queries started
     // in one pass of the run queue then leave back to back, and a server
     // that sleeps between queries is woken once per batch instead of once
@@ -110,9 +126,14 @@ async fn udp_exchange(
     // once.
     tern_runtime::yield_now().await;
     sock.send(&query.encode()).await?;
+    let mut early = early_reply(sock, buf);
     let wait = async {
         loop {
-            let n = match sock.recv(buf).await {
+            let got = match early.take() {
+                Some(got) => got,
+                None => sock.recv(buf).await,
+            };
+            let n = match got {
                 Ok(n) => n,
                 // ICMP port unreachable: nobody serves DNS there. Failing
                 // over at once beats waiting out the timeout.
@@ -132,9 +153,54 @@ async fn udp_exchange(
             }
         }
     };
-    timeout_at(deadline, wait)
+    let reply = timeout_at(deadline, wait)
         .await
-        .unwrap_or(Err(Error::Timeout))
+        .unwrap_or(Err(Error::Timeout))?;
+    udp_pool::give_back(server, pooled, udp_max_queries);
+    Ok(reply)
+}
+
+thread_local! {
+    /// How often a receive right after the send has found the reply
+    /// lately: +2 per hit, -1 per miss, within 0..=EARLY_MAX.
+    static EARLY_SCORE: Cell<u8> = const { Cell::new(EARLY_MAX) };
+    /// Sends since the last early receive, to try again now and then.
+    static EARLY_SKIPPED: Cell<u8> = const { Cell::new(0) };
+}
+
+const EARLY_MAX: u8 = 16;
+/// Below this score early receives are skipped: they pay (one syscall
+/// saves one or two) while at least about a third of them hit.
+const EARLY_MIN: u8 = 4;
+/// While skipping, one send in this many still tries, to notice when the
+/// server has become fast again.
+const EARLY_PROBE: u8 = 16;
+
+/// The reply if it is already queued right after the send (a server on
+/// loopback often answers before the send returns): one receive now saves
+/// a turn of the reactor, and often a sleep. `None` when nothing is queued,
+/// or when such receives have been missing lately (a busy or remote
+/// server) and this send is not one that probes.
+fn early_reply(sock: &tern_net::UdpSocket, buf: &mut [u8]) -> Option<io::Result<usize>> {
+    let score = EARLY_SCORE.get();
+    if score < EARLY_MIN {
+        let skipped = EARLY_SKIPPED.get().wrapping_add(1);
+        EARLY_SKIPPED.set(skipped);
+        if skipped % EARLY_PROBE != 0 {
+            return None;
+        }
+    }
+    match sock.recv_now(buf) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            EARLY_SCORE.set(score.saturating_sub(1));
+            None
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
+        got => {
+            EARLY_SCORE.set(score.saturating_add(2).min(EARLY_MAX));
+            Some(got)
+        }
+    }
 }
 
 pub(crate) async fn tcp_exchange(

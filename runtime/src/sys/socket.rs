@@ -136,6 +136,21 @@ pub fn connect(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
     Ok(())
 }
 
+/// `connect(2)` with an `AF_UNSPEC` address: dissolves a datagram socket's
+/// association. A port the kernel picked when the socket was connected
+/// (autobound) is released, so the next `connect` picks a new random
+/// ephemeral port (so is a port `bind` picked for port 0); a port bound
+/// by number is kept.
+pub fn disconnect(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: sockaddr is plain old data; all-zero is a valid value.
+    let mut addr: libc::sockaddr = unsafe { MaybeUninit::zeroed().assume_init() };
+    addr.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+    let len = size_of::<libc::sockaddr>() as libc::socklen_t;
+    // SAFETY: `addr` is a valid sockaddr of `len` bytes for the call.
+    syscall!(unsafe { libc::connect(fd.as_raw_fd(), &addr, len) })?;
+    Ok(())
+}
+
 /// Whether `e` is the "connect in progress" error of a non-blocking connect.
 pub fn is_in_progress(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::EINPROGRESS)

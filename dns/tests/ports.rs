@@ -1,0 +1,385 @@
+//! Source ports of UDP queries, as the server sees them
+//! (`Config::udp_max_queries`): by default every query leaves from a new
+//! port, without a new socket each time; with 0 a socket keeps its port;
+//! with n it moves after n queries. A reply that arrives late on a reused
+//! socket, for an earlier query, is never taken as the answer to a new one.
+//! A pooled socket is never used by a runtime other than its own. Identical
+//! lookups in flight share one query (the server sees it once).
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::rc::Rc;
+use std::time::Duration;
+
+use tern::dns::wire::Message;
+use tern::dns::{Config, Name, RData, Record, RecordType, Resolver};
+use tern::net::UdpSocket;
+
+/// One query as the server saw it: the client's source port and the ID.
+#[derive(Clone, Debug)]
+struct Seen {
+    port: u16,
+    id: u16,
+}
+
+/// What the server sends back for a query, in order.
+enum Send {
+    /// The answer `ip` to the query.
+    Answer(Ipv4Addr),
+    /// An answer `ip` with the query's ID but a question for `name`.
+    Forged { name: &'static str, ip: Ipv4Addr },
+    /// Waits before the next datagram.
+    Delay(Duration),
+}
+
+type Script = Rc<dyn Fn(&Message) -> Vec<Send>>;
+
+/// A UDP server on 127.0.0.1 in the test's runtime that logs every query.
+struct PortServer {
+    addr: SocketAddr,
+    log: Rc<RefCell<Vec<Seen>>>,
+    task: tern::JoinHandle<()>,
+}
+
+impl PortServer {
+    fn start(script: Script) -> PortServer {
+        let sock = Rc::new(UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap());
+        let addr = sock.local_addr().unwrap();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let task = tern::spawn({
+            let log = log.clone();
+            async move {
+                let mut buf = vec![0u8; 65535];
+                loop {
+                    let Ok((n, from)) = sock.recv_from(&mut buf).await else {
+                        continue;
+                    };
+                    let Ok(q) = Message::decode(&buf[..n]) else {
+                        continue;
+                    };
+                    log.borrow_mut().push(Seen {
+                        port: from.port(),
+                        id: q.header.id,
+                    });
+                    let actions = script(&q);
+                    let sock = sock.clone();
+                    drop(tern::spawn(async move {
+                        for a in actions {
+                            let m = match a {
+                                Send::Answer(ip) => answer(&q, None, ip),
+                                Send::Forged { name, ip } => answer(&q, Some(name), ip),
+                                Send::Delay(d) => {
+                                    tern::time::sleep(d).await;
+                                    continue;
+                                }
+                            };
+                            let _ = sock.send_to(&m.encode(), from).await;
+                        }
+                    }));
+                }
+            }
+        });
+        PortServer { addr, log, task }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.log.borrow().clone()
+    }
+}
+
+impl Drop for PortServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A reply to `q` with one A record `ip`; the question (and the record's
+/// owner) is `name` if given, else the query's.
+fn answer(q: &Message, name: Option<&str>, ip: Ipv4Addr) -> Message {
+    let mut m = Message {
+        header: q.header,
+        questions: q.questions.clone(),
+        edns: q.edns.clone(),
+        ..Message::default()
+    };
+    m.header.qr = true;
+    m.header.ra = true;
+    if let Some(name) = name {
+        m.questions[0].name = name.parse::<Name>().unwrap();
+    }
+    m.answers.push(Record {
+        name: m.questions[0].name.clone(),
+        ttl: 60,
+        data: RData::A(ip),
+    });
+    m
+}
+
+fn answering(ip: Ipv4Addr) -> Script {
+    Rc::new(move |_| vec![Send::Answer(ip)])
+}
+
+fn config(server: SocketAddr, udp_max_queries: u32) -> Config {
+    let mut c = Config::default();
+    c.nameservers = vec![server];
+    c.use_hosts = false;
+    c.cache_size = 0;
+    c.attempts = 1;
+    c.timeout = Duration::from_secs(2);
+    c.udp_max_queries = udp_max_queries;
+    c
+}
+
+fn a_addrs(records: &[Record]) -> Vec<Ipv4Addr> {
+    records
+        .iter()
+        .filter_map(|r| match r.data {
+            RData::A(ip) => Some(ip),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `n` lookups one after another; the ports the server saw, in order.
+async fn sequential_ports(r: &Resolver, server: &PortServer, n: usize) -> Vec<u16> {
+    for i in 0..n {
+        let got = r
+            .lookup(&format!("h{i}.test."), RecordType::A)
+            .await
+            .unwrap();
+        assert_eq!(a_addrs(&got), [Ipv4Addr::new(192, 0, 2, 1)]);
+    }
+    let seen = server.seen();
+    assert_eq!(seen.len(), n, "one query per lookup");
+    seen.iter().map(|s| s.port).collect()
+}
+
+const IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+#[tern::test]
+async fn default_gives_every_query_a_new_port_without_a_new_socket_each() {
+    let server = PortServer::start(answering(IP));
+    let r = Resolver::new(config(server.addr, 1));
+    assert_eq!(Config::default().udp_max_queries, 1);
+    let before = tern::current_metrics().unwrap().io_sources;
+    let ports = sequential_ports(&r, &server, 24).await;
+    let distinct: HashSet<u16> = ports.iter().copied().collect();
+    // Random ephemeral ports: two of 24 may meet by chance (p ~ 1%), three
+    // practically never; one port for all (the reused-socket path) fails.
+    assert!(distinct.len() >= 22, "ports repeat: {ports:?}");
+    // The port just released may come back by chance (p ~ 1/28000 per
+    // pair): allow one such pair.
+    let same_as_previous = ports.windows(2).filter(|w| w[0] == w[1]).count();
+    assert!(same_as_previous <= 1, "a port was kept: {ports:?}");
+    // One socket did it all: the pool keeps it and moves it to a new port.
+    let after = tern::current_metrics().unwrap().io_sources;
+    assert_eq!(
+        after,
+        before + 1,
+        "a socket per query instead of one reused"
+    );
+    // IDs are fresh too.
+    let ids: HashSet<u16> = server.seen().iter().map(|s| s.id).collect();
+    assert!(ids.len() >= 23);
+}
+
+#[tern::test]
+async fn queries_in_flight_together_have_different_ports() {
+    let server = PortServer::start(Rc::new(|_| {
+        vec![Send::Delay(Duration::from_millis(20)), Send::Answer(IP)]
+    }));
+    let r = Resolver::new(config(server.addr, 1));
+    for round in 0..2 {
+        let lookups: Vec<_> = (0..8)
+            .map(|i| {
+                let r = r.clone();
+                tern::spawn(async move {
+                    r.lookup(&format!("r{round}-{i}.test."), RecordType::A)
+                        .await
+                })
+            })
+            .collect();
+        for l in lookups {
+            assert_eq!(a_addrs(&l.await.unwrap().unwrap()), [IP]);
+        }
+    }
+    let seen = server.seen();
+    assert_eq!(seen.len(), 16);
+    for round in seen.chunks(8) {
+        let ports: HashSet<u16> = round.iter().map(|s| s.port).collect();
+        assert_eq!(ports.len(), 8, "two queries in flight shared a port");
+    }
+    // The second round reused the first round's sockets on new ports.
+    let all: HashSet<u16> = seen.iter().map(|s| s.port).collect();
+    assert!(all.len() >= 15, "{seen:?}");
+}
+
+#[tern::test]
+async fn zero_keeps_one_socket_and_its_port() {
+    let server = PortServer::start(answering(IP));
+    let r = Resolver::new(config(server.addr, 0));
+    let before = tern::current_metrics().unwrap().io_sources;
+    let ports = sequential_ports(&r, &server, 12).await;
+    assert!(
+        ports.iter().all(|&p| p == ports[0]),
+        "the port moved: {ports:?}"
+    );
+    assert_eq!(tern::current_metrics().unwrap().io_sources, before + 1);
+    let ids: HashSet<u16> = server.seen().iter().map(|s| s.id).collect();
+    assert!(ids.len() >= 11, "IDs are still random per query");
+}
+
+#[tern::test]
+async fn three_moves_the_port_every_third_query() {
+    let server = PortServer::start(answering(IP));
+    let r = Resolver::new(config(server.addr, 3));
+    let ports = sequential_ports(&r, &server, 21).await;
+    let groups: Vec<&[u16]> = ports.chunks(3).collect();
+    for g in &groups {
+        assert!(
+            g.iter().all(|&p| p == g[0]),
+            "moved within a group: {ports:?}"
+        );
+    }
+    let distinct: HashSet<u16> = groups.iter().map(|g| g[0]).collect();
+    assert!(distinct.len() >= 6, "the port did not move: {ports:?}");
+}
+
+#[tern::test]
+async fn late_reply_on_a_reused_socket_is_not_the_next_answer() {
+    // The first query is answered, then a late datagram follows on the same
+    // port: the first query's ID with the *next* query's question and a
+    // wrong address. The second query's real answer comes 20 ms later, so
+    // the late datagram is read first.
+    let bad = Ipv4Addr::new(203, 0, 113, 66);
+    let good = Ipv4Addr::new(192, 0, 2, 2);
+    let server = PortServer::start(Rc::new(move |q| {
+        if q.questions[0].name.to_string() == "first.test." {
+            vec![
+                Send::Answer(IP),
+                Send::Forged {
+                    name: "second.test.",
+                    ip: bad,
+                },
+            ]
+        } else {
+            vec![Send::Delay(Duration::from_millis(20)), Send::Answer(good)]
+        }
+    }));
+    for max in [0, 2] {
+        let r = Resolver::new(config(server.addr, max));
+        let first = r.lookup("first.test.", RecordType::A).await.unwrap();
+        assert_eq!(a_addrs(&first), [IP]);
+        // Let the late datagram land in the socket's queue.
+        tern::time::sleep(Duration::from_millis(10)).await;
+        let second = r.lookup("second.test.", RecordType::A).await.unwrap();
+        assert_eq!(a_addrs(&second), [good], "udp_max_queries = {max}");
+        let seen = server.seen();
+        let (a, b) = (&seen[seen.len() - 2], &seen[seen.len() - 1]);
+        assert_eq!(
+            a.port, b.port,
+            "the socket was reused (udp_max_queries = {max})"
+        );
+        assert_ne!(a.id, b.id, "a fresh ID per query");
+    }
+}
+
+/// A server on a std thread (outside any runtime), answering every query
+/// with [`IP`] until `stop` is set; returns its address.
+fn thread_server(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> SocketAddr {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let addr = sock.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            if let Ok(q) = Message::decode(&buf[..n]) {
+                let _ = sock.send_to(&answer(&q, None, IP).encode(), from);
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_pooled_socket_is_never_used_by_another_runtime() {
+    // Each block_on is a new runtime, asking the same server: the socket
+    // the first one pooled is registered with that runtime's epoll and
+    // must not be used by the next (its reply would never wake the next
+    // runtime: a timeout).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = thread_server(stop.clone());
+    for max in [1, 0] {
+        for round in 0..3 {
+            let got = tern::block_on(async move {
+                let mut c = config(server, max);
+                c.timeout = Duration::from_millis(500);
+                Resolver::new(c)
+                    .lookup(&format!("rt{round}.test."), RecordType::A)
+                    .await
+            });
+            assert_eq!(
+                a_addrs(&got.unwrap()),
+                [IP],
+                "round {round}, udp_max_queries = {max}"
+            );
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[tern::test]
+async fn identical_lookups_in_flight_share_one_query() {
+    let server = PortServer::start(Rc::new(|_| {
+        vec![Send::Delay(Duration::from_millis(30)), Send::Answer(IP)]
+    }));
+    let r = Resolver::new(config(server.addr, 1));
+    let spawn = |name: &'static str, rtype: RecordType| {
+        let r = r.clone();
+        tern::spawn(async move { r.lookup(name, rtype).await })
+    };
+    let same: Vec<_> = (0..5).map(|_| spawn("same.test.", RecordType::A)).collect();
+    let other_type = spawn("same.test.", RecordType::AAAA);
+    let other_name = spawn("other.test.", RecordType::A);
+    for l in same {
+        assert_eq!(a_addrs(&l.await.unwrap().unwrap()), [IP]);
+    }
+    // The server answers AAAA queries with an A record, which is no AAAA.
+    assert!(other_type.await.unwrap().is_err());
+    assert_eq!(a_addrs(&other_name.await.unwrap().unwrap()), [IP]);
+    assert_eq!(
+        server.seen().len(),
+        3,
+        "one query per distinct name and type"
+    );
+}
+
+#[tern::test]
+async fn a_cancelled_leader_does_not_strand_the_lookups_sharing_its_query() {
+    let server = PortServer::start(Rc::new(|_| {
+        vec![Send::Delay(Duration::from_millis(30)), Send::Answer(IP)]
+    }));
+    let r = Resolver::new(config(server.addr, 1));
+    let leader = tern::spawn({
+        let r = r.clone();
+        async move { r.lookup("shared.test.", RecordType::A).await }
+    });
+    tern::yield_now().await;
+    let follower = tern::spawn({
+        let r = r.clone();
+        async move { r.lookup("shared.test.", RecordType::A).await }
+    });
+    tern::yield_now().await;
+    leader.abort();
+    let got = tern::time::timeout(Duration::from_secs(2), follower)
+        .await
+        .expect("the follower was stranded");
+    assert_eq!(a_addrs(&got.unwrap().unwrap()), [IP]);
+    // The follower asked again itself once the leader was gone.
+    assert_eq!(server.seen().len(), 2);
+}
