@@ -9,12 +9,12 @@
 //!
 //! # Implementation
 //!
-//! Every operation first asks the [runtime context](crate::context) for
+//! Every operation first asks the runtime context (`context.rs`) for
 //! admission: the source must belong to the runtime running on this thread
 //! (a source made in one `block_on` and used in the next fails with an
 //! error that says so, instead of waiting on a reactor nobody polls), and
 //! the task must have budget left (a task whose I/O is always ready yields
-//! after [`BUDGET`](crate::context::BUDGET) operations, so a fast peer
+//! after 128 operations (the context's `BUDGET`), so a fast peer
 //! cannot starve timers or other tasks).
 //!
 //! The futures of [`IoSource::io`] and [`IoSource::ready`] keep their
