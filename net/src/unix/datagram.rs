@@ -10,7 +10,7 @@ use tern_runtime::io::{Direction, IoSource};
 use tern_runtime::sys::socket::{self, SocketType};
 use tern_runtime::sys::unix;
 
-use super::{abstract_name, ctx, path_name, SocketAddr};
+use super::{abstract_name, bound_socket, ctx, path_name, SocketAddr};
 
 /// A Unix-domain datagram socket.
 ///
@@ -44,9 +44,7 @@ impl UnixDatagram {
     }
 
     fn bind_name(name: &[u8]) -> io::Result<UnixDatagram> {
-        let fd = unix::socket(SocketType::Datagram)?;
-        unix::bind(fd.as_fd(), name).map_err(ctx("bind", name))?;
-        UnixDatagram::from_fd(fd)
+        UnixDatagram::from_fd(bound_socket(SocketType::Datagram, name)?)
     }
 
     /// Creates an unbound socket: it can send, and receive replies only

@@ -9,7 +9,7 @@ use tern_runtime::io::{Direction, IoSource};
 use tern_runtime::sys::socket::{self, SocketType};
 use tern_runtime::sys::unix;
 
-use super::{abstract_name, ctx, path_name, SocketAddr};
+use super::{abstract_name, bound_socket, ctx, path_name, SocketAddr};
 use crate::stream;
 
 /// Backlog of listening sockets.
@@ -61,8 +61,7 @@ impl UnixListener {
     }
 
     fn bind_name(name: &[u8]) -> io::Result<UnixListener> {
-        let fd = unix::socket(SocketType::Stream)?;
-        unix::bind(fd.as_fd(), name).map_err(ctx("bind", name))?;
+        let fd = bound_socket(SocketType::Stream, name)?;
         socket::listen(fd.as_fd(), BACKLOG).map_err(ctx("listen", name))?;
         Ok(UnixListener {
             io: IoSource::new(fd)?,
