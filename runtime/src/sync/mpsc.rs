@@ -267,28 +267,37 @@ impl<T> Sender<T> {
     }
 }
 
-impl<T> Clone for Sender<T> {
-    fn clone(&self) -> Sender<T> {
-        self.chan.add_sender();
-        Sender {
-            chan: self.chan.clone(),
+/// `Clone` (one more sender), `Drop` (one fewer: the last wakes the
+/// receiver, which then sees the end of the channel) and `Debug` for a sender type `$t` with a `chan: Arc<Chan<T>>`
+/// field and an `is_closed` method.
+macro_rules! sender_traits {
+    ($t:ident) => {
+        impl<T> Clone for $t<T> {
+            fn clone(&self) -> $t<T> {
+                self.chan.add_sender();
+                $t {
+                    chan: self.chan.clone(),
+                }
+            }
         }
-    }
+
+        impl<T> Drop for $t<T> {
+            fn drop(&mut self) {
+                self.chan.drop_sender()
+            }
+        }
+
+        impl<T> fmt::Debug for $t<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(concat!("mpsc::", stringify!($t)))
+                    .field("closed", &self.is_closed())
+                    .finish()
+            }
+        }
+    };
 }
 
-impl<T> Drop for Sender<T> {
-    fn drop(&mut self) {
-        self.chan.drop_sender()
-    }
-}
-
-impl<T> fmt::Debug for Sender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("mpsc::Sender")
-            .field("closed", &self.is_closed())
-            .finish()
-    }
-}
+sender_traits!(Sender);
 
 /// The future of [`Sender::send`].
 #[must_use = "futures do nothing unless polled"]
@@ -462,28 +471,7 @@ impl<T> UnboundedSender<T> {
     }
 }
 
-impl<T> Clone for UnboundedSender<T> {
-    fn clone(&self) -> UnboundedSender<T> {
-        self.chan.add_sender();
-        UnboundedSender {
-            chan: self.chan.clone(),
-        }
-    }
-}
-
-impl<T> Drop for UnboundedSender<T> {
-    fn drop(&mut self) {
-        self.chan.drop_sender()
-    }
-}
-
-impl<T> fmt::Debug for UnboundedSender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("mpsc::UnboundedSender")
-            .field("closed", &self.is_closed())
-            .finish()
-    }
-}
+sender_traits!(UnboundedSender);
 
 /// The receiving half of an unbounded channel.
 pub struct UnboundedReceiver<T> {
