@@ -23,6 +23,15 @@ fn have(prog: &str) -> bool {
     found
 }
 
+/// Spawns `sh -c script` with its stdin a pipe (in `child.stdin`).
+fn sh_with_stdin_pipe(script: &str) -> tern::process::Child {
+    Command::new("sh")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// The state letter of process `pid` in /proc (`Z` for a zombie), or
 /// `None` if there is no such process (it was reaped).
 fn proc_state(pid: u32) -> Option<char> {
@@ -146,11 +155,7 @@ async fn wait_lets_other_tasks_run() {
     }
     // The child exits only when a task of this runtime closes its stdin,
     // after three timer ticks: wait() must keep the runtime running.
-    let mut child = Command::new("sh")
-        .args(["-c", "read line; exit 0"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = sh_with_stdin_pipe("read line; exit 0");
     let stdin = child.stdin.take().unwrap();
     let closer = tern::spawn(async move {
         for _ in 0..3 {
@@ -182,11 +187,7 @@ async fn dropped_child_is_reaped() {
     if !have("sh") {
         return;
     }
-    let mut child = Command::new("sh")
-        .args(["-c", "read line"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = sh_with_stdin_pipe("read line");
     let pid = child.id().unwrap();
     // A pidfd of our own tells when the dropped child has exited.
     let pidfd = tern::sys::process::pidfd_open(pid).unwrap();
@@ -212,11 +213,7 @@ async fn dropped_child_is_reaped_without_another_spawn() {
     if !have("sh") {
         return;
     }
-    let mut child = Command::new("sh")
-        .args(["-c", "read line"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = sh_with_stdin_pipe("read line");
     let pid = child.id().unwrap();
     let exited = tern::io::IoSource::new(tern::sys::process::pidfd_open(pid).unwrap()).unwrap();
     let stdin = child.stdin.take().unwrap();
