@@ -2,6 +2,9 @@
 //! cancellation (a dropped future gives up its place and loses nothing)
 //! and use from std threads.
 
+#[path = "common/drop_count.rs"]
+mod drop_count;
+
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::{pin, Pin};
@@ -11,16 +14,11 @@ use std::task::{Context, Poll, Waker};
 
 use tern::sync::{mpsc, oneshot, watch, Mutex, Notify, Semaphore, TryAcquireError};
 
+use drop_count::DropCount;
+
 /// Polls `fut` once with a waker that does nothing.
 fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(Waker::noop()))
-}
-
-struct DropCount(Rc<Cell<u32>>);
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
 }
 
 // ===== oneshot =====
