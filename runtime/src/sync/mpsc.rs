@@ -144,28 +144,23 @@ impl<T> Chan<T> {
         // A receiver whose channel always has messages yields like a task
         // whose I/O is always ready (the cooperative budget).
         std::task::ready!(crate::context::poll_budget(cx));
-        let mut st = self.lock();
-        match st.queue.pop_front() {
-            Some(v) => {
-                let waker = st.free_slot();
-                drop(st);
-                if let Some(w) = waker {
-                    w.wake();
-                }
-                Poll::Ready(Some(v))
-            }
-            None if st.senders == 0 || st.closed => Poll::Ready(None),
-            None => {
-                match &mut st.rx_waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    slot => *slot = Some(cx.waker().clone()),
-                }
-                Poll::Pending
-            }
+        let mut st = match self.pop() {
+            Ok(v) => return Poll::Ready(Some(v)),
+            Err(st) => st,
+        };
+        if st.senders == 0 || st.closed {
+            return Poll::Ready(None);
         }
+        match &mut st.rx_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
-    fn try_recv(&self) -> Result<T, TryRecvError> {
+    /// Takes the oldest message, waking a sender that waits for the slot it
+    /// frees; an empty queue gives the lock back.
+    fn pop(&self) -> Result<T, MutexGuard<'_, State<T>>> {
         let mut st = self.lock();
         match st.queue.pop_front() {
             Some(v) => {
@@ -176,8 +171,15 @@ impl<T> Chan<T> {
                 }
                 Ok(v)
             }
-            None if st.senders == 0 || st.closed => Err(TryRecvError::Disconnected),
-            None => Err(TryRecvError::Empty),
+            None => Err(st),
+        }
+    }
+
+    fn try_recv(&self) -> Result<T, TryRecvError> {
+        match self.pop() {
+            Ok(v) => Ok(v),
+            Err(st) if st.senders == 0 || st.closed => Err(TryRecvError::Disconnected),
+            Err(_) => Err(TryRecvError::Empty),
         }
     }
 
