@@ -157,14 +157,28 @@ pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SocketAddr)> {
 /// `sendto(2)` with `MSG_NOSIGNAL`.
 pub fn send_to(fd: BorrowedFd<'_>, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
     let (raw, len) = to_raw(addr);
-    // SAFETY: `buf` and `raw` are live for the call and only read.
+    send_to_raw(fd, buf, &raw, len)
+}
+
+/// `sendto(2)` with `MSG_NOSIGNAL` to the socket address `addr` (a
+/// `sockaddr_*` value), of which the first `len` bytes count; shared with
+/// sys::unix.
+pub(super) fn send_to_raw<A>(
+    fd: BorrowedFd<'_>,
+    buf: &[u8],
+    addr: &A,
+    len: libc::socklen_t,
+) -> io::Result<usize> {
+    let len = len.min(size_of::<A>() as libc::socklen_t);
+    // SAFETY: `buf` and `addr` are live for the call and only read; the
+    // kernel reads at most `len` bytes of `addr`, no more than it has.
     let n = syscall!(unsafe {
         libc::sendto(
             fd.as_raw_fd(),
             buf.as_ptr().cast(),
             buf.len(),
             libc::MSG_NOSIGNAL,
-            (&raw as *const RawAddr).cast(),
+            (addr as *const A).cast(),
             len,
         )
     })?;

@@ -145,18 +145,7 @@ pub fn peer_addr(fd: BorrowedFd<'_>) -> io::Result<UnixAddr> {
 /// `sendto(2)` with `MSG_NOSIGNAL` to `name`.
 pub fn send_to(fd: BorrowedFd<'_>, buf: &[u8], name: &[u8]) -> io::Result<usize> {
     let (un, len) = to_raw(name)?;
-    // SAFETY: `buf` and `un` are live for the call and only read.
-    let n = syscall!(unsafe {
-        libc::sendto(
-            fd.as_raw_fd(),
-            buf.as_ptr().cast(),
-            buf.len(),
-            libc::MSG_NOSIGNAL,
-            (&un as *const libc::sockaddr_un).cast(),
-            len,
-        )
-    })?;
-    Ok(n as usize)
+    socket::send_to_raw(fd, buf, &un, len)
 }
 
 /// `recvfrom(2)`: one datagram and its sender's address.
