@@ -23,6 +23,24 @@ fn have(prog: &str) -> bool {
     found
 }
 
+/// Runs `sh -c script` to completion, capturing its output.
+async fn sh_output(script: &str) -> std::process::Output {
+    Command::new("sh")
+        .args(["-c", script])
+        .output()
+        .await
+        .unwrap()
+}
+
+/// Runs `sh -c script` to completion.
+async fn sh_status(script: &str) -> std::process::ExitStatus {
+    Command::new("sh")
+        .args(["-c", script])
+        .status()
+        .await
+        .unwrap()
+}
+
 /// Spawns `sh -c script` with its stdin a pipe (in `child.stdin`).
 fn sh_with_stdin_pipe(script: &str) -> tern::process::Child {
     Command::new("sh")
@@ -45,11 +63,7 @@ async fn output_captures_stdout_stderr_and_exit_code() {
     if !have("sh") {
         return;
     }
-    let out = Command::new("sh")
-        .args(["-c", "echo out; echo err >&2; exit 3"])
-        .output()
-        .await
-        .unwrap();
+    let out = sh_output("echo out; echo err >&2; exit 3").await;
     assert_eq!(out.stdout, b"out\n");
     assert_eq!(out.stderr, b"err\n");
     assert_eq!(out.status.code(), Some(3));
@@ -74,11 +88,7 @@ async fn status_env_and_current_dir() {
         .await
         .unwrap();
     assert!(ok.success());
-    let bad = Command::new("sh")
-        .args(["-c", "exit 1"])
-        .status()
-        .await
-        .unwrap();
+    let bad = sh_status("exit 1").await;
     assert_eq!(bad.code(), Some(1));
 }
 
@@ -117,11 +127,7 @@ async fn large_output_does_not_deadlock() {
         return;
     }
     // 1 MB on each of stdout and stderr: both must be read while waiting.
-    let out = Command::new("sh")
-        .args(["-c", "i=0; while [ $i -lt 16 ]; do head -c 65536 /dev/zero; head -c 65536 /dev/zero >&2; i=$((i+1)); done"])
-        .output()
-        .await
-        .unwrap();
+    let out = sh_output("i=0; while [ $i -lt 16 ]; do head -c 65536 /dev/zero; head -c 65536 /dev/zero >&2; i=$((i+1)); done").await;
     assert!(out.status.success());
     assert_eq!(out.stdout.len(), 1 << 20);
     assert_eq!(out.stderr.len(), 1 << 20);
@@ -199,11 +205,7 @@ async fn dropped_child_is_reaped() {
     // A zombie now, unless a test running in parallel swept the orphans.
     assert!(matches!(proc_state(pid), Some('Z') | None));
     // The next spawn (or drop, or finished wait) sweeps the orphans.
-    let ok = Command::new("sh")
-        .args(["-c", "exit 0"])
-        .status()
-        .await
-        .unwrap();
+    let ok = sh_status("exit 0").await;
     assert!(ok.success());
     assert_eq!(proc_state(pid), None, "the dropped child was reaped");
 }
@@ -244,10 +246,6 @@ async fn kill_on_drop_kills() {
     let exited = tern::io::IoSource::new(tern::sys::process::pidfd_open(pid).unwrap()).unwrap();
     drop(child);
     exited.ready(tern::io::Direction::Read).await.unwrap();
-    let _ = Command::new("sh")
-        .args(["-c", "exit 0"])
-        .status()
-        .await
-        .unwrap();
+    let _ = sh_status("exit 0").await;
     assert_eq!(proc_state(pid), None);
 }
