@@ -62,17 +62,23 @@ struct Output {
     stderr: String,
 }
 
-/// Runs an example to completion, within [`LIMIT`].
-fn run(name: &str, args: &[&str]) -> Output {
-    let mut child = KillOnDrop(
+/// Starts example `name` with `args`, stdin empty, stdout piped and stderr
+/// as given.
+fn spawn_example(name: &str, args: &[&str], stderr: Stdio) -> KillOnDrop {
+    KillOnDrop(
         Command::new(example(name))
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start example {name}: {e}")),
-    );
+    )
+}
+
+/// Runs an example to completion, within [`LIMIT`].
+fn run(name: &str, args: &[&str]) -> Output {
+    let mut child = spawn_example(name, args, Stdio::piped());
     // One thread per pipe reads to EOF, which comes when the child exits.
     let (tx, rx) = mpsc::channel();
     let pipes: [(usize, Box<dyn Read + Send>); 2] = [
@@ -112,15 +118,7 @@ struct Running {
 }
 
 fn start(name: &str, args: &[&str]) -> Running {
-    let mut child = KillOnDrop(
-        Command::new(example(name))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start example {name}: {e}")),
-    );
+    let mut child = spawn_example(name, args, Stdio::inherit());
     let stdout = child.0.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     // Reads every line (so the pipe never fills) and passes them on.

@@ -2,7 +2,7 @@
 //! block_on semantics.
 
 use std::cell::{Cell, RefCell};
-use std::future::{pending, poll_fn};
+use std::future::{pending, poll_fn, Future};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
@@ -261,8 +261,6 @@ fn block_on_polls_its_future_only_when_woken() {
     assert_eq!(polls.get(), 2);
 }
 
-use std::future::Future;
-
 // ===== event traces, in embassy's style =====
 
 type Events = Rc<RefCell<Vec<String>>>;
@@ -275,7 +273,7 @@ struct Traced<F> {
     fut: std::pin::Pin<Box<F>>,
 }
 
-impl<F: std::future::Future> std::future::Future for Traced<F> {
+impl<F: Future> Future for Traced<F> {
     type Output = F::Output;
 
     fn poll(
@@ -293,7 +291,7 @@ impl<F: std::future::Future> std::future::Future for Traced<F> {
 
 fn spawn_traced<F>(log: &Events, name: &'static str, fut: F) -> tern::JoinHandle<F::Output>
 where
-    F: std::future::Future + 'static,
+    F: Future + 'static,
 {
     log.borrow_mut().push(format!("spawn {name}"));
     tern::spawn(Traced {

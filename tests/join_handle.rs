@@ -1,16 +1,14 @@
 //! JoinHandle: output, abort, panics, detach, awaiting from another task.
 
+#[path = "common/drop_count.rs"]
+mod drop_count;
+
 use std::cell::Cell;
 use std::future::pending;
 use std::rc::Rc;
 use std::time::Duration;
 
-struct DropCount(Rc<Cell<u32>>);
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
+use drop_count::DropCount;
 
 #[tern::test]
 async fn returns_output() {

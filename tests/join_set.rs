@@ -1,6 +1,9 @@
 //! JoinSet: completion order, abort_all, AbortHandle (with slot reuse),
 //! abort on drop, panics, cancel-safety of join_next.
 
+#[path = "common/drop_count.rs"]
+mod drop_count;
+
 use std::cell::Cell;
 use std::future::{pending, Future};
 use std::rc::Rc;
@@ -8,12 +11,7 @@ use std::rc::Rc;
 use tern::sync::oneshot;
 use tern::JoinSet;
 
-struct DropCount(Rc<Cell<u32>>);
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
+use drop_count::DropCount;
 
 #[tern::test]
 async fn outputs_come_in_completion_order() {

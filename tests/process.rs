@@ -23,6 +23,33 @@ fn have(prog: &str) -> bool {
     found
 }
 
+/// Runs `sh -c script` to completion, capturing its output.
+async fn sh_output(script: &str) -> std::process::Output {
+    Command::new("sh")
+        .args(["-c", script])
+        .output()
+        .await
+        .unwrap()
+}
+
+/// Runs `sh -c script` to completion.
+async fn sh_status(script: &str) -> std::process::ExitStatus {
+    Command::new("sh")
+        .args(["-c", script])
+        .status()
+        .await
+        .unwrap()
+}
+
+/// Spawns `sh -c script` with its stdin a pipe (in `child.stdin`).
+fn sh_with_stdin_pipe(script: &str) -> tern::process::Child {
+    Command::new("sh")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// The state letter of process `pid` in /proc (`Z` for a zombie), or
 /// `None` if there is no such process (it was reaped).
 fn proc_state(pid: u32) -> Option<char> {
@@ -36,11 +63,7 @@ async fn output_captures_stdout_stderr_and_exit_code() {
     if !have("sh") {
         return;
     }
-    let out = Command::new("sh")
-        .args(["-c", "echo out; echo err >&2; exit 3"])
-        .output()
-        .await
-        .unwrap();
+    let out = sh_output("echo out; echo err >&2; exit 3").await;
     assert_eq!(out.stdout, b"out\n");
     assert_eq!(out.stderr, b"err\n");
     assert_eq!(out.status.code(), Some(3));
@@ -65,11 +88,7 @@ async fn status_env_and_current_dir() {
         .await
         .unwrap();
     assert!(ok.success());
-    let bad = Command::new("sh")
-        .args(["-c", "exit 1"])
-        .status()
-        .await
-        .unwrap();
+    let bad = sh_status("exit 1").await;
     assert_eq!(bad.code(), Some(1));
 }
 
@@ -108,11 +127,7 @@ async fn large_output_does_not_deadlock() {
         return;
     }
     // 1 MB on each of stdout and stderr: both must be read while waiting.
-    let out = Command::new("sh")
-        .args(["-c", "i=0; while [ $i -lt 16 ]; do head -c 65536 /dev/zero; head -c 65536 /dev/zero >&2; i=$((i+1)); done"])
-        .output()
-        .await
-        .unwrap();
+    let out = sh_output("i=0; while [ $i -lt 16 ]; do head -c 65536 /dev/zero; head -c 65536 /dev/zero >&2; i=$((i+1)); done").await;
     assert!(out.status.success());
     assert_eq!(out.stdout.len(), 1 << 20);
     assert_eq!(out.stderr.len(), 1 << 20);
@@ -146,11 +161,7 @@ async fn wait_lets_other_tasks_run() {
     }
     // The child exits only when a task of this runtime closes its stdin,
     // after three timer ticks: wait() must keep the runtime running.
-    let mut child = Command::new("sh")
-        .args(["-c", "read line; exit 0"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = sh_with_stdin_pipe("read line; exit 0");
     let stdin = child.stdin.take().unwrap();
     let closer = tern::spawn(async move {
         for _ in 0..3 {
@@ -182,11 +193,7 @@ async fn dropped_child_is_reaped() {
     if !have("sh") {
         return;
     }
-    let mut child = Command::new("sh")
-        .args(["-c", "read line"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = sh_with_stdin_pipe("read line");
     let pid = child.id().unwrap();
     // A pidfd of our own tells when the dropped child has exited.
     let pidfd = tern::sys::process::pidfd_open(pid).unwrap();
@@ -198,11 +205,7 @@ async fn dropped_child_is_reaped() {
     // A zombie now, unless a test running in parallel swept the orphans.
     assert!(matches!(proc_state(pid), Some('Z') | None));
     // The next spawn (or drop, or finished wait) sweeps the orphans.
-    let ok = Command::new("sh")
-        .args(["-c", "exit 0"])
-        .status()
-        .await
-        .unwrap();
+    let ok = sh_status("exit 0").await;
     assert!(ok.success());
     assert_eq!(proc_state(pid), None, "the dropped child was reaped");
 }
@@ -212,11 +215,7 @@ async fn dropped_child_is_reaped_without_another_spawn() {
     if !have("sh") {
         return;
     }
-    let mut child = Command::new("sh")
-        .args(["-c", "read line"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = sh_with_stdin_pipe("read line");
     let pid = child.id().unwrap();
     let exited = tern::io::IoSource::new(tern::sys::process::pidfd_open(pid).unwrap()).unwrap();
     let stdin = child.stdin.take().unwrap();
@@ -247,10 +246,6 @@ async fn kill_on_drop_kills() {
     let exited = tern::io::IoSource::new(tern::sys::process::pidfd_open(pid).unwrap()).unwrap();
     drop(child);
     exited.ready(tern::io::Direction::Read).await.unwrap();
-    let _ = Command::new("sh")
-        .args(["-c", "exit 0"])
-        .status()
-        .await
-        .unwrap();
+    let _ = sh_status("exit 0").await;
     assert_eq!(proc_state(pid), None);
 }

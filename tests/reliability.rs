@@ -15,8 +15,9 @@
 //! fd counts are per process, so the tests take turns (`SERIAL`).
 
 mod common;
+#[path = "common/heap.rs"]
+mod heap;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
 use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr};
@@ -27,6 +28,7 @@ use std::time::{Duration, Instant};
 use common::cancel::{full_listener, poll_then_drop};
 use common::footprint::{footprint, serial, SERIAL};
 use common::tcp_echo::{self, pattern};
+use heap::net_heap_bytes;
 use tern::net::{TcpListener, TcpStream, UdpSocket};
 use tern::time::timeout;
 
@@ -53,63 +55,6 @@ async fn round_trip(s: &TcpStream, conn: usize, len: usize) {
     let mut back = vec![0u8; len];
     s.read_exact(&mut back).await.unwrap();
     assert_eq!(back, data, "connection {conn}");
-}
-
-// ===== heap accounting (this thread only) =====
-
-/// The system allocator, counting net bytes per thread while switched on.
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static NET: Cell<isize> = const { Cell::new(0) };
-}
-
-fn note(delta: isize) {
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        let _ = NET.try_with(|n| n.set(n.get() + delta));
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged; `note` only touches const-initialised thread-locals, which do
-// not allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size() as isize);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        note(-(layout.size() as isize));
-        // SAFETY: `ptr` came from `System` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size() as isize);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size as isize - layout.size() as isize);
-        // SAFETY: forwarded unchanged; `ptr` came from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Net heap bytes this thread allocated while `f` ran.
-fn net_heap_bytes(f: impl FnOnce()) -> isize {
-    NET.with(|n| n.set(0));
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    NET.with(Cell::get)
 }
 
 // ===== load =====

@@ -2,6 +2,9 @@
 //! cancellation (a dropped future gives up its place and loses nothing)
 //! and use from std threads.
 
+#[path = "common/drop_count.rs"]
+mod drop_count;
+
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::{pin, Pin};
@@ -11,16 +14,11 @@ use std::task::{Context, Poll, Waker};
 
 use tern::sync::{mpsc, oneshot, watch, Mutex, Notify, Semaphore, TryAcquireError};
 
+use drop_count::DropCount;
+
 /// Polls `fut` once with a waker that does nothing.
 fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(Waker::noop()))
-}
-
-struct DropCount(Rc<Cell<u32>>);
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
 }
 
 // ===== oneshot =====
@@ -680,6 +678,18 @@ async fn mutex_try_lock_and_cancelled_lock() {
     assert_eq!(m.into_inner(), "v!");
 }
 
+/// Adds 1 to `*m` 500 times, reading and writing the value on either side
+/// of a yield while holding the lock: an update is lost unless the lock
+/// excludes.
+async fn add_500_across_yields(m: &Mutex<u64>) {
+    for _ in 0..500 {
+        let mut g = m.lock().await;
+        let v = *g;
+        tern::yield_now().await;
+        *g = v + 1;
+    }
+}
+
 #[tern::test]
 async fn mutex_contended_by_tasks_and_threads() {
     let m = Arc::new(Mutex::new(0u64));
@@ -687,28 +697,14 @@ async fn mutex_contended_by_tasks_and_threads() {
         .map(|_| {
             let m = m.clone();
             std::thread::spawn(move || {
-                tern::block_on(async move {
-                    for _ in 0..500 {
-                        let mut g = m.lock().await;
-                        let v = *g;
-                        tern::yield_now().await;
-                        *g = v + 1;
-                    }
-                })
+                tern::block_on(async move { add_500_across_yields(&m).await })
             })
         })
         .collect();
     let tasks: Vec<_> = (0..3)
         .map(|_| {
             let m = m.clone();
-            tern::spawn(async move {
-                for _ in 0..500 {
-                    let mut g = m.lock().await;
-                    let v = *g;
-                    tern::yield_now().await;
-                    *g = v + 1;
-                }
-            })
+            tern::spawn(async move { add_500_across_yields(&m).await })
         })
         .collect();
     for t in tasks {

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 mod addr;
+mod socket_traits;
 mod sockopt;
 mod stream;
 pub mod tcp;

@@ -139,61 +139,36 @@ pub(crate) async fn read_to_end(io: &IoSource, buf: &mut Vec<u8>) -> io::Result<
     }
 }
 
-/// futures-io `AsyncRead`/`AsyncWrite` for `$t` and `&$t`, and
-/// `AsRawFd`/`AsFd`, for a stream type with an `io: IoSource` field.
-macro_rules! stream_traits {
-    ($t:ty) => {
-        impl futures_io::AsyncRead for &$t {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::stream::poll_read(&self.io, cx, buf)
-            }
-        }
+// ===== macros for the stream types =====
 
-        impl futures_io::AsyncWrite for &$t {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::stream::poll_write(&self.io, cx, buf)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
-            }
-        }
-
+/// futures-io `AsyncRead` for `$t`, reading the stream at `self.$field`
+/// (the type itself, or a reference to it, when no field is given).
+macro_rules! async_read {
+    ($t:ty $(, $field:tt)?) => {
         impl futures_io::AsyncRead for $t {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::stream::poll_read(&self.io, cx, buf)
+                $crate::stream::poll_read(&self$(.$field)?.io, cx, buf)
             }
         }
+    };
+}
 
+/// futures-io `AsyncWrite` for `$t`, writing the stream at `self.$field`
+/// (see [`async_read`]): flushing does nothing, closing shuts down the
+/// writing direction.
+macro_rules! async_write {
+    ($t:ty $(, $field:tt)?) => {
         impl futures_io::AsyncWrite for $t {
             fn poll_write(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::stream::poll_write(&self.io, cx, buf)
+                $crate::stream::poll_write(&self$(.$field)?.io, cx, buf)
             }
 
             fn poll_flush(
@@ -207,20 +182,127 @@ macro_rules! stream_traits {
                 self: std::pin::Pin<&mut Self>,
                 _cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
+                std::task::Poll::Ready(self$(.$field)?.shutdown(std::net::Shutdown::Write))
             }
         }
+    };
+}
 
-        impl std::os::fd::AsRawFd for $t {
-            fn as_raw_fd(&self) -> std::os::fd::RawFd {
-                self.io.as_raw_fd()
-            }
+/// The methods of a stream type `$t` (with an `io: IoSource` field) that
+/// read the same for TCP and Unix-domain streams: `poll_peek`, `write`,
+/// `write_all`, `read_to_end`, `split` and `shutdown`. Invoked inside
+/// `impl $t`.
+macro_rules! stream_methods {
+    ($t:ident) => {
+        #[doc = concat!("Polls to peek (see [`peek`](", stringify!($t), "::peek)).")]
+        pub fn poll_peek(
+            &self,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            $crate::stream::poll_peek(&self.io, cx, buf)
         }
 
-        impl std::os::fd::AsFd for $t {
-            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-                self.io.as_fd()
-            }
+        /// Writes some bytes; returns how many were taken.
+        pub async fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
+            $crate::stream::write(&self.io, buf).await
+        }
+
+        /// Writes all of `buf`, waiting for room as needed.
+        pub async fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
+            $crate::stream::write_all(&self.io, buf).await
+        }
+
+        /// Reads until end of stream, appending to `buf`; returns how many
+        /// bytes were read.
+        pub async fn read_to_end(&self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+            $crate::stream::read_to_end(&self.io, buf).await
+        }
+
+        /// Borrows the stream as a read half and a write half, e.g. to hand
+        /// them to two futures joined in one task. (A shared reference
+        /// reads and writes as well; the halves say which direction each
+        /// side uses.)
+        ///
+        /// With futures-util's `AsyncReadExt` in scope, `stream.split()`
+        /// picks that trait's `split(self)`; write
+        #[doc = concat!("`", stringify!($t), "::split(&stream)` then.")]
+        pub fn split(&self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+            split_borrowed(self)
+        }
+
+        /// Shuts down the read, write, or both halves. Shutting down
+        /// writing sends end of stream; reading still works until the peer
+        /// closes.
+        pub fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
+            tern_runtime::sys::socket::shutdown(std::os::fd::AsFd::as_fd(&self.io), how)
+        }
+    };
+}
+
+/// futures-io `AsyncRead`/`AsyncWrite` for `$t` and `&$t`, and
+/// `AsRawFd`/`AsFd`/`Debug` (see [`socket_traits`](crate::socket_traits)),
+/// for a stream type with an `io: IoSource` field.
+macro_rules! stream_traits {
+    ($t:ident) => {
+        $crate::stream::async_read!(&$t);
+        $crate::stream::async_write!(&$t);
+        $crate::stream::async_read!($t);
+        $crate::stream::async_write!($t);
+        $crate::socket_traits::socket_traits!($t, peer_addr);
+    };
+}
+
+/// The reading methods of a split half: `read`, `read_exact` and `peek`
+/// of the stream at `self.$field`.
+macro_rules! half_read_methods {
+    ($field:tt) => {
+        /// Reads some bytes; `Ok(0)` is end of stream.
+        pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.$field.read(buf).await
+        }
+
+        /// Reads exactly `buf.len()` bytes; end of stream first is
+        /// `UnexpectedEof`.
+        pub async fn read_exact(&self, buf: &mut [u8]) -> std::io::Result<()> {
+            self.$field.read_exact(buf).await
+        }
+
+        /// Copies queued bytes into `buf` without taking them.
+        pub async fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.$field.peek(buf).await
+        }
+    };
+}
+
+/// The writing methods of a split half: `write` and `write_all` of the
+/// stream at `self.$field`.
+macro_rules! half_write_methods {
+    ($field:tt) => {
+        /// Writes some bytes; returns how many were taken.
+        pub async fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
+            self.$field.write(buf).await
+        }
+
+        /// Writes all of `buf`, waiting for room as needed.
+        pub async fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
+            self.$field.write_all(buf).await
+        }
+    };
+}
+
+/// The address methods of an owned half: `local_addr` and `peer_addr` of
+/// the stream, returning `$addr`.
+macro_rules! half_addr_methods {
+    ($addr:ty) => {
+        /// The local address.
+        pub fn local_addr(&self) -> std::io::Result<$addr> {
+            self.inner.local_addr()
+        }
+
+        /// The peer's address.
+        pub fn peer_addr(&self) -> std::io::Result<$addr> {
+            self.inner.peer_addr()
         }
     };
 }
@@ -295,61 +377,16 @@ macro_rules! stream_halves {
         }
 
         impl ReadHalf<'_> {
-            /// Reads some bytes; `Ok(0)` is end of stream.
-            pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.0.read(buf).await
-            }
-
-            /// Reads exactly `buf.len()` bytes; end of stream first is
-            /// `UnexpectedEof`.
-            pub async fn read_exact(&self, buf: &mut [u8]) -> std::io::Result<()> {
-                self.0.read_exact(buf).await
-            }
-
-            /// Copies queued bytes into `buf` without taking them.
-            pub async fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.0.peek(buf).await
-            }
+            $crate::stream::half_read_methods!(0);
         }
 
         impl WriteHalf<'_> {
-            /// Writes some bytes; returns how many were taken.
-            pub async fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.write(buf).await
-            }
-
-            /// Writes all of `buf`, waiting for room as needed.
-            pub async fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
-                self.0.write_all(buf).await
-            }
+            $crate::stream::half_write_methods!(0);
         }
 
         impl OwnedReadHalf {
-            /// Reads some bytes; `Ok(0)` is end of stream.
-            pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.inner.read(buf).await
-            }
-
-            /// Reads exactly `buf.len()` bytes; end of stream first is
-            /// `UnexpectedEof`.
-            pub async fn read_exact(&self, buf: &mut [u8]) -> std::io::Result<()> {
-                self.inner.read_exact(buf).await
-            }
-
-            /// Copies queued bytes into `buf` without taking them.
-            pub async fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.inner.peek(buf).await
-            }
-
-            /// The local address.
-            pub fn local_addr(&self) -> std::io::Result<$addr> {
-                self.inner.local_addr()
-            }
-
-            /// The peer's address.
-            pub fn peer_addr(&self) -> std::io::Result<$addr> {
-                self.inner.peer_addr()
-            }
+            $crate::stream::half_read_methods!(inner);
+            $crate::stream::half_addr_methods!($addr);
 
             #[doc = concat!("Puts the halves back together into the [`", stringify!($stream), "`]; fails, returning both, if they came from different streams.")]
             pub fn reunite(self, write: OwnedWriteHalf) -> Result<$stream, ReuniteError> {
@@ -367,30 +404,14 @@ macro_rules! stream_halves {
         }
 
         impl OwnedWriteHalf {
-            /// Writes some bytes; returns how many were taken.
-            pub async fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
-                self.inner.write(buf).await
-            }
-
-            /// Writes all of `buf`, waiting for room as needed.
-            pub async fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
-                self.inner.write_all(buf).await
-            }
+            $crate::stream::half_write_methods!(inner);
 
             /// Shuts down the writing direction now (sends end of stream).
             pub fn shutdown(&self) -> std::io::Result<()> {
                 self.inner.shutdown(std::net::Shutdown::Write)
             }
 
-            /// The local address.
-            pub fn local_addr(&self) -> std::io::Result<$addr> {
-                self.inner.local_addr()
-            }
-
-            /// The peer's address.
-            pub fn peer_addr(&self) -> std::io::Result<$addr> {
-                self.inner.peer_addr()
-            }
+            $crate::stream::half_addr_methods!($addr);
         }
 
         impl Drop for OwnedWriteHalf {
@@ -402,74 +423,14 @@ macro_rules! stream_halves {
             }
         }
 
-        impl futures_io::AsyncRead for ReadHalf<'_> {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::stream::poll_read(&self.0.io, cx, buf)
-            }
-        }
-
-        impl futures_io::AsyncRead for OwnedReadHalf {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::stream::poll_read(&self.inner.io, cx, buf)
-            }
-        }
-
-        impl futures_io::AsyncWrite for WriteHalf<'_> {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::stream::poll_write(&self.0.io, cx, buf)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(self.0.shutdown(std::net::Shutdown::Write))
-            }
-        }
-
-        impl futures_io::AsyncWrite for OwnedWriteHalf {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::stream::poll_write(&self.inner.io, cx, buf)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(self.inner.shutdown(std::net::Shutdown::Write))
-            }
-        }
+        $crate::stream::async_read!(ReadHalf<'_>, 0);
+        $crate::stream::async_read!(OwnedReadHalf, inner);
+        $crate::stream::async_write!(WriteHalf<'_>, 0);
+        $crate::stream::async_write!(OwnedWriteHalf, inner);
     };
 }
 
-pub(crate) use {stream_halves, stream_traits};
+pub(crate) use {
+    async_read, async_write, half_addr_methods, half_read_methods, half_write_methods,
+    stream_halves, stream_methods, stream_traits,
+};

@@ -3,10 +3,9 @@
 //! [`TcpStream::into_split`], [`ReadHalf`]/[`WriteHalf`] from
 //! [`TcpStream::split`]).
 
-use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
 use std::task::{ready, Context, Poll};
 
 use tern_runtime::io::{Direction, IoSource};
@@ -111,27 +110,7 @@ impl TcpListener {
     }
 }
 
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("TcpListener");
-        if let Ok(a) = self.local_addr() {
-            d.field("local", &a);
-        }
-        d.field("fd", &self.as_raw_fd()).finish()
-    }
-}
+crate::socket_traits::socket_traits!(TcpListener);
 
 // ===== impl TcpStream =====
 
@@ -240,27 +219,6 @@ impl TcpStream {
         stream::peek(&self.io, buf).await
     }
 
-    /// Polls to peek (see [`peek`](TcpStream::peek)).
-    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        stream::poll_peek(&self.io, cx, buf)
-    }
-
-    /// Writes some bytes; returns how many were taken.
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        stream::write(&self.io, buf).await
-    }
-
-    /// Writes all of `buf`, waiting for room as needed.
-    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
-        stream::write_all(&self.io, buf).await
-    }
-
-    /// Reads until end of stream, appending to `buf`; returns how many
-    /// bytes were read.
-    pub async fn read_to_end(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        stream::read_to_end(&self.io, buf).await
-    }
-
     /// Splits the stream into owned halves that may live in two tasks (of
     /// this runtime). Dropping the write half sends end of stream;
     /// [`OwnedReadHalf::reunite`] puts them back together.
@@ -279,21 +237,7 @@ impl TcpStream {
         split_owned(self)
     }
 
-    /// Borrows the stream as a read half and a write half, e.g. to hand
-    /// them to two futures joined in one task. (`&TcpStream` reads and
-    /// writes as well; the halves say which direction each side uses.)
-    ///
-    /// With futures-util's `AsyncReadExt` in scope, `stream.split()` picks
-    /// that trait's `split(self)`; write `TcpStream::split(&stream)` then.
-    pub fn split(&self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        split_borrowed(self)
-    }
-
-    /// Shuts down the read, write, or both halves. Shutting down writing
-    /// sends a FIN; reading still works until the peer closes.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        socket::shutdown(self.io.as_fd(), how)
-    }
+    stream::stream_methods!(TcpStream);
 
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
@@ -354,19 +298,6 @@ impl TcpStream {
 }
 
 stream::stream_traits!(TcpStream);
-
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("TcpStream");
-        if let Ok(a) = self.local_addr() {
-            d.field("local", &a);
-        }
-        if let Ok(a) = self.peer_addr() {
-            d.field("peer", &a);
-        }
-        d.field("fd", &self.as_raw_fd()).finish()
-    }
-}
 
 // ===== split halves =====
 

@@ -2,10 +2,9 @@
 //! batched receive and send (`recvmmsg`/`sendmmsg`) in `udp/batch.rs`.
 
 use std::cell::Cell;
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::task::{ready, Context, Poll};
 
 use tern_runtime::io::{Direction, IoSource};
@@ -300,24 +299,4 @@ impl UdpSocket {
     }
 }
 
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("UdpSocket");
-        if let Ok(a) = self.local_addr() {
-            d.field("local", &a);
-        }
-        d.field("fd", &self.as_raw_fd()).finish()
-    }
-}
+crate::socket_traits::socket_traits!(UdpSocket);

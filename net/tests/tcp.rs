@@ -12,6 +12,15 @@ fn any() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
 
+/// A connection over loopback: the client's end and the server's.
+async fn connected() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind(any()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let c = TcpStream::connect(addr).await.unwrap();
+    let (s, _) = listener.accept().await.unwrap();
+    (c, s)
+}
+
 #[tern::test]
 async fn echo_v4_and_v6() {
     for bind in [any(), "[::1]:0".parse().unwrap()] {
@@ -117,10 +126,7 @@ async fn half_close_client_still_reads_reply() {
 
 #[tern::test]
 async fn eof_after_fin_while_peer_keeps_reading() {
-    let listener = TcpListener::bind(any()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let c = TcpStream::connect(addr).await.unwrap();
-    let (s, _) = listener.accept().await.unwrap();
+    let (c, s) = connected().await;
     s.shutdown(Shutdown::Write).unwrap();
     let mut buf = [0u8; 8];
     assert_eq!(c.read(&mut buf).await.unwrap(), 0);
@@ -143,10 +149,7 @@ async fn connect_refused() {
 
 #[tern::test]
 async fn peer_reset_is_connection_reset() {
-    let listener = TcpListener::bind(any()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let c = TcpStream::connect(addr).await.unwrap();
-    let (s, _) = listener.accept().await.unwrap();
+    let (c, s) = connected().await;
     s.set_linger(Some(Duration::ZERO)).unwrap();
     drop(s); // RST
     let mut buf = [0u8; 8];
@@ -156,10 +159,7 @@ async fn peer_reset_is_connection_reset() {
 
 #[tern::test]
 async fn write_after_peer_closed_is_broken_pipe_not_sigpipe() {
-    let listener = TcpListener::bind(any()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let c = TcpStream::connect(addr).await.unwrap();
-    let (s, _) = listener.accept().await.unwrap();
+    let (c, s) = connected().await;
     drop(s);
     let mut kinds = Vec::new();
     for _ in 0..100 {
@@ -282,10 +282,7 @@ async fn bufreader_lines_over_a_stream() {
 /// of the data must not forget that the peer has closed.
 #[tern::test]
 async fn data_then_fin_in_one_edge() {
-    let listener = TcpListener::bind(any()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let c = TcpStream::connect(addr).await.unwrap();
-    let (s, _) = listener.accept().await.unwrap();
+    let (c, s) = connected().await;
     s.write_all(b"abc").await.unwrap();
     s.shutdown(Shutdown::Write).unwrap();
     drop(s);

@@ -229,29 +229,30 @@ impl Command {
     /// Runs the child to completion, capturing stdout and stderr (unless
     /// set otherwise) with stdin empty (unless set).
     pub async fn output(&mut self) -> io::Result<Output> {
-        let (stdin_set, stdout_set, stderr_set) =
-            (self.stdin_set, self.stdout_set, self.stderr_set);
-        if !stdin_set {
-            self.std.stdin(Stdio::null());
-        }
-        if !stdout_set {
-            self.std.stdout(Stdio::piped());
-        }
-        if !stderr_set {
-            self.std.stderr(Stdio::piped());
-        }
+        self.fill_unset_stdio(Stdio::null, Stdio::piped, Stdio::piped);
         let spawned = self.spawn();
         // Back to spawn()'s defaults for later use of this Command.
-        if !stdin_set {
-            self.std.stdin(Stdio::inherit());
-        }
-        if !stdout_set {
-            self.std.stdout(Stdio::inherit());
-        }
-        if !stderr_set {
-            self.std.stderr(Stdio::inherit());
-        }
+        self.fill_unset_stdio(Stdio::inherit, Stdio::inherit, Stdio::inherit);
         spawned?.wait_with_output().await
+    }
+
+    /// Sets stdin, stdout and stderr to what `stdin`, `stdout` and
+    /// `stderr` make, each only where the caller has not set it.
+    fn fill_unset_stdio(
+        &mut self,
+        stdin: fn() -> Stdio,
+        stdout: fn() -> Stdio,
+        stderr: fn() -> Stdio,
+    ) {
+        if !self.stdin_set {
+            self.std.stdin(stdin());
+        }
+        if !self.stdout_set {
+            self.std.stdout(stdout());
+        }
+        if !self.stderr_set {
+            self.std.stderr(stderr());
+        }
     }
 }
 
@@ -573,25 +574,22 @@ impl AsyncWrite for ChildStdin {
     }
 }
 
-impl AsyncRead for ChildStdout {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.0.poll_read(cx, buf)
-    }
+/// `AsyncRead` for the child's output pipes.
+macro_rules! output_pipe_read {
+    ($($ty:ident),*) => {$(
+        impl AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                self.0.poll_read(cx, buf)
+            }
+        }
+    )*};
 }
 
-impl AsyncRead for ChildStderr {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.0.poll_read(cx, buf)
-    }
-}
+output_pipe_read!(ChildStdout, ChildStderr);
 
 macro_rules! pipe_impls {
     ($($ty:ident),*) => {$(

@@ -1,9 +1,8 @@
 //! [`UnixDatagram`].
 
-use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::task::{Context, Poll};
 
@@ -11,7 +10,7 @@ use tern_runtime::io::{Direction, IoSource};
 use tern_runtime::sys::socket::{self, SocketType};
 use tern_runtime::sys::unix;
 
-use super::{abstract_name, ctx, path_name, SocketAddr};
+use super::{abstract_name, bound_socket, ctx, path_name, SocketAddr};
 
 /// A Unix-domain datagram socket.
 ///
@@ -45,9 +44,7 @@ impl UnixDatagram {
     }
 
     fn bind_name(name: &[u8]) -> io::Result<UnixDatagram> {
-        let fd = unix::socket(SocketType::Datagram)?;
-        unix::bind(fd.as_fd(), name).map_err(ctx("bind", name))?;
-        UnixDatagram::from_fd(fd)
+        UnixDatagram::from_fd(bound_socket(SocketType::Datagram, name)?)
     }
 
     /// Creates an unbound socket: it can send, and receive replies only
@@ -187,24 +184,4 @@ impl UnixDatagram {
     }
 }
 
-impl AsRawFd for UnixDatagram {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixDatagram {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-impl fmt::Debug for UnixDatagram {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("UnixDatagram");
-        if let Ok(a) = self.local_addr() {
-            d.field("local", &a);
-        }
-        d.field("fd", &self.as_raw_fd()).finish()
-    }
-}
+crate::socket_traits::socket_traits!(UnixDatagram);

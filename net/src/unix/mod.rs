@@ -24,10 +24,12 @@
 
 use std::fmt;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use tern_runtime::sys::unix::UnixAddr;
+use tern_runtime::sys::socket::SocketType;
+use tern_runtime::sys::unix::{self, UnixAddr};
 
 mod datagram;
 mod stream;
@@ -126,4 +128,12 @@ fn describe(name: &[u8]) -> String {
 /// Adds the operation and the name to an error.
 fn ctx<'a>(op: &'a str, name: &'a [u8]) -> impl FnOnce(io::Error) -> io::Error + 'a {
     move |e| io::Error::new(e.kind(), format!("{op} unix {}: {e}", describe(name)))
+}
+
+/// A new Unix-domain socket of type `ty` bound to `name` (`sun_path`
+/// bytes); a failed bind names `name`.
+fn bound_socket(ty: SocketType, name: &[u8]) -> io::Result<OwnedFd> {
+    let fd = unix::socket(ty)?;
+    unix::bind(fd.as_fd(), name).map_err(ctx("bind", name))?;
+    Ok(fd)
 }

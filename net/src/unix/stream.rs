@@ -1,9 +1,7 @@
 //! [`UnixListener`], [`UnixStream`] and the stream's split halves.
 
-use std::fmt;
 use std::io;
-use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::task::{ready, Context, Poll};
 
@@ -11,7 +9,7 @@ use tern_runtime::io::{Direction, IoSource};
 use tern_runtime::sys::socket::{self, SocketType};
 use tern_runtime::sys::unix;
 
-use super::{abstract_name, ctx, path_name, SocketAddr};
+use super::{abstract_name, bound_socket, ctx, path_name, SocketAddr};
 use crate::stream;
 
 /// Backlog of listening sockets.
@@ -63,8 +61,7 @@ impl UnixListener {
     }
 
     fn bind_name(name: &[u8]) -> io::Result<UnixListener> {
-        let fd = unix::socket(SocketType::Stream)?;
-        unix::bind(fd.as_fd(), name).map_err(ctx("bind", name))?;
+        let fd = bound_socket(SocketType::Stream, name)?;
         socket::listen(fd.as_fd(), BACKLOG).map_err(ctx("listen", name))?;
         Ok(UnixListener {
             io: IoSource::new(fd)?,
@@ -99,27 +96,7 @@ impl UnixListener {
     }
 }
 
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("UnixListener");
-        if let Ok(a) = self.local_addr() {
-            d.field("local", &a);
-        }
-        d.field("fd", &self.as_raw_fd()).finish()
-    }
-}
+crate::socket_traits::socket_traits!(UnixListener);
 
 // ===== impl UnixStream =====
 
@@ -216,27 +193,6 @@ impl UnixStream {
         stream::peek(&self.io, buf).await
     }
 
-    /// Polls to peek (see [`peek`](UnixStream::peek)).
-    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        stream::poll_peek(&self.io, cx, buf)
-    }
-
-    /// Writes some bytes; returns how many were taken.
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        stream::write(&self.io, buf).await
-    }
-
-    /// Writes all of `buf`, waiting for room as needed.
-    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
-        stream::write_all(&self.io, buf).await
-    }
-
-    /// Reads until end of stream, appending to `buf`; returns how many
-    /// bytes were read.
-    pub async fn read_to_end(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        stream::read_to_end(&self.io, buf).await
-    }
-
     /// Splits the stream into owned halves that may live in two tasks (of
     /// this runtime); dropping the write half sends end of stream.
     ///
@@ -255,17 +211,7 @@ impl UnixStream {
         split_owned(self)
     }
 
-    /// Borrows the stream as a read half and a write half (see
-    /// [`TcpStream::split`](crate::TcpStream::split) for a name clash with
-    /// futures-util).
-    pub fn split(&self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        split_borrowed(self)
-    }
-
-    /// Shuts down the read, write, or both halves.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        socket::shutdown(self.io.as_fd(), how)
-    }
+    stream::stream_methods!(UnixStream);
 
     /// The local address (unnamed unless the socket was bound).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -292,19 +238,6 @@ impl UnixStream {
 }
 
 stream::stream_traits!(UnixStream);
-
-impl fmt::Debug for UnixStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("UnixStream");
-        if let Ok(a) = self.local_addr() {
-            d.field("local", &a);
-        }
-        if let Ok(a) = self.peer_addr() {
-            d.field("peer", &a);
-        }
-        d.field("fd", &self.as_raw_fd()).finish()
-    }
-}
 
 // ===== split halves =====
 

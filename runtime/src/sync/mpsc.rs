@@ -144,28 +144,23 @@ impl<T> Chan<T> {
         // A receiver whose channel always has messages yields like a task
         // whose I/O is always ready (the cooperative budget).
         std::task::ready!(crate::context::poll_budget(cx));
-        let mut st = self.lock();
-        match st.queue.pop_front() {
-            Some(v) => {
-                let waker = st.free_slot();
-                drop(st);
-                if let Some(w) = waker {
-                    w.wake();
-                }
-                Poll::Ready(Some(v))
-            }
-            None if st.senders == 0 || st.closed => Poll::Ready(None),
-            None => {
-                match &mut st.rx_waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    slot => *slot = Some(cx.waker().clone()),
-                }
-                Poll::Pending
-            }
+        let mut st = match self.pop() {
+            Ok(v) => return Poll::Ready(Some(v)),
+            Err(st) => st,
+        };
+        if st.senders == 0 || st.closed {
+            return Poll::Ready(None);
         }
+        match &mut st.rx_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
-    fn try_recv(&self) -> Result<T, TryRecvError> {
+    /// Takes the oldest message, waking a sender that waits for the slot it
+    /// frees; an empty queue gives the lock back.
+    fn pop(&self) -> Result<T, MutexGuard<'_, State<T>>> {
         let mut st = self.lock();
         match st.queue.pop_front() {
             Some(v) => {
@@ -176,8 +171,15 @@ impl<T> Chan<T> {
                 }
                 Ok(v)
             }
-            None if st.senders == 0 || st.closed => Err(TryRecvError::Disconnected),
-            None => Err(TryRecvError::Empty),
+            None => Err(st),
+        }
+    }
+
+    fn try_recv(&self) -> Result<T, TryRecvError> {
+        match self.pop() {
+            Ok(v) => Ok(v),
+            Err(st) if st.senders == 0 || st.closed => Err(TryRecvError::Disconnected),
+            Err(_) => Err(TryRecvError::Empty),
         }
     }
 
@@ -267,28 +269,37 @@ impl<T> Sender<T> {
     }
 }
 
-impl<T> Clone for Sender<T> {
-    fn clone(&self) -> Sender<T> {
-        self.chan.add_sender();
-        Sender {
-            chan: self.chan.clone(),
+/// `Clone` (one more sender), `Drop` (one fewer: the last wakes the
+/// receiver, which then sees the end of the channel) and `Debug` for a sender type `$t` with a `chan: Arc<Chan<T>>`
+/// field and an `is_closed` method.
+macro_rules! sender_traits {
+    ($t:ident) => {
+        impl<T> Clone for $t<T> {
+            fn clone(&self) -> $t<T> {
+                self.chan.add_sender();
+                $t {
+                    chan: self.chan.clone(),
+                }
+            }
         }
-    }
+
+        impl<T> Drop for $t<T> {
+            fn drop(&mut self) {
+                self.chan.drop_sender()
+            }
+        }
+
+        impl<T> fmt::Debug for $t<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(concat!("mpsc::", stringify!($t)))
+                    .field("closed", &self.is_closed())
+                    .finish()
+            }
+        }
+    };
 }
 
-impl<T> Drop for Sender<T> {
-    fn drop(&mut self) {
-        self.chan.drop_sender()
-    }
-}
-
-impl<T> fmt::Debug for Sender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("mpsc::Sender")
-            .field("closed", &self.is_closed())
-            .finish()
-    }
-}
+sender_traits!(Sender);
 
 /// The future of [`Sender::send`].
 #[must_use = "futures do nothing unless polled"]
@@ -462,28 +473,7 @@ impl<T> UnboundedSender<T> {
     }
 }
 
-impl<T> Clone for UnboundedSender<T> {
-    fn clone(&self) -> UnboundedSender<T> {
-        self.chan.add_sender();
-        UnboundedSender {
-            chan: self.chan.clone(),
-        }
-    }
-}
-
-impl<T> Drop for UnboundedSender<T> {
-    fn drop(&mut self) {
-        self.chan.drop_sender()
-    }
-}
-
-impl<T> fmt::Debug for UnboundedSender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("mpsc::UnboundedSender")
-            .field("closed", &self.is_closed())
-            .finish()
-    }
-}
+sender_traits!(UnboundedSender);
 
 /// The receiving half of an unbounded channel.
 pub struct UnboundedReceiver<T> {

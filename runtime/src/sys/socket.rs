@@ -113,8 +113,7 @@ fn from_storage(st: &libc::sockaddr_storage, len: libc::socklen_t) -> io::Result
 }
 
 fn empty_storage() -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
-    let st: libc::sockaddr_storage = unsafe { MaybeUninit::zeroed().assume_init() };
+    let st = libc::sockaddr_storage::zeroed();
     (st, size_of::<libc::sockaddr_storage>() as libc::socklen_t)
 }
 
@@ -165,18 +164,7 @@ pub fn listen(fd: BorrowedFd<'_>, backlog: i32) -> io::Result<()> {
 
 /// `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`.
 pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SocketAddr)> {
-    let (mut st, mut len) = empty_storage();
-    // SAFETY: `st` and `len` are live; the kernel writes at most `len` bytes into `st`.
-    let new = syscall!(unsafe {
-        libc::accept4(
-            fd.as_raw_fd(),
-            (&mut st as *mut libc::sockaddr_storage).cast(),
-            &mut len,
-            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-        )
-    })?;
-    // SAFETY: accept4 returned a fresh descriptor nothing else owns.
-    let new = unsafe { OwnedFd::from_raw_fd(new) };
+    let (new, st, len) = accept_into::<libc::sockaddr_storage>(fd)?;
     let addr = from_storage(&st, len)?;
     Ok((new, addr))
 }
@@ -184,14 +172,28 @@ pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SocketAddr)> {
 /// `sendto(2)` with `MSG_NOSIGNAL`.
 pub fn send_to(fd: BorrowedFd<'_>, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
     let (raw, len) = to_raw(addr);
-    // SAFETY: `buf` and `raw` are live for the call and only read.
+    send_to_raw(fd, buf, &raw, len)
+}
+
+/// `sendto(2)` with `MSG_NOSIGNAL` to the socket address `addr` (a
+/// `sockaddr_*` value), of which the first `len` bytes count; shared with
+/// sys::unix.
+pub(super) fn send_to_raw<A>(
+    fd: BorrowedFd<'_>,
+    buf: &[u8],
+    addr: &A,
+    len: libc::socklen_t,
+) -> io::Result<usize> {
+    let len = len.min(size_of::<A>() as libc::socklen_t);
+    // SAFETY: `buf` and `addr` are live for the call and only read; the
+    // kernel reads at most `len` bytes of `addr`, no more than it has.
     let n = syscall!(unsafe {
         libc::sendto(
             fd.as_raw_fd(),
             buf.as_ptr().cast(),
             buf.len(),
             libc::MSG_NOSIGNAL,
-            (&raw as *const RawAddr).cast(),
+            (addr as *const A).cast(),
             len,
         )
     })?;
@@ -392,30 +394,76 @@ pub fn send_batch(
 
 /// `getsockname(2)`.
 pub fn local_addr(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
-    let (mut st, mut len) = empty_storage();
-    // SAFETY: `st` and `len` are live; the kernel writes at most `len` bytes into `st`.
-    syscall!(unsafe {
-        libc::getsockname(
-            fd.as_raw_fd(),
-            (&mut st as *mut libc::sockaddr_storage).cast(),
-            &mut len,
-        )
-    })?;
+    let (st, len) = get_name::<libc::sockaddr_storage>(fd, libc::getsockname)?;
     from_storage(&st, len)
 }
 
 /// `getpeername(2)`.
 pub fn peer_addr(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
-    let (mut st, mut len) = empty_storage();
-    // SAFETY: `st` and `len` are live; the kernel writes at most `len` bytes into `st`.
-    syscall!(unsafe {
-        libc::getpeername(
+    let (st, len) = get_name::<libc::sockaddr_storage>(fd, libc::getpeername)?;
+    from_storage(&st, len)
+}
+
+// ===== address buffers, shared with sys::unix =====
+
+/// A `sockaddr_*` type the kernel may fill in: plain old data for which
+/// every byte pattern, all-zero included, is a valid value.
+///
+/// # Safety
+///
+/// Implement it only for such types.
+pub(super) unsafe trait AddrBuf: Sized {
+    /// The all-zero value.
+    fn zeroed() -> Self {
+        // SAFETY: the trait's contract: all-zero is a valid value.
+        unsafe { MaybeUninit::zeroed().assume_init() }
+    }
+}
+
+// SAFETY: sockaddr_storage is plain old data (integers and byte arrays).
+unsafe impl AddrBuf for libc::sockaddr_storage {}
+
+// SAFETY: sockaddr_un is plain old data (an integer and a byte array).
+unsafe impl AddrBuf for libc::sockaddr_un {}
+
+/// The signature of `getsockname(2)` and `getpeername(2)`.
+pub(super) type GetName =
+    unsafe extern "C" fn(libc::c_int, *mut libc::sockaddr, *mut libc::socklen_t) -> libc::c_int;
+
+/// Calls `get` (`getsockname` or `getpeername`) on `fd`: the address it
+/// wrote and its length.
+pub(super) fn get_name<A: AddrBuf>(
+    fd: BorrowedFd<'_>,
+    get: GetName,
+) -> io::Result<(A, libc::socklen_t)> {
+    let mut addr = A::zeroed();
+    let mut len = size_of::<A>() as libc::socklen_t;
+    // SAFETY: `addr` and `len` are live; the kernel writes at most `len`
+    // bytes into `addr`, and any bytes make a valid `A` (AddrBuf).
+    syscall!(unsafe { get(fd.as_raw_fd(), (&mut addr as *mut A).cast(), &mut len) })?;
+    Ok((addr, len))
+}
+
+/// `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`: the new descriptor,
+/// and the peer's address and its length.
+pub(super) fn accept_into<A: AddrBuf>(
+    fd: BorrowedFd<'_>,
+) -> io::Result<(OwnedFd, A, libc::socklen_t)> {
+    let mut addr = A::zeroed();
+    let mut len = size_of::<A>() as libc::socklen_t;
+    // SAFETY: `addr` and `len` are live; the kernel writes at most `len`
+    // bytes into `addr`, and any bytes make a valid `A` (AddrBuf).
+    let new = syscall!(unsafe {
+        libc::accept4(
             fd.as_raw_fd(),
-            (&mut st as *mut libc::sockaddr_storage).cast(),
+            (&mut addr as *mut A).cast(),
             &mut len,
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
         )
     })?;
-    from_storage(&st, len)
+    // SAFETY: accept4 returned a fresh descriptor nothing else owns.
+    let new = unsafe { OwnedFd::from_raw_fd(new) };
+    Ok((new, addr, len))
 }
 
 /// Socket options tern sets or reads.

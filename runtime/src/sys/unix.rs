@@ -9,10 +9,10 @@
 //! [`socket`](super::socket), which does not depend on the family.
 
 use std::io;
-use std::mem::{offset_of, size_of, MaybeUninit};
+use std::mem::{offset_of, size_of};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use super::socket::SocketType;
+use super::socket::{self, AddrBuf, SocketType};
 
 /// A Unix-domain socket address as the kernel reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -51,17 +51,12 @@ pub fn pair(kind: SocketType) -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-fn empty_un() -> libc::sockaddr_un {
-    // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
-    unsafe { MaybeUninit::zeroed().assume_init() }
-}
-
 /// Builds the `sockaddr_un` for `name`: a path's bytes, or NUL and an
 /// abstract name. A path must be non-empty, free of NUL bytes and shorter
 /// than `sun_path` (107 bytes); an abstract name fits in 107 bytes after
 /// its NUL. Violations are `InvalidInput`.
 fn to_raw(name: &[u8]) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
-    let mut un = empty_un();
+    let mut un = libc::sockaddr_un::zeroed();
     un.sun_family = libc::AF_UNIX as libc::sa_family_t;
     let abstract_name = name.first() == Some(&0);
     let invalid = |why: &str| io::Error::new(io::ErrorKind::InvalidInput, why.to_string());
@@ -131,72 +126,31 @@ pub fn connect(fd: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
 
 /// `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`.
 pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, UnixAddr)> {
-    let mut un = empty_un();
-    let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
-    // SAFETY: `un` and `len` are live; the kernel writes at most `len` bytes into `un`.
-    let new = syscall!(unsafe {
-        libc::accept4(
-            fd.as_raw_fd(),
-            (&mut un as *mut libc::sockaddr_un).cast(),
-            &mut len,
-            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-        )
-    })?;
-    // SAFETY: accept4 returned a fresh descriptor nothing else owns.
-    let new = unsafe { OwnedFd::from_raw_fd(new) };
+    let (new, un, len) = socket::accept_into::<libc::sockaddr_un>(fd)?;
     Ok((new, from_raw(&un, len)))
 }
 
 /// `getsockname(2)`.
 pub fn local_addr(fd: BorrowedFd<'_>) -> io::Result<UnixAddr> {
-    let mut un = empty_un();
-    let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
-    // SAFETY: `un` and `len` are live; the kernel writes at most `len` bytes into `un`.
-    syscall!(unsafe {
-        libc::getsockname(
-            fd.as_raw_fd(),
-            (&mut un as *mut libc::sockaddr_un).cast(),
-            &mut len,
-        )
-    })?;
+    let (un, len) = socket::get_name::<libc::sockaddr_un>(fd, libc::getsockname)?;
     Ok(from_raw(&un, len))
 }
 
 /// `getpeername(2)`.
 pub fn peer_addr(fd: BorrowedFd<'_>) -> io::Result<UnixAddr> {
-    let mut un = empty_un();
-    let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
-    // SAFETY: `un` and `len` are live; the kernel writes at most `len` bytes into `un`.
-    syscall!(unsafe {
-        libc::getpeername(
-            fd.as_raw_fd(),
-            (&mut un as *mut libc::sockaddr_un).cast(),
-            &mut len,
-        )
-    })?;
+    let (un, len) = socket::get_name::<libc::sockaddr_un>(fd, libc::getpeername)?;
     Ok(from_raw(&un, len))
 }
 
 /// `sendto(2)` with `MSG_NOSIGNAL` to `name`.
 pub fn send_to(fd: BorrowedFd<'_>, buf: &[u8], name: &[u8]) -> io::Result<usize> {
     let (un, len) = to_raw(name)?;
-    // SAFETY: `buf` and `un` are live for the call and only read.
-    let n = syscall!(unsafe {
-        libc::sendto(
-            fd.as_raw_fd(),
-            buf.as_ptr().cast(),
-            buf.len(),
-            libc::MSG_NOSIGNAL,
-            (&un as *const libc::sockaddr_un).cast(),
-            len,
-        )
-    })?;
-    Ok(n as usize)
+    socket::send_to_raw(fd, buf, &un, len)
 }
 
 /// `recvfrom(2)`: one datagram and its sender's address.
 pub fn recv_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, UnixAddr)> {
-    let mut un = empty_un();
+    let mut un = libc::sockaddr_un::zeroed();
     let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf` and at most `len` into `un`.
     let n = syscall!(unsafe {
@@ -225,7 +179,7 @@ mod tests {
         );
         let (un, len) = to_raw(b"\0tern").unwrap();
         assert_eq!(from_raw(&un, len), UnixAddr::Abstract(b"tern".to_vec()));
-        let un = empty_un();
+        let un = libc::sockaddr_un::zeroed();
         assert_eq!(from_raw(&un, 2), UnixAddr::Unnamed);
     }
 
