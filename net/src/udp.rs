@@ -213,7 +213,10 @@ impl UdpSocket {
         socket::disconnect(fd).map_err(|e| {
             io::Error::new(
                 e.kind(),
-                format!("disconnect udp fd {}: {e}", fd.as_raw_fd()),
+                format!(
+                    "disconnect udp fd {}: {e}",
+                    std::os::fd::AsRawFd::as_raw_fd(&fd)
+                ),
             )
         })?;
         self.peer.set(None);
