@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use crate::dns_server::DnsServer;
 use crate::harness::{median, metric, run_interleaved, Case, Outcome, Rep, Summary};
-use crate::report::{Better, Cell, Metric, Target};
+use crate::report::{Better, Metric, Reading, Target};
 use crate::rt::{Rt, Tokio};
 use crate::Ctx;
 
@@ -212,12 +212,12 @@ fn measure(
                 Ok(_) => {
                     // The first value is the warm-up's.
                     let reps: Vec<f64> = cpu.borrow().iter().skip(1).copied().collect();
-                    Cell::Value {
+                    Reading::Value {
                         value: median(&reps),
                         reps,
                     }
                 }
-                Err(e) => Cell::Skipped(e.clone()),
+                Err(e) => Reading::Skipped(e.clone()),
             };
             m.set(col, cell);
         }
@@ -359,22 +359,22 @@ fn syscalls(
     );
     for ((col, _), (_, res)) in CLIENTS.iter().zip(outcomes) {
         let cell = match (res, &counter, *col) {
-            (Err(e), _, _) => Cell::Skipped(e.clone()),
-            (_, Err(why), _) => Cell::Skipped(why.clone()),
-            (_, _, "glibc") => Cell::Skipped("runs in its own child; not counted".into()),
+            (Err(e), _, _) => Reading::Skipped(e.clone()),
+            (_, Err(why), _) => Reading::Skipped(why.clone()),
+            (_, _, "glibc") => Reading::Skipped("runs in its own child; not counted".into()),
             (_, Ok(counter), _) => {
                 let per_lookup = counter.count(col, server, inflight, 0).and_then(|base| {
                     let full = counter.count(col, server, inflight, n)?;
                     Ok(full.saturating_sub(base) as f64 / n as f64)
                 });
                 match per_lookup {
-                    Ok(v) => Cell::Value {
+                    Ok(v) => Reading::Value {
                         value: v,
                         reps: vec![v],
                     },
                     Err(e) => {
                         notes.push(format!("dns: syscalls of {col}: {e}"));
-                        Cell::Skipped(e)
+                        Reading::Skipped(e)
                     }
                 }
             }

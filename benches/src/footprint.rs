@@ -17,7 +17,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::harness::{metric, run_interleaved, Case, Rep, Summary};
-use crate::report::{Better, Cell, Metric};
+use crate::report::{Better, Metric, Reading};
 use crate::Ctx;
 
 const GROUP: &str = "footprint";
@@ -63,8 +63,8 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
     );
     if ctx.quick {
         let why = "not built in --quick mode".to_string();
-        size.set("tern", Cell::Skipped(why.clone()));
-        size.set("tokio-hickory", Cell::Skipped(why));
+        size.set("tern", Reading::Skipped(why.clone()));
+        size.set("tokio-hickory", Reading::Skipped(why));
     } else {
         match target_dir() {
             Some(dir) => {
@@ -88,7 +88,7 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
             None => {
                 size.set(
                     "tern",
-                    Cell::Skipped("cannot find the target directory".into()),
+                    Reading::Skipped("cannot find the target directory".into()),
                 );
             }
         }
@@ -99,8 +99,8 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
     if ctx.quick {
         let mut m = Metric::new(GROUP, name, "s", Better::Lower);
         let why = "not built in --quick mode".to_string();
-        m.set("tern", Cell::Skipped(why.clone()));
-        m.set("tokio-hickory", Cell::Skipped(why));
+        m.set("tern", Reading::Skipped(why.clone()));
+        m.set("tokio-hickory", Reading::Skipped(why));
         out.push(m);
     } else {
         let mut cases = [
@@ -203,7 +203,7 @@ fn build_in(dir: &Path, deps: &str, main: &str) -> Result<Rep, String> {
     Ok(Rep::value(secs))
 }
 
-fn count_deps(pkgs: &[&str]) -> Cell {
+fn count_deps(pkgs: &[&str]) -> Reading {
     let out = cargo()
         .args([
             "tree",
@@ -228,23 +228,23 @@ fn count_deps(pkgs: &[&str]) -> Cell {
             names.sort_unstable();
             names.dedup();
             let n = names.len() as f64;
-            Cell::Value {
+            Reading::Value {
                 value: n,
                 reps: vec![n],
             }
         }
-        Ok(o) => Cell::Skipped(format!(
+        Ok(o) => Reading::Skipped(format!(
             "cargo tree failed: {}",
             String::from_utf8_lossy(&o.stderr)
                 .lines()
                 .last()
                 .unwrap_or("")
         )),
-        Err(e) => Cell::Skipped(format!("cannot run cargo: {e}")),
+        Err(e) => Reading::Skipped(format!("cannot run cargo: {e}")),
     }
 }
 
-fn stripped_size(target: &Path, build_args: &[&str], artifact: &str) -> Cell {
+fn stripped_size(target: &Path, build_args: &[&str], artifact: &str) -> Reading {
     eprintln!("   building {} (release)", build_args.join(" "));
     let status = cargo()
         .args(["build", "--release", "--quiet"])
@@ -254,28 +254,28 @@ fn stripped_size(target: &Path, build_args: &[&str], artifact: &str) -> Cell {
     match status {
         Ok(s) if s.success() => {}
         Ok(s) => {
-            return Cell::Skipped(format!("cargo build {} failed ({s})", build_args.join(" ")))
+            return Reading::Skipped(format!("cargo build {} failed ({s})", build_args.join(" ")))
         }
-        Err(e) => return Cell::Skipped(format!("cannot run cargo: {e}")),
+        Err(e) => return Reading::Skipped(format!("cannot run cargo: {e}")),
     }
     let bin = target.join(artifact);
     let copy = std::env::temp_dir().join(format!("tern-bench-strip-{}", std::process::id()));
     if let Err(e) = std::fs::copy(&bin, &copy) {
-        return Cell::Skipped(format!("{}: {e}", bin.display()));
+        return Reading::Skipped(format!("{}: {e}", bin.display()));
     }
     let res = match Command::new("strip").arg(&copy).status() {
         Ok(s) if s.success() => match std::fs::metadata(&copy) {
             Ok(m) => {
                 let kib = m.len() as f64 / 1024.0;
-                Cell::Value {
+                Reading::Value {
                     value: kib,
                     reps: vec![kib],
                 }
             }
-            Err(e) => Cell::Skipped(format!("stat: {e}")),
+            Err(e) => Reading::Skipped(format!("stat: {e}")),
         },
-        Ok(s) => Cell::Skipped(format!("strip failed ({s})")),
-        Err(e) => Cell::Skipped(format!("strip not available: {e}")),
+        Ok(s) => Reading::Skipped(format!("strip failed ({s})")),
+        Err(e) => Reading::Skipped(format!("strip not available: {e}")),
     };
     let _ = std::fs::remove_file(&copy);
     res

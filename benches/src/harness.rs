@@ -1,7 +1,7 @@
 //! Interleaved repetitions: warm up every runtime once, then run
 //! tern, tokio, smol, tern, tokio, smol, ... and summarize each column.
 
-use crate::report::{Better, Cell, Metric, Target};
+use crate::report::{Better, Metric, Reading, Target};
 
 /// What one repetition of one case measured.
 #[derive(Clone, Debug, Default)]
@@ -106,7 +106,7 @@ pub fn metric(
             Ok(reps) if !reps.is_empty() => match summary {
                 Summary::MedianOfReps => {
                     let vals: Vec<f64> = reps.iter().map(|r| r.value).collect();
-                    Cell::Value {
+                    Reading::Value {
                         value: median(&vals),
                         reps: vals,
                     }
@@ -118,14 +118,14 @@ pub fn metric(
                         .collect();
                     let per_rep: Vec<f64> =
                         reps.iter().map(|r| percentile(&r.samples, p)).collect();
-                    Cell::Value {
+                    Reading::Value {
                         value: percentile(&all, p),
                         reps: per_rep,
                     }
                 }
             },
-            Ok(_) => Cell::Skipped("no repetitions ran".into()),
-            Err(e) => Cell::Skipped(e.clone()),
+            Ok(_) => Reading::Skipped("no repetitions ran".into()),
+            Err(e) => Reading::Skipped(e.clone()),
         };
         m.set(col, cell);
     }

@@ -72,7 +72,7 @@ impl Target {
 
 /// One column's result.
 #[derive(Clone, Debug)]
-pub enum Cell {
+pub enum Reading {
     /// The summary value and the per-repetition values it came from.
     Value {
         /// The number shown in the table.
@@ -96,7 +96,7 @@ pub struct Metric {
     /// Direction of improvement.
     pub better: Better,
     /// Results per column id.
-    pub cells: Vec<(&'static str, Cell)>,
+    pub cells: Vec<(&'static str, Reading)>,
     /// The goal tern is held to, if any.
     pub target: Option<Target>,
 }
@@ -134,7 +134,7 @@ impl Metric {
     }
 
     /// Adds a column's value.
-    pub fn set(&mut self, col: &'static str, cell: Cell) {
+    pub fn set(&mut self, col: &'static str, cell: Reading) {
         self.cells.retain(|(c, _)| *c != col);
         self.cells.push((col, cell));
     }
@@ -142,7 +142,7 @@ impl Metric {
     /// The value of a column, if measured.
     pub fn value(&self, col: &str) -> Option<f64> {
         self.cells.iter().find_map(|(c, cell)| match cell {
-            Cell::Value { value, .. } if *c == col => Some(*value),
+            Reading::Value { value, .. } if *c == col => Some(*value),
             _ => None,
         })
     }
@@ -150,7 +150,9 @@ impl Metric {
     /// The best peer column and its value.
     pub fn best_peer(&self) -> Option<(&'static str, f64)> {
         let peers = self.cells.iter().filter_map(|(c, cell)| match cell {
-            Cell::Value { value, .. } if *c != "tern" && !FLOORS.contains(c) => Some((*c, *value)),
+            Reading::Value { value, .. } if *c != "tern" && !FLOORS.contains(c) => {
+                Some((*c, *value))
+            }
             _ => None,
         });
         match self.better {
@@ -215,6 +217,17 @@ impl Report {
     /// The report as markdown: header, one table per group, targets, notes.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
+        self.write_header(&mut out);
+        for group in &self.groups {
+            self.write_group(&mut out, group);
+        }
+        self.write_targets(&mut out);
+        self.write_notes(&mut out);
+        out
+    }
+
+    /// The run's header lines (machine, build, repetitions).
+    fn write_header(&self, out: &mut String) {
         for (k, v) in &self.header {
             let _ = writeln!(out, "- {k}: {v}");
         }
@@ -228,77 +241,94 @@ impl Report {
                 ""
             }
         );
-        for group in &self.groups {
-            let rows: Vec<&Metric> = self.metrics.iter().filter(|m| m.group == *group).collect();
-            if rows.is_empty() {
-                continue;
+    }
+
+    /// The columns `group`'s table shows, in order.
+    fn columns(group: &str, rows: &[&Metric]) -> Vec<&'static str> {
+        let mut cols: Vec<&'static str> = vec!["tern", "tokio", "smol"];
+        if group == "footprint" || group == "thread-per-core" {
+            cols = vec!["tern"];
+        }
+        for (id, _) in COLUMNS {
+            if !cols.contains(id) && rows.iter().any(|m| m.cells.iter().any(|(c, _)| c == id)) {
+                cols.push(id);
             }
-            let mut cols: Vec<&str> = vec!["tern", "tokio", "smol"];
-            if *group == "footprint" || *group == "thread-per-core" {
-                cols = vec!["tern"];
-            }
-            for (id, _) in COLUMNS {
-                if !cols.contains(id) && rows.iter().any(|m| m.cells.iter().any(|(c, _)| c == id)) {
-                    cols.push(id);
-                }
-            }
-            if *group == "dns" {
-                cols.retain(|c| rows.iter().any(|m| m.cells.iter().any(|(x, _)| x == c)));
-            }
-            let _ = writeln!(out, "\n### {group}\n");
-            let _ = write!(out, "| metric |");
+        }
+        if group == "dns" {
+            cols.retain(|c| rows.iter().any(|m| m.cells.iter().any(|(x, _)| x == c)));
+        }
+        cols
+    }
+
+    /// One group's table.
+    fn write_group(&self, out: &mut String, group: &str) {
+        let rows: Vec<&Metric> = self.metrics.iter().filter(|m| m.group == group).collect();
+        if rows.is_empty() {
+            return;
+        }
+        let cols = Report::columns(group, &rows);
+        let _ = writeln!(out, "\n### {group}\n");
+        let _ = write!(out, "| metric |");
+        for c in &cols {
+            let _ = write!(out, " {} |", display_name(c));
+        }
+        let _ = writeln!(out, " ratio tern/best peer |");
+        let _ = write!(out, "|---|");
+        for _ in &cols {
+            let _ = write!(out, "---:|");
+        }
+        let _ = writeln!(out, "---:|");
+        for m in rows {
+            let _ = write!(out, "| {} ({}) |", m.name, m.unit);
             for c in &cols {
-                let _ = write!(out, " {} |", display_name(c));
-            }
-            let _ = writeln!(out, " ratio tern/best peer |");
-            let _ = write!(out, "|---|");
-            for _ in &cols {
-                let _ = write!(out, "---:|");
-            }
-            let _ = writeln!(out, "---:|");
-            for m in rows {
-                let _ = write!(out, "| {} ({}) |", m.name, m.unit);
-                for c in &cols {
-                    let cell = m.cells.iter().find(|(x, _)| x == c).map(|(_, cell)| cell);
-                    let s = match cell {
-                        Some(Cell::Value { value, .. }) => fmt_value(*value),
-                        Some(Cell::Skipped(_)) => "skipped".to_string(),
-                        None => "—".to_string(),
-                    };
-                    let _ = write!(out, " {s} |");
-                }
-                let ratio = match (m.ratio(), m.best_peer()) {
-                    (Some(r), Some((p, _))) => format!("{r:.2} (vs {p})"),
-                    _ => "—".to_string(),
+                let cell = m.cells.iter().find(|(x, _)| x == c).map(|(_, cell)| cell);
+                let s = match cell {
+                    Some(Reading::Value { value, .. }) => fmt_value(*value),
+                    Some(Reading::Skipped(_)) => "skipped".to_string(),
+                    None => "—".to_string(),
                 };
-                let _ = writeln!(out, " {ratio} |");
+                let _ = write!(out, " {s} |");
             }
+            let ratio = match (m.ratio(), m.best_peer()) {
+                (Some(r), Some((p, _))) => format!("{r:.2} (vs {p})"),
+                _ => "—".to_string(),
+            };
+            let _ = writeln!(out, " {ratio} |");
         }
+    }
+
+    /// The targets table: each goal and whether this run met it.
+    fn write_targets(&self, out: &mut String) {
         let targets: Vec<&Metric> = self.metrics.iter().filter(|m| m.target.is_some()).collect();
-        if !targets.is_empty() {
-            let _ = writeln!(
-                out,
-                "\n### targets\n\n| metric | target | tern | result |\n|---|---|---:|---|"
-            );
-            for m in targets {
-                let t = m
-                    .target
-                    .as_ref()
-                    .map(|t| t.describe(m.unit))
-                    .unwrap_or_default();
-                let v = m.value("tern").map_or("—".to_string(), fmt_value);
-                let res = match m.target_met() {
-                    Some(true) => "met",
-                    Some(false) => "MISSED",
-                    None => "n/a",
-                };
-                let _ = writeln!(out, "| {} ({}) | {t} | {v} | {res} |", m.name, m.unit);
-            }
+        if targets.is_empty() {
+            return;
         }
+        let _ = writeln!(
+            out,
+            "\n### targets\n\n| metric | target | tern | result |\n|---|---|---:|---|"
+        );
+        for m in targets {
+            let t = m
+                .target
+                .as_ref()
+                .map(|t| t.describe(m.unit))
+                .unwrap_or_default();
+            let v = m.value("tern").map_or("—".to_string(), fmt_value);
+            let res = match m.target_met() {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "n/a",
+            };
+            let _ = writeln!(out, "| {} ({}) | {t} | {v} | {res} |", m.name, m.unit);
+        }
+    }
+
+    /// Notes, then every skipped cell with its reason.
+    fn write_notes(&self, out: &mut String) {
         let mut skipped: Vec<String> = Vec::new();
         for m in &self.metrics {
             for (c, cell) in &m.cells {
-                if let Cell::Skipped(why) = cell {
+                if let Reading::Skipped(why) = cell {
                     let line = format!("{} / {}: skipped: {why}", m.group, display_name(c));
                     if !skipped.contains(&line) {
                         skipped.push(line);
@@ -312,7 +342,6 @@ impl Report {
                 let _ = writeln!(out, "- {n}");
             }
         }
-        out
     }
 
     /// The report as JSON (schema `tern-bench/1`, see `benches/README.md`).
@@ -348,7 +377,7 @@ impl Report {
                     o.push_str(", ");
                 }
                 match cell {
-                    Cell::Value { value, reps } => {
+                    Reading::Value { value, reps } => {
                         let reps: Vec<String> = reps.iter().map(|v| json_num(*v)).collect();
                         let _ = write!(
                             o,
@@ -358,7 +387,7 @@ impl Report {
                             reps.join(", ")
                         );
                     }
-                    Cell::Skipped(why) => {
+                    Reading::Skipped(why) => {
                         let _ = write!(o, "{}: {{\"skipped\": {}}}", json_str(c), json_str(why));
                     }
                 }
@@ -424,28 +453,28 @@ mod tests {
         let mut m = Metric::new("udp", "rtt", "us", Better::Lower);
         m.set(
             "tern",
-            Cell::Value {
+            Reading::Value {
                 value: 10.0,
                 reps: vec![10.0],
             },
         );
         m.set(
             "tokio",
-            Cell::Value {
+            Reading::Value {
                 value: 20.0,
                 reps: vec![20.0],
             },
         );
         m.set(
             "smol",
-            Cell::Value {
+            Reading::Value {
                 value: 25.0,
                 reps: vec![25.0],
             },
         );
         m.set(
             "std",
-            Cell::Value {
+            Reading::Value {
                 value: 5.0,
                 reps: vec![5.0],
             },

@@ -69,11 +69,11 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
         Ok(()) => {
             for col in ["tokio", "smol", "std"] {
                 let cell = match strace_per_message(col, sn) {
-                    Ok(v) => crate::report::Cell::Value {
+                    Ok(v) => crate::report::Reading::Value {
                         value: v,
                         reps: vec![v],
                     },
-                    Err(e) => crate::report::Cell::Skipped(e),
+                    Err(e) => crate::report::Reading::Skipped(e),
                 };
                 m.set(col, cell);
             }
@@ -89,7 +89,7 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
                 "udp: syscalls of tokio/smol/std not counted: {why}"
             ));
             for col in ["tokio", "smol", "std"] {
-                m.set(col, crate::report::Cell::Skipped(why.clone()));
+                m.set(col, crate::report::Reading::Skipped(why.clone()));
             }
         }
     }

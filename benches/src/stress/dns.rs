@@ -103,25 +103,15 @@ fn serve(sock: &UdpSocket, log: &Mutex<Vec<Vec<Fate>>>, stop: &AtomicBool) {
 
 type Outcome = Option<(Result<Vec<IpAddr>, Error>, Duration)>;
 
-/// Runs the part.
-pub fn run(size: Size) -> Vec<Row> {
-    let lookups = size.n(100_000, 2_000);
-    let server = match LossyServer::start(lookups) {
-        Ok(s) => s,
-        Err(e) => {
-            return vec![Row::check(
-                PART,
-                format!("start the server: {e}"),
-                "-",
-                false,
-            )]
-        }
-    };
-    let fds_before = fds();
-    let bound = TIMEOUT * ATTEMPTS + Duration::from_secs(2);
-    let (results, left) = tern::block_on(async {
+/// Tasks, sources and timers a run left behind.
+type Left = (usize, isize, usize);
+
+/// Runs `lookups` lookups, `IN_FLIGHT` at a time, against `server`, each
+/// bounded by `bound`; returns each one's outcome and what was left.
+fn lookup_all(server: SocketAddr, lookups: usize, bound: Duration) -> (Vec<Outcome>, Left) {
+    tern::block_on(async {
         let mut c = Config::default();
-        c.nameservers = vec![server.addr];
+        c.nameservers = vec![server];
         c.search = Vec::new();
         c.use_hosts = false;
         c.cache_size = 0;
@@ -171,6 +161,8 @@ pub fn run(size: Size) -> Vec<Row> {
         for w in workers {
             let _ = w.await;
         }
+        // Pooled sockets are the resolver's, not leaks: close them first.
+        tern::dns::close_idle_sockets();
         let after = tern::current_metrics().unwrap_or_default();
         let results = std::mem::take(&mut *results.borrow_mut());
         (
@@ -181,50 +173,92 @@ pub fn run(size: Size) -> Vec<Row> {
                 after.timers,
             ),
         )
-    });
-    let fds_after = fds();
-    let log = server.log.lock().map(|l| l.clone()).unwrap_or_default();
-    drop(server);
-    let (mut answers, mut timeouts, mut servfails, mut wrong, mut hung) = (0, 0, 0, 0, 0);
-    let mut slowest = Duration::ZERO;
-    let queries: usize = log.iter().map(Vec::len).sum();
-    let count = |f: Fate| log.iter().flatten().filter(|x| **x == f).count();
+    })
+}
+
+/// Lookups judged against what the server's log says it did.
+#[derive(Default)]
+struct Tally {
+    answers: usize,
+    timeouts: usize,
+    servfails: usize,
+    wrong: usize,
+    hung: usize,
+    slowest: Duration,
+}
+
+/// Judges each lookup's outcome by the server's fates for it.
+fn tally(results: Vec<Outcome>, log: &[Vec<Fate>]) -> Tally {
+    let mut t = Tally::default();
     for (i, r) in results.into_iter().enumerate() {
         let fates = log.get(i).cloned().unwrap_or_default();
         let Some((res, took)) = r else {
-            wrong += 1;
+            t.wrong += 1;
             continue;
         };
-        slowest = slowest.max(took);
+        t.slowest = t.slowest.max(took);
         let answered = fates
             .iter()
             .any(|f| matches!(f, Fate::Answered | Fate::ForgedFirst));
         let right = match &res {
             Ok(ips) => {
-                answers += 1;
+                t.answers += 1;
                 answered && ips[..] == host_ips(i).map(IpAddr::V4)[..]
             }
             Err(Error::Timeout) => {
-                timeouts += 1;
+                t.timeouts += 1;
                 !answered && fates.last() == Some(&Fate::Dropped)
             }
             Err(Error::ServFail) => {
-                servfails += 1;
+                t.servfails += 1;
                 !answered && fates.last() == Some(&Fate::ServFail)
             }
             Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
-                hung += 1;
+                t.hung += 1;
                 false
             }
             Err(_) => false,
         };
         if !right {
-            wrong += 1;
-            if wrong <= 5 {
+            t.wrong += 1;
+            if t.wrong <= 5 {
                 eprintln!("lookup {i}: server did {fates:?}, lookup gave {res:?}");
             }
         }
     }
+    t
+}
+
+/// Runs the part.
+pub fn run(size: Size) -> Vec<Row> {
+    let lookups = size.n(100_000, 2_000);
+    let server = match LossyServer::start(lookups) {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![Row::check(
+                PART,
+                format!("start the server: {e}"),
+                "-",
+                false,
+            )]
+        }
+    };
+    let fds_before = fds();
+    let bound = TIMEOUT * ATTEMPTS + Duration::from_secs(2);
+    let (results, left) = lookup_all(server.addr, lookups, bound);
+    let fds_after = fds();
+    let log = server.log.lock().map(|l| l.clone()).unwrap_or_default();
+    drop(server);
+    let queries: usize = log.iter().map(Vec::len).sum();
+    let count = |f: Fate| log.iter().flatten().filter(|x| **x == f).count();
+    let Tally {
+        answers,
+        timeouts,
+        servfails,
+        wrong,
+        hung,
+        slowest,
+    } = tally(results, &log);
     let (tasks_left, sources_left, timers_left) = left;
     vec![
         Row::info(PART, "lookups (A, cache off, 256 in flight)", lookups),
