@@ -91,6 +91,12 @@ async fn burst_of_remote_wakes_is_coalesced() {
     }
     t.join().unwrap();
     let writes = tern::current_metrics().unwrap().remote_unparks - before;
+    if cfg!(tern_widen_races) {
+        // The sanitizer job slows every remote wake on purpose, so the
+        // runtime parks between them: the count means nothing there.
+        eprintln!("NOTICE: eventfd write count not checked under --cfg tern_widen_races");
+        return;
+    }
     // Zero writes is possible too: the burst may land while the runtime is
     // still busy, and then it sees the pending flag before it parks.
     assert!(
