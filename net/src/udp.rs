@@ -10,6 +10,7 @@ use std::task::{ready, Context, Poll};
 use tern_runtime::io::{Direction, IoSource};
 use tern_runtime::sys::socket::{self, SocketType};
 
+mod ahead;
 mod batch;
 mod options;
 
@@ -32,6 +33,8 @@ pub struct UdpSocket {
     io: IoSource,
     /// The peer set by `connect`, if any: where `send` goes.
     peer: Cell<Option<SocketAddr>>,
+    /// A datagram received ahead of its reader (see `udp/ahead.rs`).
+    ahead: ahead::Ahead,
 }
 
 impl UdpSocket {
@@ -87,6 +90,7 @@ impl UdpSocket {
         Ok(UdpSocket {
             io: IoSource::new(fd)?,
             peer: Cell::new(None),
+            ahead: ahead::Ahead::default(),
         })
     }
 
@@ -112,13 +116,13 @@ impl UdpSocket {
     /// Receives a datagram and its sender's address. A datagram longer than
     /// `buf` is truncated to it.
     ///
-    /// The socket stays readable after a datagram, so the next receive
-    /// runs the syscall: a reader keeps receiving while the kernel has
-    /// datagrams queued, and waits for an edge only after the kernel said
-    /// `WouldBlock`.
+    /// Each receive asks the kernel for two datagrams and holds the second
+    /// for the next receive: a reader keeps receiving while datagrams are
+    /// queued, and waits for an edge only once the kernel has shown its
+    /// queue empty (see `udp/ahead.rs`).
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.io
-            .io(Direction::Read, |fd| socket::recv_from(fd, &mut *buf))
+            .io(Direction::Read, |fd| self.receive(fd, &mut *buf))
             .await
     }
 
@@ -136,9 +140,11 @@ impl UdpSocket {
 
     /// Receives a datagram from the connected peer.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io
-            .io(Direction::Read, |fd| socket::recv(fd, &mut *buf))
-            .await
+        let (n, _) = self
+            .io
+            .io(Direction::Read, |fd| self.receive(fd, &mut *buf))
+            .await?;
+        Ok(n)
     }
 
     /// Polls to receive a datagram and its sender's address.
@@ -152,7 +158,7 @@ impl UdpSocket {
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
         self.io
-            .poll_io(cx, Direction::Read, |fd| socket::recv_from(fd, buf))
+            .poll_io(cx, Direction::Read, |fd| self.receive(fd, buf))
     }
 
     /// Polls to send a datagram to `target`.
@@ -172,7 +178,8 @@ impl UdpSocket {
     /// Polls to receive a datagram from the connected peer.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.io
-            .poll_io(cx, Direction::Read, |fd| socket::recv(fd, buf))
+            .poll_io(cx, Direction::Read, |fd| self.receive(fd, buf))
+            .map_ok(|(n, _)| n)
     }
 
     /// Polls to send a datagram to the connected peer.
@@ -224,7 +231,7 @@ impl UdpSocket {
         // is read (cut to one byte) and dropped.
         // A pending error (ICMP from the old peer) is taken and dropped
         // too. Bounded: the receive buffer holds a bounded number.
-        let mut dropped = 0;
+        let mut dropped = usize::from(self.ahead.forget());
         let mut scrap = [0u8; 1];
         for _ in 0..DRAIN_LIMIT {
             match socket::recv(fd, &mut scrap) {
@@ -243,7 +250,7 @@ impl UdpSocket {
     /// after a send (a peer on loopback often answers before the send
     /// returns); waiting is [`recv`](UdpSocket::recv)'s job.
     pub fn recv_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        socket::recv(self.io.as_fd(), buf)
+        self.receive(self.io.as_fd(), buf).map(|(n, _)| n)
     }
 }
 
@@ -286,7 +293,7 @@ impl UdpSocket {
     /// ```
     pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.io
-            .io(Direction::Read, |fd| socket::peek_from(fd, buf))
+            .io(Direction::Read, |fd| self.peek_next(fd, buf))
             .await
     }
 
@@ -298,7 +305,7 @@ impl UdpSocket {
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
         self.io
-            .poll_io(cx, Direction::Read, |fd| socket::peek_from(fd, buf))
+            .poll_io(cx, Direction::Read, |fd| self.peek_next(fd, buf))
     }
 }
 

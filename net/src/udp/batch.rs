@@ -53,7 +53,7 @@ impl UdpSocket {
             return Ok(0);
         }
         self.io
-            .io(Direction::Read, |fd| socket::recv_batch(fd, bufs, meta))
+            .io(Direction::Read, |fd| self.receive_batch(fd, bufs, meta))
             .await
     }
 
@@ -68,7 +68,29 @@ impl UdpSocket {
             return Poll::Ready(Ok(0));
         }
         self.io
-            .poll_io(cx, Direction::Read, |fd| socket::recv_batch(fd, bufs, meta))
+            .poll_io(cx, Direction::Read, |fd| self.receive_batch(fd, bufs, meta))
+    }
+
+    /// One batch receive: the datagram held ahead (see `udp/ahead.rs`) on
+    /// its own, else `recvmmsg`. Fewer datagrams than asked means the
+    /// queue was empty when the call returned, so readiness is cleared.
+    fn receive_batch(
+        &self,
+        fd: std::os::fd::BorrowedFd<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+        meta: &mut [RecvMeta],
+    ) -> io::Result<usize> {
+        if let (Some(buf), Some(m)) = (bufs.first_mut(), meta.first_mut()) {
+            if self.take_ahead_into(buf, m) {
+                return Ok(1);
+            }
+        }
+        let asked = bufs.len().min(meta.len()).min(socket::BATCH_MAX);
+        let got = socket::recv_batch(fd, bufs, meta)?;
+        if got < asked {
+            self.io.clear_ready(Direction::Read);
+        }
+        Ok(got)
     }
 
     /// Sends up to `min(bufs.len(), targets.len(), 64)` datagrams in one

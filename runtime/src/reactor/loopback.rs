@@ -32,7 +32,6 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::{slot, Reactor, Token};
-use crate::sys::epoll::flags;
 
 /// Datagram sources of one reactor by the loopback or wildcard address
 /// they are bound to.
@@ -92,15 +91,7 @@ impl Reactor {
         let Some(target) = self.loopback.borrow().target(dest) else {
             return;
         };
-        {
-            let mut sources = self.sources.borrow_mut();
-            let Some(io) = slot(&mut sources, target) else {
-                return;
-            };
-            io.readiness |= flags::READABLE;
-            io.readers.take_into(&mut self.to_wake.borrow_mut());
-        }
-        self.wake_collected();
+        self.wake_readers(target);
     }
 }
 

@@ -277,6 +277,20 @@ impl Reactor {
         Poll::Pending
     }
 
+    /// Makes `token` readable and wakes its readers, as an edge would (the
+    /// loopback hint).
+    pub(crate) fn wake_readers(&self, token: Token) {
+        {
+            let mut sources = self.sources.borrow_mut();
+            let Some(io) = slot(&mut sources, token) else {
+                return;
+            };
+            io.readiness |= flags::READABLE;
+            io.readers.take_into(&mut self.to_wake.borrow_mut());
+        }
+        self.wake_collected();
+    }
+
     /// Forgets the waiter entry `key` of a future that is being dropped.
     pub(crate) fn remove_waiter(&self, token: Token, dir: Direction, key: usize) {
         let waker = slot(&mut self.sources.borrow_mut(), token)

@@ -345,6 +345,60 @@ pub fn recv_batch(
     Ok(got)
 }
 
+/// `recvmmsg(2)` of at most two datagrams: the first into `first`, a
+/// second, if one is queued right behind it, into `second`. Returns how
+/// many came (1 or 2; `WouldBlock` when none was queued) and their
+/// metadata. With one, the socket's queue was empty when the call
+/// returned, which a plain receive cannot tell: a datagram that arrives
+/// later raises a new readiness edge.
+pub fn recv_two(
+    fd: BorrowedFd<'_>,
+    first: &mut [u8],
+    second: &mut [u8],
+) -> io::Result<(usize, [RecvMeta; 2])> {
+    let (st, _) = empty_storage();
+    let mut names = [st; 2];
+    let mut iov = [
+        libc::iovec {
+            iov_base: first.as_mut_ptr().cast(),
+            iov_len: first.len(),
+        },
+        libc::iovec {
+            iov_base: second.as_mut_ptr().cast(),
+            iov_len: second.len(),
+        },
+    ];
+    // SAFETY: mmsghdr is plain old data; all-zero is a valid value.
+    let mut hdrs: [libc::mmsghdr; 2] = unsafe { MaybeUninit::zeroed().assume_init() };
+    for ((hdr, name), v) in hdrs.iter_mut().zip(names.iter_mut()).zip(iov.iter_mut()) {
+        hdr.msg_hdr.msg_name = (name as *mut libc::sockaddr_storage).cast();
+        hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        hdr.msg_hdr.msg_iov = v;
+        hdr.msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: both headers point at live, writable address slots and at
+    // iovecs over `first` and `second`, all of which outlive the call; a
+    // null timeout means none.
+    let got = syscall!(unsafe {
+        libc::recvmmsg(
+            fd.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            2,
+            0,
+            std::ptr::null_mut(),
+        )
+    })? as usize;
+    let mut meta = [RecvMeta::default(), RecvMeta::default()];
+    for ((m, hdr), name) in meta.iter_mut().zip(&hdrs).zip(&names).take(got) {
+        *m = RecvMeta {
+            len: hdr.msg_len as usize,
+            addr: from_storage(name, hdr.msg_hdr.msg_namelen)?,
+            truncated: hdr.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
+        };
+    }
+    Ok((got, meta))
+}
+
 /// `sendmmsg(2)` with `MSG_NOSIGNAL`: sends `bufs[i]` as one datagram to
 /// `targets[i]` (or, with `targets` `None`, to the connected peer), up to
 /// `BATCH_MAX` of them. Returns how many were sent: fewer than asked when

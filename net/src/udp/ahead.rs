@@ -1,0 +1,136 @@
+//! Receive-ahead: every receive asks the kernel for two datagrams
+//! (`recvmmsg` of two). The second, if one was queued, is held on the
+//! socket and handed to the next receive without a syscall.
+//!
+//! # Why
+//!
+//! An edge-triggered registration says nothing about how many datagrams
+//! are queued, so after a plain receive the runtime must keep the socket
+//! readable and try again, and in a request/response exchange that try is
+//! a syscall that only says `WouldBlock`. A receive of two that returns one
+//! tells for certain that the queue was empty when the call returned: the
+//! socket's readiness is then cleared, and a datagram that arrives later
+//! raises a new edge (or, from a socket of the same runtime, a loopback
+//! hint; see the reactor's `loopback` module). So a ping-pong costs the
+//! send and the receive per message, and a burst is taken two datagrams
+//! per syscall, with nothing left behind.
+//!
+//! # Invariants
+//!
+//! - The second datagram lands in a per-thread buffer of 64 KiB, larger
+//!   than any datagram, so it is never cut; it is then copied to the
+//!   socket (one allocation, only when two came at once).
+//! - While a datagram is held, the socket stays readable (readiness is
+//!   cleared only by a receive that found the queue empty, and then
+//!   nothing is held), so a reader never waits while one is there: a
+//!   reader waits only on a socket that is not readable, and the edge that
+//!   makes it readable wakes every waiting reader. Each receive path
+//!   (plain, connected, poll, peek, batch, `recv_now`) looks at the held
+//!   datagram first, and `disconnect` drops it with the rest.
+
+use std::cell::RefCell;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
+
+use tern_runtime::io::Direction;
+use tern_runtime::sys::socket::{self, RecvMeta};
+
+use super::UdpSocket;
+
+/// Larger than any UDP payload (65,507 bytes over IPv4, 65,527 over IPv6).
+const LANDING: usize = 65_536;
+
+thread_local! {
+    /// Where the second datagram of a receive lands (allocated on first use).
+    static SECOND: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A datagram received ahead of its reader.
+#[derive(Debug, Default)]
+pub(super) struct Ahead {
+    held: RefCell<Option<(Vec<u8>, SocketAddr)>>,
+}
+
+impl Ahead {
+    /// Moves the held datagram into `buf` (cut to it); its real length and
+    /// sender.
+    fn take(&self, buf: &mut [u8]) -> Option<(usize, usize, SocketAddr)> {
+        let (data, from) = self.held.borrow_mut().take()?;
+        Some((copy(&data, buf), data.len(), from))
+    }
+
+    /// Copies the held datagram into `buf` (cut to it), keeping it.
+    fn peek(&self, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
+        let held = self.held.borrow();
+        let (data, from) = held.as_ref()?;
+        Some((copy(data, buf), *from))
+    }
+
+    /// Drops the held datagram; whether there was one.
+    pub(super) fn forget(&self) -> bool {
+        self.held.borrow_mut().take().is_some()
+    }
+}
+
+fn copy(data: &[u8], buf: &mut [u8]) -> usize {
+    let n = data.len().min(buf.len());
+    buf[..n].copy_from_slice(&data[..n]);
+    n
+}
+
+impl UdpSocket {
+    /// One receive into `buf`: the held datagram, else a receive of two.
+    /// A datagram longer than `buf` is cut to it, as `recvfrom` does.
+    pub(super) fn receive(
+        &self,
+        fd: BorrowedFd<'_>,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, SocketAddr)> {
+        if let Some((n, _, from)) = self.ahead.take(buf) {
+            return Ok((n, from));
+        }
+        SECOND.with(|second| {
+            let mut second = second.borrow_mut();
+            if second.len() < LANDING {
+                second.resize(LANDING, 0);
+            }
+            let (got, meta) = socket::recv_two(fd, buf, &mut second)?;
+            if got >= 2 {
+                let held = second[..meta[1].len.min(LANDING)].to_vec();
+                // Readiness stays set: the next receive finds it.
+                *self.ahead.held.borrow_mut() = Some((held, meta[1].addr));
+            } else {
+                // The queue was empty when the call returned.
+                self.io.clear_ready(Direction::Read);
+            }
+            Ok((meta[0].len, meta[0].addr))
+        })
+    }
+
+    /// Peeks at the next datagram: the held one, else the kernel's.
+    pub(super) fn peek_next(
+        &self,
+        fd: BorrowedFd<'_>,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, SocketAddr)> {
+        match self.ahead.peek(buf) {
+            Some(r) => Ok(r),
+            None => socket::peek_from(fd, buf),
+        }
+    }
+
+    /// The held datagram as the one result of a batch receive, if there
+    /// is one.
+    pub(super) fn take_ahead_into(&self, buf: &mut [u8], meta: &mut RecvMeta) -> bool {
+        match self.ahead.take(buf) {
+            Some((n, len, from)) => {
+                meta.len = n;
+                meta.addr = from;
+                meta.truncated = len > n;
+                true
+            }
+            None => false,
+        }
+    }
+}
