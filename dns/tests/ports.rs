@@ -12,6 +12,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
+#[allow(dead_code)]
+#[path = "common/reply.rs"]
+mod reply;
+
 use tern::dns::wire::Message;
 use tern::dns::{Config, Name, RData, Record, RecordType, Resolver};
 use tern::net::UdpSocket;
@@ -97,14 +101,7 @@ impl Drop for PortServer {
 /// A reply to `q` with one A record `ip`; the question (and the record's
 /// owner) is `name` if given, else the query's.
 fn answer(q: &Message, name: Option<&str>, ip: Ipv4Addr) -> Message {
-    let mut m = Message {
-        header: q.header,
-        questions: q.questions.clone(),
-        edns: q.edns.clone(),
-        ..Message::default()
-    };
-    m.header.qr = true;
-    m.header.ra = true;
+    let mut m = reply::reply_to(q);
     if let Some(name) = name {
         m.questions[0].name = name.parse::<Name>().unwrap();
     }
