@@ -7,7 +7,6 @@ mod scripted;
 use std::rc::Rc;
 
 use scripted::*;
-use tern::dns::wire::Rcode;
 use tern::dns::{RecordType, Resolver};
 
 fn zone() -> Zone {
@@ -26,17 +25,7 @@ fn edns_flags(server: &Server) -> Vec<bool> {
 /// without EDNS from then on, not first with EDNS on every query.
 #[tern::test]
 async fn edns_refusal_is_remembered_per_server() {
-    let zone = zone();
-    let script: Script = Rc::new(move |q, _| {
-        if q.edns.is_some() {
-            let mut m = rcode_reply(q, Rcode::FORMERR);
-            m.edns = None;
-            vec![Action::Reply(m)]
-        } else {
-            vec![Action::Reply(zone.answer(q))]
-        }
-    });
-    let server = Server::start(script);
+    let server = Server::start(zone().script_refusing_edns());
     let r = Resolver::new(config(&[server.addr], 1000));
     for i in 0..3 {
         r.lookup(&format!("h{i}.test"), RecordType::A)

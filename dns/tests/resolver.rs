@@ -213,17 +213,7 @@ async fn truncated_reply_is_retried_over_tcp() {
 
 #[tern::test]
 async fn formerr_to_edns_is_retried_without_edns() {
-    let zone = www_zone();
-    let script: Script = Rc::new(move |q, _| {
-        if q.edns.is_some() {
-            let mut m = rcode_reply(q, Rcode::FORMERR);
-            m.edns = None;
-            vec![Action::Reply(m)]
-        } else {
-            vec![Action::Reply(zone.answer(q))]
-        }
-    });
-    let server = Server::start(script);
+    let server = Server::start(www_zone().script_refusing_edns());
     let r = Resolver::new(config(&[server.addr], 1000));
     assert_eq!(r.lookup("www.test", RecordType::A).await.unwrap().len(), 2);
     let seen = server.seen();

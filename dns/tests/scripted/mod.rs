@@ -326,6 +326,20 @@ impl Zone {
     pub fn script(self) -> Script {
         Rc::new(move |q, _| vec![Action::Reply(self.answer(q))])
     }
+
+    /// A script that answers EDNS queries with FORMERR (and no OPT), as a
+    /// server without EDNS does, and plain ones from this zone.
+    pub fn script_refusing_edns(self) -> Script {
+        Rc::new(move |q, _| {
+            if q.edns.is_some() {
+                let mut m = rcode_reply(q, Rcode::FORMERR);
+                m.edns = None;
+                vec![Action::Reply(m)]
+            } else {
+                vec![Action::Reply(self.answer(q))]
+            }
+        })
+    }
 }
 
 /// A resolver config pointing at `servers`, with a short timeout.
