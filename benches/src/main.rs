@@ -9,6 +9,7 @@
 //! See `benches/README.md`.
 
 mod alloc;
+mod cpuinfo;
 mod cross;
 mod dns;
 mod dns_cares;
@@ -108,15 +109,7 @@ fn command_output(cmd: &str, args: &[&str]) -> Option<String> {
 }
 
 fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
+    cpuinfo::cpu_model().unwrap_or_else(|| "unknown".into())
 }
 
 fn default_json_path() -> PathBuf {

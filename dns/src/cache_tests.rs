@@ -1,20 +1,8 @@
 //! Unit tests of [`Cache`](super::Cache); time is passed in, nothing sleeps.
 
 use super::*;
-use crate::record::RData;
-use std::net::Ipv4Addr;
 
-fn name(text: &str) -> Name {
-    text.parse().unwrap()
-}
-
-fn a(owner: &str, ttl: u32, last: u8) -> Record {
-    Record {
-        name: name(owner),
-        ttl,
-        data: RData::A(Ipv4Addr::new(192, 0, 2, last)),
-    }
-}
+use crate::test_records::{a, name};
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)

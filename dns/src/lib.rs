@@ -43,6 +43,8 @@ mod record;
 mod resolv_conf;
 mod resolver;
 pub mod search;
+#[cfg(test)]
+mod test_records;
 pub mod wire;
 
 pub use cache::{Cache, Negative, DEFAULT_CACHE_BYTES, MAX_NEGATIVE_TTL, MAX_TTL};

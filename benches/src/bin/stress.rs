@@ -12,6 +12,8 @@
 
 #[path = "../../../dns/tests/common/mod.rs"]
 mod common;
+#[path = "../cpuinfo.rs"]
+mod cpuinfo;
 #[path = "../stress/dns.rs"]
 mod dns;
 #[path = "../stress/fuzz.rs"]
@@ -182,15 +184,7 @@ pub fn fds() -> usize {
 const PARTS: &[&str] = &["tcp", "timers", "tasks", "dns", "fuzz"];
 
 fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    let cpu = cpuinfo::cpu_model().unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("{cpu}, {cores} cores, Linux {}", kernel.trim())

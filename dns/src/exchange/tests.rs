@@ -2,22 +2,10 @@
 
 use super::*;
 use crate::error::Error;
-use crate::name::Name;
 use crate::record::{RData, Record, RecordType};
 use crate::wire::{Edns, Message, Rcode};
-use std::net::Ipv4Addr;
 
-fn name(text: &str) -> Name {
-    text.parse().unwrap()
-}
-
-fn a(owner: &str, ttl: u32, last: u8) -> Record {
-    Record {
-        name: name(owner),
-        ttl,
-        data: RData::A(Ipv4Addr::new(192, 0, 2, last)),
-    }
-}
+use crate::test_records::{a, name};
 
 fn cname(owner: &str, ttl: u32, target: &str) -> Record {
     Record {
