@@ -30,15 +30,7 @@ fn types(server: &Server) -> Vec<RecordType> {
 /// AAAA query.
 #[tern::test]
 async fn aaaa_blackhole_costs_only_the_grace_period() {
-    let zone = dual();
-    let script: Script = Rc::new(move |q, _| {
-        if q.questions[0].qtype == RecordType::AAAA {
-            vec![]
-        } else {
-            vec![Action::Reply(zone.answer(q))]
-        }
-    });
-    let server = Server::start(script);
+    let server = Server::start(dual().script_dropping_aaaa());
     let c = config(&[server.addr], 2000);
     let timeout = c.timeout;
     let r = Resolver::new(c);

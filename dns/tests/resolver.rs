@@ -235,15 +235,7 @@ async fn edns_can_be_turned_off() {
 
 #[tern::test]
 async fn a_answers_while_aaaa_times_out() {
-    let zone = www_zone();
-    let script: Script = Rc::new(move |q, _| {
-        if q.questions[0].qtype == RecordType::AAAA {
-            vec![]
-        } else {
-            vec![Action::Reply(zone.answer(q))]
-        }
-    });
-    let server = Server::start(script);
+    let server = Server::start(www_zone().script_dropping_aaaa());
     let r = Resolver::new(config(&[server.addr], 50));
     assert_eq!(
         r.lookup_ip("www.test").await.unwrap(),

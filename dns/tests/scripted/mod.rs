@@ -327,6 +327,18 @@ impl Zone {
         Rc::new(move |q, _| vec![Action::Reply(self.answer(q))])
     }
 
+    /// A script that answers from this zone but drops every AAAA query
+    /// (an AAAA blackhole).
+    pub fn script_dropping_aaaa(self) -> Script {
+        Rc::new(move |q, _| {
+            if q.questions[0].qtype == RecordType::AAAA {
+                vec![]
+            } else {
+                vec![Action::Reply(self.answer(q))]
+            }
+        })
+    }
+
     /// A script that answers EDNS queries with FORMERR (and no OPT), as a
     /// server without EDNS does, and plain ones from this zone.
     pub fn script_refusing_edns(self) -> Script {
