@@ -11,14 +11,15 @@
 //! each new edge and the slab remembers it.
 //!
 //! Readiness is only cleared when the kernel has said so: an operation that
-//! fails with `WouldBlock` clears its own direction. A successful receive
-//! leaves the source readable, so the next receive runs the syscall: a
-//! ready reader keeps receiving while the kernel has data queued, and no
-//! datagram waits for a later edge that an edge-triggered registration
-//! would never send. Stream reads may clear readability after a short read
-//! ([`Reactor::clear_ready`]), which saves the `WouldBlock` read, except
-//! while urgent data is pending: a read stops short at the urgent mark with
-//! more data behind it, so then only `WouldBlock` clears.
+//! fails with `WouldBlock` clears its own direction, and a successful one
+//! leaves the source ready, so the next one runs the syscall: a ready
+//! reader keeps receiving while the kernel has data queued, and no datagram
+//! waits for a later edge that an edge-triggered registration would never
+//! send. Callers may clear readiness themselves ([`Reactor::clear_ready`])
+//! when a result shows the queue empty: a short stream read, or a UDP
+//! receive of two that brought one (tern-net's receive-ahead). Readability
+//! stays while urgent data is pending, because a read then stops short at
+//! the urgent mark with more data behind it; only `WouldBlock` clears it.
 //!
 //! An event carries a [`Token`]: the slab index in the low 32 bits and a
 //! generation in the high 32. A slot reused by a new source gets a new
