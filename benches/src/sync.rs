@@ -143,85 +143,54 @@ pub trait Chans: Rt {
     fn oneshot_recv(rx: Self::OneRx) -> impl Future<Output = Option<u64>>;
 }
 
-impl Chans for Tern {
-    type Tx = tern::sync::mpsc::Sender<u64>;
-    type Rx = tern::sync::mpsc::Receiver<u64>;
-    type UnboundedTx = tern::sync::mpsc::UnboundedSender<u64>;
-    type UnboundedRx = tern::sync::mpsc::UnboundedReceiver<u64>;
-    type OneTx = tern::sync::oneshot::Sender<u64>;
-    type OneRx = tern::sync::oneshot::Receiver<u64>;
+/// `Chans` for a runtime whose channels have tokio's API (tern's and
+/// tokio's do): the same code on both, only the module differs.
+macro_rules! tokio_like_chans {
+    ($rt:ty, $($sync:ident)::+) => {
+        impl Chans for $rt {
+            type Tx = $($sync)::+::mpsc::Sender<u64>;
+            type Rx = $($sync)::+::mpsc::Receiver<u64>;
+            type UnboundedTx = $($sync)::+::mpsc::UnboundedSender<u64>;
+            type UnboundedRx = $($sync)::+::mpsc::UnboundedReceiver<u64>;
+            type OneTx = $($sync)::+::oneshot::Sender<u64>;
+            type OneRx = $($sync)::+::oneshot::Receiver<u64>;
 
-    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
-        tern::sync::mpsc::channel(capacity)
-    }
-    async fn send(tx: &Self::Tx, v: u64) -> bool {
-        tx.send(v).await.is_ok()
-    }
-    fn try_send(tx: &Self::Tx, v: u64) -> bool {
-        tx.try_send(v).is_ok()
-    }
-    async fn recv(rx: &mut Self::Rx) -> Option<u64> {
-        rx.recv().await
-    }
-    fn unbounded() -> (Self::UnboundedTx, Self::UnboundedRx) {
-        tern::sync::mpsc::unbounded_channel()
-    }
-    fn unbounded_send(tx: &Self::UnboundedTx, v: u64) -> bool {
-        tx.send(v).is_ok()
-    }
-    async fn unbounded_recv(rx: &mut Self::UnboundedRx) -> Option<u64> {
-        rx.recv().await
-    }
-    fn oneshot() -> (Self::OneTx, Self::OneRx) {
-        tern::sync::oneshot::channel()
-    }
-    fn oneshot_send(tx: Self::OneTx, v: u64) -> bool {
-        tx.send(v).is_ok()
-    }
-    async fn oneshot_recv(rx: Self::OneRx) -> Option<u64> {
-        rx.await.ok()
-    }
+            fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+                $($sync)::+::mpsc::channel(capacity)
+            }
+            async fn send(tx: &Self::Tx, v: u64) -> bool {
+                tx.send(v).await.is_ok()
+            }
+            fn try_send(tx: &Self::Tx, v: u64) -> bool {
+                tx.try_send(v).is_ok()
+            }
+            async fn recv(rx: &mut Self::Rx) -> Option<u64> {
+                rx.recv().await
+            }
+            fn unbounded() -> (Self::UnboundedTx, Self::UnboundedRx) {
+                $($sync)::+::mpsc::unbounded_channel()
+            }
+            fn unbounded_send(tx: &Self::UnboundedTx, v: u64) -> bool {
+                tx.send(v).is_ok()
+            }
+            async fn unbounded_recv(rx: &mut Self::UnboundedRx) -> Option<u64> {
+                rx.recv().await
+            }
+            fn oneshot() -> (Self::OneTx, Self::OneRx) {
+                $($sync)::+::oneshot::channel()
+            }
+            fn oneshot_send(tx: Self::OneTx, v: u64) -> bool {
+                tx.send(v).is_ok()
+            }
+            async fn oneshot_recv(rx: Self::OneRx) -> Option<u64> {
+                rx.await.ok()
+            }
+        }
+    };
 }
 
-impl Chans for Tokio {
-    type Tx = tokio::sync::mpsc::Sender<u64>;
-    type Rx = tokio::sync::mpsc::Receiver<u64>;
-    type UnboundedTx = tokio::sync::mpsc::UnboundedSender<u64>;
-    type UnboundedRx = tokio::sync::mpsc::UnboundedReceiver<u64>;
-    type OneTx = tokio::sync::oneshot::Sender<u64>;
-    type OneRx = tokio::sync::oneshot::Receiver<u64>;
-
-    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
-        tokio::sync::mpsc::channel(capacity)
-    }
-    async fn send(tx: &Self::Tx, v: u64) -> bool {
-        tx.send(v).await.is_ok()
-    }
-    fn try_send(tx: &Self::Tx, v: u64) -> bool {
-        tx.try_send(v).is_ok()
-    }
-    async fn recv(rx: &mut Self::Rx) -> Option<u64> {
-        rx.recv().await
-    }
-    fn unbounded() -> (Self::UnboundedTx, Self::UnboundedRx) {
-        tokio::sync::mpsc::unbounded_channel()
-    }
-    fn unbounded_send(tx: &Self::UnboundedTx, v: u64) -> bool {
-        tx.send(v).is_ok()
-    }
-    async fn unbounded_recv(rx: &mut Self::UnboundedRx) -> Option<u64> {
-        rx.recv().await
-    }
-    fn oneshot() -> (Self::OneTx, Self::OneRx) {
-        tokio::sync::oneshot::channel()
-    }
-    fn oneshot_send(tx: Self::OneTx, v: u64) -> bool {
-        tx.send(v).is_ok()
-    }
-    async fn oneshot_recv(rx: Self::OneRx) -> Option<u64> {
-        rx.await.ok()
-    }
-}
+tokio_like_chans!(Tern, tern::sync);
+tokio_like_chans!(Tokio, tokio::sync);
 
 impl Chans for Smol {
     type Tx = async_channel::Sender<u64>;

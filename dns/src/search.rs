@@ -132,7 +132,12 @@ mod tests {
             search: search.iter().map(|s| s.to_string()).collect(),
             ..Config::default()
         };
-        search_candidates(host, &c)
+        candidates(host, &c)
+    }
+
+    /// The search candidates for `host` under `c`, as text.
+    fn candidates(host: &str, c: &Config) -> Vec<String> {
+        search_candidates(host, c)
             .unwrap()
             .iter()
             .map(Name::to_string)
@@ -191,13 +196,7 @@ mod tests {
             ndots: 3,
             ..Config::default()
         };
-        let got = |h: &str| -> Vec<String> {
-            search_candidates(h, &c)
-                .unwrap()
-                .iter()
-                .map(Name::to_string)
-                .collect()
-        };
+        let got = |h: &str| candidates(h, &c);
         assert_eq!(got("a.b"), ["a.b.svc.example.", "a.b."]);
         assert_eq!(got("a.b.c.d"), ["a.b.c.d.", "a.b.c.d.svc.example."]);
         let zero = Config {
@@ -259,13 +258,7 @@ mod tests {
             search: vec!["corp.example".into()],
             ..Config::default()
         };
-        let got = |h: &str| -> Vec<String> {
-            search_candidates(h, &c)
-                .unwrap()
-                .iter()
-                .map(Name::to_string)
-                .collect()
-        };
+        let got = |h: &str| candidates(h, &c);
         // One label with a dot in it: no dots, so the search list first.
         assert_eq!(got("a\\.b"), ["a\\.b.corp.example.", "a\\.b."]);
         // An escaped final dot is part of the label, not an absolute name.
