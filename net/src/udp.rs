@@ -74,6 +74,16 @@ impl UdpSocket {
         Ok(sock)
     }
 
+    /// Creates a socket of `peer`'s address family that is not bound yet:
+    /// the first [`send_to`](UdpSocket::send_to) binds it to a random
+    /// ephemeral port, as `connect` does for [`connected`](UdpSocket::connected),
+    /// and [`release_port`](UdpSocket::release_port) gives that port back
+    /// so the next send picks a new one. Nothing is sent to `peer`.
+    pub fn unbound(peer: SocketAddr) -> io::Result<UdpSocket> {
+        let fd = socket::socket(&peer, SocketType::Datagram)?;
+        UdpSocket::from_fd(fd)
+    }
+
     /// Takes over a std socket (it is switched to non-blocking mode).
     pub fn from_std(s: std::net::UdpSocket) -> io::Result<UdpSocket> {
         let peer = s.peer_addr().ok();
@@ -242,6 +252,30 @@ impl UdpSocket {
         }
         self.io.clear_ready(Direction::Read);
         Ok(dropped)
+    }
+
+    /// Gives back the port the kernel picked for this socket (at its first
+    /// send, or at `connect`) with `connect(AF_UNSPEC)`, so the next send
+    /// or `connect` picks a new random ephemeral port: a fresh source port
+    /// for the price of one syscall, without a new socket or epoll
+    /// registration. Unlike [`disconnect`](UdpSocket::disconnect) it does
+    /// not drain the receive queue: datagrams already queued stay there
+    /// for the next receive (one syscall less; for callers that check
+    /// every datagram's sender and content anyway). A port bound by number
+    /// is kept.
+    pub fn release_port(&self) -> io::Result<()> {
+        let fd = self.io.as_fd();
+        socket::disconnect(fd).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "release port of udp fd {}: {e}",
+                    std::os::fd::AsRawFd::as_raw_fd(&fd)
+                ),
+            )
+        })?;
+        self.peer.set(None);
+        Ok(())
     }
 
     /// One non-blocking receive from the connected peer now, whatever the

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::transport::{ask, MAX_MESSAGE};
+use super::transport::ask;
 use super::{case, vc, within, Resolver};
 use crate::error::Error;
 use crate::exchange::{attempt_plan, extract_answer, negative_ttl, AttemptPlan};
@@ -75,11 +75,6 @@ impl Resolver {
         if plan.is_empty() {
             return (Err(Error::NoNameservers), None);
         }
-        let mut buf = inner
-            .buffers
-            .borrow_mut()
-            .pop()
-            .unwrap_or_else(|| vec![0u8; MAX_MESSAGE]);
         let mut last = Error::Timeout;
         let mut answer = None;
         // Servers whose EDNS query timed out in this lookup: asked plain next.
@@ -110,11 +105,7 @@ impl Resolver {
                 within(deadline, vc::ask_tcp(server, &sent, rtype, edns, limit)).await
             } else {
                 let max = config.udp_max_queries;
-                within(
-                    deadline,
-                    ask(server, &sent, rtype, edns, limit, max, &mut buf),
-                )
-                .await
+                within(deadline, ask(server, &sent, rtype, edns, limit, max)).await
             };
             let result = match result {
                 Ok(reply) if config.case_randomization => {
@@ -158,7 +149,6 @@ impl Resolver {
                 }
             }
         }
-        inner.buffers.borrow_mut().push(buf);
         answer.unwrap_or((Err(last), None))
     }
 }

@@ -25,6 +25,7 @@
 
 mod attempts;
 mod case;
+mod channel;
 mod dual_search;
 pub mod happy;
 mod inflight;
@@ -33,7 +34,6 @@ mod lookup_ip;
 mod reload;
 mod servers;
 mod transport;
-mod udp_pool;
 mod vc;
 
 use std::cell::{Cell, RefCell};
@@ -53,11 +53,11 @@ use crate::name::Name;
 use crate::record::{RData, Record, RecordType};
 use crate::search::{ip_literal, localhost_addrs, search_candidates};
 
+pub use channel::close_idle_sockets;
 pub use happy::connect;
 pub use lookup_ip::AAAA_GRACE;
 use reload::Watch;
 use servers::Servers;
-pub use udp_pool::close_idle_sockets;
 
 /// A stub resolver with its own configuration, hosts table and cache.
 ///
@@ -84,7 +84,6 @@ struct Inner {
     cache: RefCell<Cache>,
     rotation: Cell<usize>,
     servers: RefCell<Servers>,
-    buffers: RefCell<Vec<Vec<u8>>>,
     inflight: inflight::InFlight,
 }
 
@@ -141,7 +140,6 @@ impl Resolver {
                 hosts: RefCell::new(Rc::new(hosts)),
                 rotation: Cell::new(0),
                 servers: RefCell::new(Servers::default()),
-                buffers: RefCell::new(Vec::new()),
                 inflight: inflight::InFlight::default(),
             }),
         }

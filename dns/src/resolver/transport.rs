@@ -1,25 +1,17 @@
 //! One query to one server: UDP first, TCP when the reply is truncated.
 //!
 //! Every exchange uses a fresh random ID (from the kernel's `getrandom`)
-//! and, by default, a fresh random ephemeral source port: the UDP socket
-//! comes from [`super::udp_pool`], which moves a socket to a new port after
-//! `Config::udp_max_queries` queries (default 1: every query). The socket
-//! is connected to the server, so the kernel delivers only datagrams from
-//! the server's address and port; of those, a reply counts only if it
-//! carries the ID and echoes the question (see [`validate_reply`]).
+//! and, by default, a fresh random ephemeral source port: UDP queries go
+//! out on a [`channel`], which moves to a new port after
+//! `Config::udp_max_queries` queries (default 1: every query). A reply
+//! counts only if it comes from the server's address and port, carries the
+//! ID and echoes the question (see [`crate::exchange::validate_reply`]).
 //! Anything else, including empty datagrams, junk and late replies to
-//! earlier queries on a reused socket, is dropped and the wait goes on
-//! until the attempt's deadline: nothing a forger or a broken middlebox
-//! sends can end the query early.
-//!
-//! Right after the send the socket is read once without waiting: a server
-//! on loopback (or one preempting us on this core) has often answered by
-//! then, and that receive saves a reactor turn and usually a sleep. The
-//! datagram goes through the same checks as any other. When such receives
-//! keep missing (a busy or distant server) they stop, but for one probe
-//! in 16 sends.
+//! earlier queries, is dropped and the wait goes on until the attempt's
+//! deadline: nothing a forger or a broken middlebox sends can end the
+//! query early.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -27,16 +19,12 @@ use std::time::Duration;
 use tern_net::TcpStream;
 use tern_runtime::time::timeout_at;
 
-use super::udp_pool;
+use super::channel;
 use crate::error::Error;
 use crate::exchange::{classify, validate_reply, Step, Transport};
 use crate::name::Name;
 use crate::record::RecordType;
 use crate::wire::{frame_tcp, Message};
-
-/// Largest DNS message; UDP receive buffers are this big so no datagram is
-/// ever cut.
-pub(crate) const MAX_MESSAGE: usize = 65_535;
 
 thread_local! {
     /// Random bytes from getrandom, handed out two at a time as query IDs.
@@ -76,8 +64,8 @@ fn take_id(
 }
 
 /// Asks `server` about `name`/`rtype` within `limit` per transport step,
-/// over UDP sockets that change port after `udp_max_queries` queries (see
-/// [`udp_pool`]). Returns the reply once it is final for this server: an
+/// over UDP channels that change port after `udp_max_queries` queries (see
+/// [`channel`]). Returns the reply once it is final for this server: an
 /// answer, NXDOMAIN or NODATA; errors mean "try the next server".
 pub(crate) async fn ask(
     server: SocketAddr,
@@ -86,11 +74,10 @@ pub(crate) async fn ask(
     mut edns: Option<u16>,
     limit: Duration,
     udp_max_queries: u32,
-    buf: &mut [u8],
 ) -> Result<Message, Error> {
     loop {
-        let query = Message::query(next_id()?, name, rtype, edns);
-        let reply = udp_exchange(server, &query, limit, udp_max_queries, buf).await?;
+        let (query, reply) =
+            udp_exchange(server, name, rtype, edns, limit, udp_max_queries).await?;
         let (reply, transport) = match classify(&query, &reply, Transport::Udp) {
             Step::RetryTcp => (tcp_exchange(server, &query, limit).await?, Transport::Tcp),
             _ => (reply, Transport::Udp),
@@ -107,98 +94,30 @@ pub(crate) async fn ask(
     }
 }
 
+/// One query over UDP: the query sent and the reply accepted, or the
+/// error (`Timeout` after `limit`).
 async fn udp_exchange(
     server: SocketAddr,
-    query: &Message,
+    name: &Name,
+    rtype: RecordType,
+    edns: Option<u16>,
     limit: Duration,
     udp_max_queries: u32,
-    buf: &mut [u8],
-) -> Result<Message, Error> {
+) -> Result<(Message, Message), Error> {
     let deadline = tern_runtime::time::now() + limit;
-    // Closed, not given back, unless a reply is accepted below.
-    let pooled = udp_pool::take(server, udp_max_queries)?;
-    let sock = pooled.socket();
-    // Send after the other ready tasks have had their turn: queries started
-    // in one pass of the run queue then leave back to back, and a server
-    // that sleeps between queries is woken once per batch instead of once
-    // per query (the wake-up is paid inside our send). A lookup alone
-    // runs again at once.
+    let ticket = channel::start(server, udp_max_queries, |id| {
+        Message::query(id, name, rtype, edns)
+    })?;
+    // Sent after the other ready tasks have had their turn: queries started
+    // in one pass of the run queue then leave together, in one `sendmmsg`
+    // per channel, and a server that sleeps between queries is woken once
+    // per batch instead of once per query. A lookup alone runs again at
+    // once.
     tern_runtime::yield_now().await;
-    sock.send(&query.encode()).await?;
-    let mut early = early_reply(sock, buf);
-    let wait = async {
-        loop {
-            let got = match early.take() {
-                Some(got) => got,
-                None => sock.recv(buf).await,
-            };
-            let n = match got {
-                Ok(n) => n,
-                // ICMP port unreachable: nobody serves DNS there. Failing
-                // over at once beats waiting out the timeout.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    return Err(Error::Io(io::Error::new(
-                        e.kind(),
-                        format!("{server}: {e}"),
-                    )))
-                }
-                Err(e) => return Err(Error::Io(e)),
-            };
-            let Some(datagram) = buf.get(..n) else {
-                continue;
-            };
-            if let Ok(reply) = validate_reply(query, datagram, Transport::Udp) {
-                return Ok(reply);
-            }
-        }
-    };
-    let reply = timeout_at(deadline, wait)
-        .await
-        .unwrap_or(Err(Error::Timeout))?;
-    udp_pool::give_back(server, pooled, udp_max_queries);
-    Ok(reply)
-}
-
-thread_local! {
-    /// How often a receive right after the send has found the reply
-    /// lately: +2 per hit, -1 per miss, within 0..=EARLY_MAX.
-    static EARLY_SCORE: Cell<u8> = const { Cell::new(EARLY_MAX) };
-    /// Sends since the last early receive, to try again now and then.
-    static EARLY_SKIPPED: Cell<u8> = const { Cell::new(0) };
-}
-
-const EARLY_MAX: u8 = 16;
-/// Below this score early receives are skipped: they pay (one syscall
-/// saves one or two) while at least about a third of them hit.
-const EARLY_MIN: u8 = 4;
-/// While skipping, one send in this many still tries, to notice when the
-/// server has become fast again.
-const EARLY_PROBE: u8 = 16;
-
-/// The reply if it is already queued right after the send (a server on
-/// loopback often answers before the send returns): one receive now saves
-/// a turn of the reactor, and often a sleep. `None` when nothing is queued,
-/// or when such receives have been missing lately (a busy or remote
-/// server) and this send is not one that probes.
-fn early_reply(sock: &tern_net::UdpSocket, buf: &mut [u8]) -> Option<io::Result<usize>> {
-    let score = EARLY_SCORE.get();
-    if score < EARLY_MIN {
-        let skipped = EARLY_SKIPPED.get().wrapping_add(1);
-        EARLY_SKIPPED.set(skipped);
-        if skipped % EARLY_PROBE != 0 {
-            return None;
-        }
-    }
-    match sock.recv_now(buf) {
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-            EARLY_SCORE.set(score.saturating_sub(1));
-            None
-        }
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
-        got => {
-            EARLY_SCORE.set(score.saturating_add(2).min(EARLY_MAX));
-            Some(got)
-        }
+    match timeout_at(deadline, ticket.exchange()).await {
+        Ok((query, Ok(reply))) => Ok((query, reply)),
+        Ok((_, Err(e))) => Err(e),
+        Err(_) => Err(Error::Timeout),
     }
 }
 

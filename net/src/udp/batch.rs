@@ -71,6 +71,22 @@ impl UdpSocket {
             .poll_io(cx, Direction::Read, |fd| self.receive_batch(fd, bufs, meta))
     }
 
+    /// One non-blocking batch receive now, whatever the runtime last saw of
+    /// the socket's readiness (see [`recv_batch`](UdpSocket::recv_batch)
+    /// for the arguments): `WouldBlock` when nothing is queued. For replies
+    /// that may already be queued right after a send; waiting is
+    /// `recv_batch`'s job.
+    pub fn recv_batch_now(
+        &self,
+        bufs: &mut [IoSliceMut<'_>],
+        meta: &mut [RecvMeta],
+    ) -> io::Result<usize> {
+        if bufs.is_empty() || meta.is_empty() {
+            return Ok(0);
+        }
+        self.receive_batch(std::os::fd::AsFd::as_fd(&self.io), bufs, meta)
+    }
+
     /// One batch receive: the datagram held ahead (see `udp/ahead.rs`) on
     /// its own, else `recvmmsg`. Fewer datagrams than asked means the
     /// queue was empty when the call returned, so readiness is cleared.

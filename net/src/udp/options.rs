@@ -21,6 +21,21 @@ impl UdpSocket {
         sockopt::get_bool(self.as_fd(), Opt::Broadcast, "SO_BROADCAST")
     }
 
+    /// Turns on (or off) the delivery of ICMP errors for datagrams sent
+    /// with [`send_to`](UdpSocket::send_to) (`IP_RECVERR`, or
+    /// `IPV6_RECVERR` on an IPv6 socket): with it, an unconnected socket's
+    /// next receive fails with the error (`ConnectionRefused` for "port
+    /// unreachable"), as a connected socket's does without it. The error
+    /// may come from any peer the socket sent to.
+    pub fn set_recv_errors(&self, on: bool) -> io::Result<()> {
+        let fd = self.as_fd();
+        let opt = match socket::local_addr(fd)? {
+            std::net::SocketAddr::V4(_) => Opt::RecvErrorsV4,
+            std::net::SocketAddr::V6(_) => Opt::RecvErrorsV6,
+        };
+        sockopt::set_bool(fd, opt, "IP_RECVERR", on)
+    }
+
     /// Sets the TTL of outgoing unicast datagrams (`IP_TTL`; on an IPv6
     /// socket the hop limit, `IPV6_UNICAST_HOPS`).
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {

@@ -552,6 +552,10 @@ pub enum Opt {
     MulticastLoopV6,
     /// `IP_MULTICAST_TTL`.
     MulticastTtlV4,
+    /// `IP_RECVERR`.
+    RecvErrorsV4,
+    /// `IPV6_RECVERR`.
+    RecvErrorsV6,
 }
 
 impl Opt {
@@ -571,6 +575,8 @@ impl Opt {
             Opt::MulticastLoopV4 => (libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP),
             Opt::MulticastLoopV6 => (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP),
             Opt::MulticastTtlV4 => (libc::IPPROTO_IP, libc::IP_MULTICAST_TTL),
+            Opt::RecvErrorsV4 => (libc::IPPROTO_IP, libc::IP_RECVERR),
+            Opt::RecvErrorsV6 => (libc::IPPROTO_IPV6, libc::IPV6_RECVERR),
         }
     }
 }

@@ -1,0 +1,536 @@
+//! UDP channels: the sockets queries to one server go out on, shared by
+//! the queries in flight, moved to a new random source port after
+//! `Config::udp_max_queries` queries.
+//!
+//! A channel is one unconnected UDP socket. Its first send binds it to a
+//! random ephemeral port (the kernel picks it, as for `connect`); once the
+//! port has carried `udp_max_queries` queries and none is left in flight,
+//! [`UdpSocket::release_port`] gives the port back (`connect(AF_UNSPEC)`,
+//! one syscall) and the next send picks a new one. So with the default of
+//! 1 every query leaves from a fresh random port without a new socket or
+//! epoll registration, and with 0 one socket per server carries every
+//! query, as c-ares does by default.
+//!
+//! Queries in flight on one channel have distinct random IDs. A datagram
+//! counts only if it comes from the server's address and port, carries the
+//! ID of a query in flight and echoes its question ([`validate_reply`]);
+//! anything else is dropped and the wait goes on. ICMP errors reach the
+//! channel through `IP_RECVERR`, so a server port nobody listens on fails
+//! the channel's queries at once (`ConnectionRefused`) instead of after the
+//! timeout; a channel that met an error takes no new queries.
+//!
+//! # Implementation
+//!
+//! Queries wait in an outbox until one of them is polled after the run
+//! queue's other tasks have had their turn (the caller yields once), so
+//! the queries started in one pass leave in one `sendmmsg`. Replies are
+//! read with `recvmmsg` into a per-thread scratch buffer and handed to the
+//! query they answer, which is woken. One query at a time is the channel's
+//! *reader*: it alone waits for the socket's readiness, so a datagram wakes
+//! one task, not every query in flight. When the reader leaves (answered,
+//! timed out or cancelled) it hands the role on by waking another query,
+//! which becomes the reader when it is polled; every query polls the outbox
+//! too, so a query never waits for a send that nobody makes.
+//!
+//! A datagram longer than a scratch slot (4 KiB, more than the 1,232 bytes
+//! we advertise with EDNS) is cut by the kernel and flagged: it is treated
+//! as truncated (TC), so the query is asked again over TCP and gets the
+//! whole answer; nothing is cut silently.
+//!
+//! A channel belongs to the runtime that made it (its epoll registration).
+//! The pool is thread-local and remembers the runtime it was filled in
+//! ([`tern_runtime::current_runtime_id`]): when another runtime takes from
+//! it, the old channels are dropped first.
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use tern_net::{RecvMeta, UdpSocket};
+
+use super::transport::next_id;
+use crate::error::Error;
+use crate::exchange::{validate_reply, Transport};
+use crate::wire::Message;
+
+/// Queries in flight on one channel at most; more open another channel.
+const MAX_PENDING: usize = 256;
+/// Idle channels kept per server (and `udp_max_queries`).
+const MAX_IDLE: usize = 64;
+/// Datagrams moved per `sendmmsg`/`recvmmsg`.
+const BATCH: usize = 16;
+/// Bytes per receive slot: more than any reply to the EDNS payload we ask.
+const SLOT: usize = 4096;
+/// Receive batches per poll before the reader lets other tasks run.
+const BATCHES_PER_POLL: usize = 8;
+
+/// One socket to one server and the queries in flight on it.
+#[derive(Debug)]
+pub(crate) struct Channel {
+    sock: UdpSocket,
+    server: SocketAddr,
+    max_queries: u32,
+    st: RefCell<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Queries sent or queued from the current port.
+    on_port: u32,
+    pending: Vec<Pending>,
+    /// Encoded queries not sent yet, oldest first, by ID.
+    outbox: Vec<(u16, Vec<u8>)>,
+    /// The query that waits for the socket's readiness.
+    reader: Option<u16>,
+    /// The socket failed: the channel takes no new queries.
+    broken: bool,
+}
+
+#[derive(Debug)]
+struct Pending {
+    id: u16,
+    query: Message,
+    waker: Option<Waker>,
+    got: Option<Result<Message, Error>>,
+}
+
+impl State {
+    fn find(&mut self, id: u16) -> Option<&mut Pending> {
+        self.pending.iter_mut().find(|p| p.id == id)
+    }
+
+    /// Removes query `id` (and its unsent datagram); its query and outcome.
+    fn remove(&mut self, id: u16) -> Option<(Message, Option<Result<Message, Error>>)> {
+        let at = self.pending.iter().position(|p| p.id == id)?;
+        let p = self.pending.swap_remove(at);
+        if let Some(at) = self.outbox.iter().position(|(i, _)| *i == id) {
+            self.outbox.remove(at);
+        }
+        if self.reader == Some(id) {
+            self.reader = None;
+        }
+        Some((p.query, p.got))
+    }
+
+    /// Gives query `id` its outcome and wakes it.
+    fn deliver(&mut self, id: u16, outcome: Result<Message, Error>) {
+        if let Some(p) = self.find(id) {
+            p.got = Some(outcome);
+            if let Some(w) = p.waker.take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// Fails every query in flight with `err`: the socket is unusable.
+    fn fail_all(&mut self, server: SocketAddr, err: &io::Error) {
+        self.broken = true;
+        self.outbox.clear();
+        for p in &mut self.pending {
+            if p.got.is_none() {
+                let e = io::Error::new(err.kind(), format!("{server}: {err}"));
+                p.got = Some(Err(Error::Io(e)));
+                if let Some(w) = p.waker.take() {
+                    w.wake();
+                }
+            }
+        }
+    }
+}
+
+/// A query registered on a channel; dropping it withdraws the query.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    chan: Rc<Channel>,
+    id: u16,
+    /// The outcome has been taken; nothing left to withdraw.
+    done: bool,
+}
+
+/// Registers the query `make(id)` for `server` on a channel with room (see
+/// the module docs), with an ID no other query in flight there has. It is
+/// sent when the ticket is first polled.
+pub(crate) fn start(
+    server: SocketAddr,
+    max_queries: u32,
+    make: impl FnOnce(u16) -> Message,
+) -> Result<Ticket, Error> {
+    let chan = take(server, max_queries)?;
+    let id = {
+        let mut st = chan.st.borrow_mut();
+        let mut id = next_id()?;
+        // At most MAX_PENDING IDs of 65,536 are taken: a few draws suffice.
+        while st.pending.iter().any(|p| p.id == id) {
+            id = next_id()?;
+        }
+        let query = make(id);
+        st.outbox.push((id, query.encode()));
+        st.pending.push(Pending {
+            id,
+            query,
+            waker: None,
+            got: None,
+        });
+        st.on_port = st.on_port.saturating_add(1);
+        id
+    };
+    Ok(Ticket {
+        chan,
+        id,
+        done: false,
+    })
+}
+
+impl Ticket {
+    /// Sends the query if it has not left yet and waits for the reply; the
+    /// query and the reply (or the error that ended the wait).
+    pub(crate) async fn exchange(mut self) -> (Message, Result<Message, Error>) {
+        poll_fn(|cx| self.poll_exchange(cx)).await
+    }
+
+    fn poll_exchange(&mut self, cx: &mut Context<'_>) -> Poll<(Message, Result<Message, Error>)> {
+        let (chan, id) = (&*self.chan, self.id);
+        let mut st = chan.st.borrow_mut();
+        if let Some(done) = chan.take_done(id, &mut st) {
+            self.done = true;
+            return Poll::Ready(done);
+        }
+        if !st.outbox.is_empty() && chan.flush(&mut st, cx) > 0 && early_receive_due() {
+            chan.receive_now(&mut st);
+        }
+        if st.reader.is_none() || st.reader == Some(id) {
+            st.reader = Some(id);
+            chan.receive(&mut st, cx);
+        }
+        if let Some(done) = chan.take_done(id, &mut st) {
+            self.done = true;
+            return Poll::Ready(done);
+        }
+        if let Some(p) = st.find(id) {
+            match &p.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => p.waker = Some(cx.waker().clone()),
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Ok(mut st) = self.chan.st.try_borrow_mut() {
+            st.remove(self.id);
+            self.chan.settle(&mut st);
+        }
+    }
+}
+
+impl Channel {
+    /// Query `id` and its outcome, if it has one; the channel is settled.
+    fn take_done(&self, id: u16, st: &mut State) -> Option<(Message, Result<Message, Error>)> {
+        if !st.find(id).is_some_and(|p| p.got.is_some()) {
+            return None;
+        }
+        let (query, got) = st.remove(id)?;
+        self.settle(st);
+        got.map(|got| (query, got))
+    }
+
+    fn has_room(&self) -> bool {
+        let st = self.st.borrow();
+        !st.broken
+            && st.pending.len() < MAX_PENDING
+            && (self.max_queries == 0 || st.on_port < self.max_queries)
+    }
+
+    /// After a query left: hands the reader's role on, and releases the
+    /// port once it has carried its queries and none is in flight.
+    fn settle(&self, st: &mut State) {
+        // A query left: if it was the reader, or queries wait to be sent
+        // (it may have been the one waiting for the send buffer), wake
+        // another to take over.
+        if st.reader.is_none() || !st.outbox.is_empty() {
+            if let Some(w) = st.pending.iter_mut().find_map(|p| p.waker.take()) {
+                w.wake();
+            }
+        }
+        if !st.pending.is_empty() {
+            return;
+        }
+        if self.max_queries != 0 && st.on_port >= self.max_queries {
+            match self.sock.release_port() {
+                Ok(()) => st.on_port = 0,
+                Err(_) => st.broken = true,
+            }
+        }
+        self.trim_idle();
+    }
+
+    /// Leaves the pool if it already keeps [`MAX_IDLE`] idle channels for
+    /// this server: after a burst, the sockets it needed are closed.
+    fn trim_idle(&self) {
+        POOL.with(|pool| {
+            let Ok(mut pool) = pool.try_borrow_mut() else {
+                return;
+            };
+            let key = (self.server, self.max_queries);
+            let Some((_, list)) = pool.lists.iter_mut().find(|(k, _)| *k == key) else {
+                return;
+            };
+            if list.len() <= MAX_IDLE {
+                return;
+            }
+            let me = |c: &Rc<Channel>| std::ptr::eq(Rc::as_ptr(c), self);
+            // This channel's state is borrowed by the caller: it is idle.
+            let idle = list
+                .iter()
+                .filter(|c| me(c) || c.st.try_borrow().is_ok_and(|s| s.pending.is_empty()))
+                .count();
+            if idle > MAX_IDLE {
+                list.retain(|c| !me(c));
+            }
+        });
+    }
+
+    /// Sends what the outbox holds, in batches; how many datagrams left.
+    /// A send that fails fails its query alone.
+    fn flush(&self, st: &mut State, cx: &mut Context<'_>) -> usize {
+        let mut sent = 0;
+        let targets = [self.server; BATCH];
+        while !st.outbox.is_empty() {
+            let n = st.outbox.len().min(BATCH);
+            let mut slices = [IoSlice::new(&[]); BATCH];
+            for (s, (_, bytes)) in slices.iter_mut().zip(&st.outbox) {
+                *s = IoSlice::new(bytes);
+            }
+            match self
+                .sock
+                .poll_send_batch_to(cx, &slices[..n], &targets[..n])
+            {
+                Poll::Ready(Ok(0)) | Poll::Pending => break,
+                Poll::Ready(Ok(k)) => {
+                    st.outbox.drain(..k.min(n));
+                    sent += k;
+                }
+                Poll::Ready(Err(e)) => {
+                    let (id, _) = st.outbox.remove(0);
+                    let err = io::Error::new(e.kind(), format!("send to {}: {e}", self.server));
+                    st.deliver(id, Err(Error::Io(err)));
+                }
+            }
+        }
+        sent
+    }
+
+    /// Reads and hands out replies until the socket's queue is empty (the
+    /// caller is then registered for its next readiness).
+    fn receive(&self, st: &mut State, cx: &mut Context<'_>) {
+        for round in 0..BATCHES_PER_POLL {
+            let got = with_scratch(|bufs, meta| {
+                let r = self.sock.poll_recv_batch(cx, bufs, meta);
+                if let Poll::Ready(Ok(n)) = r {
+                    self.dispatch(st, bufs, &meta[..n]);
+                }
+                r
+            });
+            match got {
+                Poll::Ready(Ok(_)) if round + 1 == BATCHES_PER_POLL => {
+                    // Still more: let other tasks run, then read on.
+                    cx.waker().wake_by_ref();
+                }
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => {
+                    st.fail_all(self.server, &e);
+                    return;
+                }
+                Poll::Pending => return,
+            }
+        }
+    }
+
+    /// One receive right after a send, whatever the readiness says: a
+    /// server on loopback (or one preempting us on this core) has often
+    /// answered by then, which saves a reactor turn and usually a sleep.
+    fn receive_now(&self, st: &mut State) {
+        let got = with_scratch(|bufs, meta| {
+            let r = self.sock.recv_batch_now(bufs, meta);
+            if let Ok(n) = r {
+                self.dispatch(st, bufs, &meta[..n]);
+            }
+            r
+        });
+        match got {
+            Ok(_) => early_result(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => early_result(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => st.fail_all(self.server, &e),
+        }
+    }
+
+    /// Hands each datagram from the server to the query it answers.
+    fn dispatch(&self, st: &mut State, bufs: &[IoSliceMut<'_>], meta: &[RecvMeta]) {
+        for (buf, m) in bufs.iter().zip(meta) {
+            if m.addr.ip() != self.server.ip() || m.addr.port() != self.server.port() {
+                continue;
+            }
+            let Some(data) = buf.get(..m.len.min(SLOT)) else {
+                continue;
+            };
+            let Some(&[hi, lo]) = data.get(..2) else {
+                continue;
+            };
+            let id = u16::from_be_bytes([hi, lo]);
+            let Some(p) = st.find(id).filter(|p| p.got.is_none()) else {
+                continue; // late, stray or forged
+            };
+            let reply = if m.truncated {
+                // Cut by the kernel: take it as truncated, so the query
+                // goes to TCP for the whole answer.
+                let mut cut = data.to_vec();
+                if let Some(flags) = cut.get_mut(2) {
+                    *flags |= 0x02;
+                }
+                validate_reply(&p.query, &cut, Transport::Udp)
+            } else {
+                validate_reply(&p.query, data, Transport::Udp)
+            };
+            if let Ok(reply) = reply {
+                st.deliver(id, Ok(reply));
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Receive slots for `recvmmsg`, shared by this thread's channels.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with [`BATCH`] receive buffers of [`SLOT`] bytes and their
+/// metadata.
+fn with_scratch<R>(f: impl FnOnce(&mut [IoSliceMut<'_>], &mut [RecvMeta]) -> R) -> R {
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        if scratch.len() < BATCH * SLOT {
+            scratch.resize(BATCH * SLOT, 0);
+        }
+        let mut chunks = scratch.chunks_mut(SLOT);
+        let mut bufs: [IoSliceMut<'_>; BATCH] =
+            std::array::from_fn(|_| IoSliceMut::new(chunks.next().unwrap_or_default()));
+        let mut meta = [RecvMeta::default(); BATCH];
+        f(&mut bufs, &mut meta)
+    })
+}
+
+thread_local! {
+    /// How often a receive right after a send has found a reply lately:
+    /// +2 per hit, -1 per miss, within 0..=EARLY_MAX.
+    static EARLY_SCORE: Cell<u8> = const { Cell::new(EARLY_MAX) };
+    /// Sends since the last early receive, to try again now and then.
+    static EARLY_SKIPPED: Cell<u8> = const { Cell::new(0) };
+}
+
+const EARLY_MAX: u8 = 16;
+/// Below this score early receives are skipped: they pay (one syscall
+/// saves one or two) while at least about a third of them hit.
+const EARLY_MIN: u8 = 4;
+/// While skipping, one send in this many still tries, to notice when the
+/// server has become fast again.
+const EARLY_PROBE: u8 = 16;
+
+/// Whether this send is followed by an early receive: yes while they have
+/// been finding replies lately, else one send in [`EARLY_PROBE`].
+fn early_receive_due() -> bool {
+    if EARLY_SCORE.get() >= EARLY_MIN {
+        return true;
+    }
+    let skipped = EARLY_SKIPPED.get().wrapping_add(1);
+    EARLY_SKIPPED.set(skipped);
+    skipped % EARLY_PROBE == 0
+}
+
+fn early_result(hit: bool) {
+    let score = EARLY_SCORE.get();
+    EARLY_SCORE.set(if hit {
+        score.saturating_add(2).min(EARLY_MAX)
+    } else {
+        score.saturating_sub(1)
+    });
+}
+
+#[derive(Debug, Default)]
+struct Pool {
+    runtime: Option<u64>,
+    /// Channels by server and the `udp_max_queries` they were made with
+    /// (resolvers with different settings do not share them). A list: a
+    /// resolver has at most a few servers.
+    lists: Vec<((SocketAddr, u32), Vec<Rc<Channel>>)>,
+}
+
+thread_local! {
+    static POOL: RefCell<Pool> = RefCell::new(Pool::default());
+}
+
+/// A channel to `server` with room for one more query: the first one in
+/// the pool that has, or a new one.
+fn take(server: SocketAddr, max_queries: u32) -> io::Result<Rc<Channel>> {
+    let runtime = tern_runtime::current_runtime_id();
+    let found = POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.runtime != runtime {
+            // Filled by another runtime: those sockets are not ours to use.
+            let stale = std::mem::take(&mut pool.lists);
+            pool.runtime = runtime;
+            drop(pool);
+            drop(stale);
+            return None;
+        }
+        let key = (server, max_queries);
+        let (_, list) = pool.lists.iter_mut().find(|(k, _)| *k == key)?;
+        list.retain(|c| !c.st.borrow().broken);
+        list.iter().find(|c| c.has_room()).cloned()
+    });
+    if let Some(chan) = found {
+        return Ok(chan);
+    }
+    let sock = UdpSocket::unbound(server)?;
+    sock.set_recv_errors(true)?;
+    let chan = Rc::new(Channel {
+        sock,
+        server,
+        max_queries,
+        st: RefCell::default(),
+    });
+    POOL.with(|pool| {
+        let Ok(mut pool) = pool.try_borrow_mut() else {
+            return;
+        };
+        let key = (server, max_queries);
+        let at = match pool.lists.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                pool.lists.push((key, Vec::new()));
+                pool.lists.len() - 1
+            }
+        };
+        if let Some((_, list)) = pool.lists.get_mut(at) {
+            list.push(chan.clone());
+        }
+    });
+    Ok(chan)
+}
+
+/// Closes the idle UDP sockets this thread keeps for reuse (see
+/// [`crate::Config::udp_max_queries`]), for every runtime. Lookups after
+/// this open new sockets as needed; sockets of lookups in flight close
+/// when those end. Useful before counting open fds.
+pub fn close_idle_sockets() {
+    let lists = POOL.with(|pool| std::mem::take(&mut pool.borrow_mut().lists));
+    drop(lists);
+}
