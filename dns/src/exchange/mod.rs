@@ -36,7 +36,7 @@ mod reply;
 pub use answer::{
     canonical_name, extract_answer, negative_ttl, MAX_ANSWER_RECORDS, MAX_CNAME_CHAIN,
 };
-pub use reply::{classify, rcode_error, validate_reply, Reject, Step, Transport};
+pub use reply::{check_cookie, classify, rcode_error, validate_reply, Reject, Step, Transport};
 
 use std::net::SocketAddr;
 

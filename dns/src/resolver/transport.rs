@@ -29,10 +29,11 @@ use tern_runtime::time::timeout_at;
 
 use super::udp_pool;
 use crate::error::Error;
-use crate::exchange::{classify, validate_reply, Step, Transport};
+use crate::exchange::{check_cookie, classify, validate_reply, Step, Transport};
 use crate::name::Name;
 use crate::record::RecordType;
-use crate::wire::{frame_tcp, Message};
+use crate::wire::cookie::{Cookie, CLIENT_COOKIE_LEN};
+use crate::wire::{frame_tcp, Message, Rcode};
 
 /// Largest DNS message; UDP receive buffers are this big so no datagram is
 /// ever cut.
@@ -45,18 +46,24 @@ thread_local! {
 
 /// A fresh query ID from the kernel's CSPRNG (fetched 128 IDs at a time).
 pub(crate) fn next_id() -> Result<u16, Error> {
-    IDS.with(|ids| take_id(&mut ids.borrow_mut(), tern_runtime::sys::random::fill))
+    IDS.with(|ids| take_random(&mut ids.borrow_mut(), tern_runtime::sys::random::fill))
+        .map(u16::from_be_bytes)
 }
 
-/// The next ID from `pool` (bytes, next unread offset), refilled by `fill`
-/// when used up. A failed refill fails the query and leaves the pool empty,
-/// so no unfilled byte is ever handed out as an ID.
-fn take_id(
+/// A fresh client cookie (RFC 7873), from the same random bytes as IDs.
+pub(crate) fn next_client_cookie() -> Result<[u8; CLIENT_COOKIE_LEN], Error> {
+    IDS.with(|ids| take_random(&mut ids.borrow_mut(), tern_runtime::sys::random::fill))
+}
+
+/// The next `N` bytes from `pool` (bytes, next unread offset), refilled by
+/// `fill` when used up. A failed refill fails the query and leaves the
+/// pool empty, so no unfilled byte is ever handed out.
+fn take_random<const N: usize>(
     pool: &mut (Vec<u8>, usize),
     fill: impl FnOnce(&mut [u8]) -> io::Result<()>,
-) -> Result<u16, Error> {
+) -> Result<[u8; N], Error> {
     let (buf, pos) = pool;
-    if *pos + 2 > buf.len() {
+    if *pos + N > buf.len() {
         let mut fresh = vec![0u8; 256];
         fill(&mut fresh).map_err(|e| {
             Error::Io(io::Error::new(
@@ -67,37 +74,72 @@ fn take_id(
         *buf = fresh;
         *pos = 0;
     }
-    let id = match buf.get(*pos..*pos + 2) {
-        Some(&[hi, lo]) => u16::from_be_bytes([hi, lo]),
-        _ => return Err(Error::Io(io::Error::other("query id pool exhausted"))),
+    let bytes = match buf
+        .get(*pos..*pos + N)
+        .and_then(|b| <[u8; N]>::try_from(b).ok())
+    {
+        Some(bytes) => bytes,
+        None => return Err(Error::Io(io::Error::other("query id pool exhausted"))),
     };
-    *pos += 2;
-    Ok(id)
+    *pos += N;
+    Ok(bytes)
+}
+
+/// What goes into a UDP query's OPT record: the payload size offered and,
+/// unless cookies are off, our cookies for the server. An exchange updates
+/// the cookie with the server cookie of each reply it accepts.
+#[derive(Debug)]
+pub(crate) struct QueryEdns<'a> {
+    pub(crate) payload: u16,
+    pub(crate) cookie: Option<&'a mut Cookie>,
 }
 
 /// Asks `server` about `name`/`rtype` within `limit` per transport step,
 /// over UDP sockets that change port after `udp_max_queries` queries (see
 /// [`udp_pool`]). Returns the reply once it is final for this server: an
 /// answer, NXDOMAIN or NODATA; errors mean "try the next server".
+///
+/// A BADCOOKIE reply to a query with a cookie is asked again at once with
+/// the server cookie it brought; a second BADCOOKIE goes to TCP, which
+/// carries no cookie (RFC 7873 §5.3).
 pub(crate) async fn ask(
     server: SocketAddr,
     name: &Name,
     rtype: RecordType,
-    mut edns: Option<u16>,
+    mut edns: Option<QueryEdns<'_>>,
     limit: Duration,
     udp_max_queries: u32,
     buf: &mut [u8],
 ) -> Result<Message, Error> {
+    let mut bad_cookies = 0u8;
     loop {
-        let query = Message::query(next_id()?, name, rtype, edns);
-        let reply = udp_exchange(server, &query, limit, udp_max_queries, buf).await?;
+        let payload = edns.as_ref().map(|e| e.payload);
+        let query = Message::query(next_id()?, name, rtype, payload);
+        let mut cookie = edns.as_mut().and_then(|e| e.cookie.as_deref_mut());
+        let sent_cookie = cookie.is_some();
+        let reply = udp_exchange(
+            server,
+            &query,
+            cookie.as_deref_mut(),
+            limit,
+            udp_max_queries,
+            buf,
+        )
+        .await?;
+        let bad_cookie = sent_cookie && reply.rcode() == Rcode::BADCOOKIE;
         let (reply, transport) = match classify(&query, &reply, Transport::Udp) {
             Step::RetryTcp => (tcp_exchange(server, &query, limit).await?, Transport::Tcp),
+            _ if bad_cookie && bad_cookies == 0 => {
+                bad_cookies += 1;
+                continue;
+            }
+            _ if bad_cookie => (tcp_exchange(server, &query, limit).await?, Transport::Tcp),
             _ => (reply, Transport::Udp),
         };
         match classify(&query, &reply, transport) {
             Step::Done => return Ok(reply),
-            // Only offered when the query had EDNS, so this loops once.
+            // Only offered when the query had EDNS, so this loops once
+            // (and drops the cookie with the OPT record).
             Step::RetryWithoutEdns if edns.is_some() => edns = None,
             Step::NextServer(err) => return Err(err),
             Step::RetryWithoutEdns | Step::RetryTcp => {
@@ -110,6 +152,7 @@ pub(crate) async fn ask(
 async fn udp_exchange(
     server: SocketAddr,
     query: &Message,
+    mut cookie: Option<&mut Cookie>,
     limit: Duration,
     udp_max_queries: u32,
     buf: &mut [u8],
@@ -124,7 +167,10 @@ async fn udp_exchange(
     // per query (the wake-up is paid inside our send). A lookup alone
     // runs again at once.
     tern_runtime::yield_now().await;
-    sock.send(&query.encode()).await?;
+    let option = cookie.as_deref().map(Cookie::option);
+    let sent_client = cookie.as_deref().map(|c| *c.client());
+    sock.send(&query.encode_with_option(option.as_ref().map_or(&[], |o| o.as_bytes())))
+        .await?;
     let mut early = early_reply(sock, buf);
     let wait = async {
         loop {
@@ -147,9 +193,20 @@ async fn udp_exchange(
             let Some(datagram) = buf.get(..n) else {
                 continue;
             };
-            if let Ok(reply) = validate_reply(query, datagram, Transport::Udp) {
-                return Ok(reply);
+            let Ok(reply) = validate_reply(query, datagram, Transport::Udp) else {
+                continue;
+            };
+            // A forged or malformed COOKIE option: dropped like a wrong ID.
+            match check_cookie(sent_client.as_ref(), &reply) {
+                Ok(Some(server_cookie)) => {
+                    if let Some(cookie) = cookie.as_deref_mut() {
+                        cookie.set_server(server_cookie);
+                    }
+                }
+                Ok(None) => {}
+                Err(_) => continue,
             }
+            return Ok(reply);
         }
     };
     let reply = timeout_at(deadline, wait)
@@ -234,13 +291,18 @@ mod tests {
     fn a_failed_refill_hands_out_no_id() {
         let mut pool = (Vec::new(), 0);
         let failing = |_: &mut [u8]| Err(io::Error::other("entropy gone"));
-        assert!(take_id(&mut pool, failing).is_err());
+        assert!(take_random::<2>(&mut pool, failing).is_err());
         // The next call must refill again, not hand out the unfilled bytes.
-        assert!(take_id(&mut pool, failing).is_err());
+        assert!(take_random::<8>(&mut pool, failing).is_err());
         let fill = |b: &mut [u8]| {
             b.fill(0xab);
             Ok(())
         };
-        assert_eq!(take_id(&mut pool, fill).unwrap(), 0xabab);
+        assert_eq!(take_random(&mut pool, fill).unwrap(), [0xab; 8]);
+        // 256 bytes: 31 more cookies, then a refill.
+        for _ in 0..31 {
+            take_random::<8>(&mut pool, |_| panic!("refilled early")).unwrap();
+        }
+        assert!(take_random::<8>(&mut pool, failing).is_err());
     }
 }
