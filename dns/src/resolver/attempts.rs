@@ -9,7 +9,8 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::transport::{ask, next_client_cookie, QueryEdns, MAX_MESSAGE};
+use super::servers::next_client_cookie;
+use super::transport::{ask, QueryEdns, MAX_MESSAGE};
 use super::{case, vc, within, Resolver};
 use crate::error::Error;
 use crate::exchange::{attempt_plan, extract_answer, negative_ttl, AttemptPlan};

@@ -73,6 +73,17 @@ impl ServerState {
     }
 }
 
+/// A fresh client cookie: four query IDs' worth of the kernel's random
+/// bytes, from the same pool (so a failed `getrandom` fails the query
+/// rather than hand out unfilled bytes).
+pub(crate) fn next_client_cookie() -> Result<[u8; CLIENT_COOKIE_LEN], Error> {
+    let mut cookie = [0u8; CLIENT_COOKIE_LEN];
+    for pair in cookie.chunks_exact_mut(2) {
+        pair.copy_from_slice(&super::transport::next_id()?.to_be_bytes());
+    }
+    Ok(cookie)
+}
+
 /// The state of every server a resolver has asked.
 #[derive(Debug, Default)]
 pub(crate) struct Servers {

@@ -6,7 +6,8 @@
 //! `Config::udp_max_queries` queries (default 1: every query). The socket
 //! is connected to the server, so the kernel delivers only datagrams from
 //! the server's address and port; of those, a reply counts only if it
-//! carries the ID and echoes the question (see [`validate_reply`]).
+//! carries the ID and echoes the question (see [`validate_reply`]) and,
+//! when the query carried a DNS cookie, echoes that too ([`check_cookie`]).
 //! Anything else, including empty datagrams, junk and late replies to
 //! earlier queries on a reused socket, is dropped and the wait goes on
 //! until the attempt's deadline: nothing a forger or a broken middlebox
@@ -32,7 +33,7 @@ use crate::error::Error;
 use crate::exchange::{check_cookie, classify, validate_reply, Step, Transport};
 use crate::name::Name;
 use crate::record::RecordType;
-use crate::wire::cookie::{Cookie, CLIENT_COOKIE_LEN};
+use crate::wire::cookie::Cookie;
 use crate::wire::{frame_tcp, Message, Rcode};
 
 /// Largest DNS message; UDP receive buffers are this big so no datagram is
@@ -46,24 +47,18 @@ thread_local! {
 
 /// A fresh query ID from the kernel's CSPRNG (fetched 128 IDs at a time).
 pub(crate) fn next_id() -> Result<u16, Error> {
-    IDS.with(|ids| take_random(&mut ids.borrow_mut(), tern_runtime::sys::random::fill))
-        .map(u16::from_be_bytes)
+    IDS.with(|ids| take_id(&mut ids.borrow_mut(), tern_runtime::sys::random::fill))
 }
 
-/// A fresh client cookie (RFC 7873), from the same random bytes as IDs.
-pub(crate) fn next_client_cookie() -> Result<[u8; CLIENT_COOKIE_LEN], Error> {
-    IDS.with(|ids| take_random(&mut ids.borrow_mut(), tern_runtime::sys::random::fill))
-}
-
-/// The next `N` bytes from `pool` (bytes, next unread offset), refilled by
-/// `fill` when used up. A failed refill fails the query and leaves the
-/// pool empty, so no unfilled byte is ever handed out.
-fn take_random<const N: usize>(
+/// The next ID from `pool` (bytes, next unread offset), refilled by `fill`
+/// when used up. A failed refill fails the query and leaves the pool empty,
+/// so no unfilled byte is ever handed out as an ID.
+fn take_id(
     pool: &mut (Vec<u8>, usize),
     fill: impl FnOnce(&mut [u8]) -> io::Result<()>,
-) -> Result<[u8; N], Error> {
+) -> Result<u16, Error> {
     let (buf, pos) = pool;
-    if *pos + N > buf.len() {
+    if *pos + 2 > buf.len() {
         let mut fresh = vec![0u8; 256];
         fill(&mut fresh).map_err(|e| {
             Error::Io(io::Error::new(
@@ -74,15 +69,12 @@ fn take_random<const N: usize>(
         *buf = fresh;
         *pos = 0;
     }
-    let bytes = match buf
-        .get(*pos..*pos + N)
-        .and_then(|b| <[u8; N]>::try_from(b).ok())
-    {
-        Some(bytes) => bytes,
-        None => return Err(Error::Io(io::Error::other("query id pool exhausted"))),
+    let id = match buf.get(*pos..*pos + 2) {
+        Some(&[hi, lo]) => u16::from_be_bytes([hi, lo]),
+        _ => return Err(Error::Io(io::Error::other("query id pool exhausted"))),
     };
-    *pos += N;
-    Ok(bytes)
+    *pos += 2;
+    Ok(id)
 }
 
 /// What goes into a UDP query's OPT record: the payload size offered and,
@@ -115,17 +107,9 @@ pub(crate) async fn ask(
     loop {
         let payload = edns.as_ref().map(|e| e.payload);
         let query = Message::query(next_id()?, name, rtype, payload);
-        let mut cookie = edns.as_mut().and_then(|e| e.cookie.as_deref_mut());
+        let cookie = edns.as_mut().and_then(|e| e.cookie.as_deref_mut());
         let sent_cookie = cookie.is_some();
-        let reply = udp_exchange(
-            server,
-            &query,
-            cookie.as_deref_mut(),
-            limit,
-            udp_max_queries,
-            buf,
-        )
-        .await?;
+        let reply = udp_exchange(server, &query, cookie, limit, udp_max_queries, buf).await?;
         let bad_cookie = sent_cookie && reply.rcode() == Rcode::BADCOOKIE;
         let (reply, transport) = match classify(&query, &reply, Transport::Udp) {
             Step::RetryTcp => (tcp_exchange(server, &query, limit).await?, Transport::Tcp),
@@ -291,18 +275,13 @@ mod tests {
     fn a_failed_refill_hands_out_no_id() {
         let mut pool = (Vec::new(), 0);
         let failing = |_: &mut [u8]| Err(io::Error::other("entropy gone"));
-        assert!(take_random::<2>(&mut pool, failing).is_err());
+        assert!(take_id(&mut pool, failing).is_err());
         // The next call must refill again, not hand out the unfilled bytes.
-        assert!(take_random::<8>(&mut pool, failing).is_err());
+        assert!(take_id(&mut pool, failing).is_err());
         let fill = |b: &mut [u8]| {
             b.fill(0xab);
             Ok(())
         };
-        assert_eq!(take_random(&mut pool, fill).unwrap(), [0xab; 8]);
-        // 256 bytes: 31 more cookies, then a refill.
-        for _ in 0..31 {
-            take_random::<8>(&mut pool, |_| panic!("refilled early")).unwrap();
-        }
-        assert!(take_random::<8>(&mut pool, failing).is_err());
+        assert_eq!(take_id(&mut pool, fill).unwrap(), 0xabab);
     }
 }
