@@ -94,6 +94,31 @@ pub struct Config {
     /// is disconnected (`connect(AF_UNSPEC)` releases the port the kernel
     /// picked) and connected again, which picks a new random port.
     pub udp_max_queries: u32,
+    /// DNS cookies (RFC 7873), as c-ares sends them. Default on. With
+    /// [`Config::edns`] on, every UDP query carries a COOKIE option: a
+    /// random 8-byte client cookie of its own for each server (replaced
+    /// after a day), then the server cookie that server last gave. A reply
+    /// whose COOKIE option echoes another client cookie, or has a length
+    /// RFC 7873 does not allow, is dropped and the wait goes on (as for a
+    /// wrong ID); a reply without one is accepted (most servers send
+    /// none). BADCOOKIE is asked again at once with the new server cookie,
+    /// and over TCP (which carries no cookie) if that fails too. There is
+    /// no resolv.conf option for this (glibc has no cookies); turn it off
+    /// here for a middlebox that chokes on the option.
+    pub cookies: bool,
+    /// Sort `lookup_ip`'s addresses by RFC 6724's destination address
+    /// selection, as glibc's `getaddrinfo` does. Default off: `lookup_ip`
+    /// returns IPv4 then IPv6, each in answer order. When on, each
+    /// address's source address is found by connecting a UDP socket to it
+    /// (which sends nothing) and the addresses are sorted by rules 1
+    /// (unreachable ones last), 2 (matching scope), 5 (matching label),
+    /// 6 (higher precedence), 8 (smaller scope) and 9 (longest matching
+    /// prefix, IPv6 only), stable otherwise, with RFC 6724's default
+    /// policy table (see [`crate::rfc6724`]); `/etc/gai.conf` is not read.
+    /// There is no resolv.conf option for this (glibc always sorts, and
+    /// its `sortlist` option is not supported). [`crate::connect`] is not
+    /// affected: Happy Eyeballs keeps its own RFC 8305 order.
+    pub sort_rfc6724: bool,
 }
 
 /// The address families a lookup of a host's addresses asks for.
@@ -149,6 +174,8 @@ impl Default for Config {
             reload_interval: Duration::from_secs(5),
             case_randomization: false,
             udp_max_queries: 1,
+            cookies: true,
+            sort_rfc6724: false,
         }
     }
 }
@@ -291,6 +318,7 @@ mod tests {
         assert_eq!(c.hosts_file, PathBuf::from("/etc/hosts"));
         assert_eq!(c.cache_size, 1024);
         assert_eq!(c.udp_max_queries, 1);
+        assert!(c.cookies && !c.sort_rfc6724);
         assert_eq!(c.edns_payload(), Some(1232));
         assert_eq!(c.lookup_time(), Duration::from_secs(10));
     }

@@ -13,12 +13,15 @@
 //! 2. [`Cache::get`] may answer without the network.
 //! 3. For each attempt, [`exchange::attempt_plan`] says which server to ask;
 //!    [`wire::Message::query`] builds the query with a fresh random ID.
-//! 4. Each datagram that arrives goes through [`exchange::validate_reply`]:
+//! 4. Each datagram that arrives goes through [`exchange::validate_reply`]
+//!    (and [`exchange::check_cookie`] when the query carried a DNS cookie):
 //!    a [`exchange::Reject`] is dropped and the wait goes on; an accepted
 //!    reply goes to [`exchange::classify`], which says retry over TCP, retry
 //!    without EDNS, ask the next server, or done.
 //! 5. [`exchange::extract_answer`] and [`exchange::negative_ttl`] turn the
 //!    final reply into records or an error, and into what the cache keeps.
+//! 6. With [`Config::sort_rfc6724`], [`rfc6724::sort`] orders a host's
+//!    addresses as glibc's `getaddrinfo` does.
 //!
 //! The `exchange` module's documentation shows that loop in full.
 //!
@@ -42,6 +45,7 @@ mod name;
 mod record;
 mod resolv_conf;
 mod resolver;
+pub mod rfc6724;
 pub mod search;
 #[cfg(test)]
 mod test_records;

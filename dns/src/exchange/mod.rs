@@ -9,13 +9,18 @@
 //! for server in attempt_plan(&config, rotation):       // attempts × servers
 //!     id    = random u16 (getrandom), fresh socket (fresh source port)
 //!     query = Message::query(id, &name, rtype, edns)   // edns: config.edns_payload()
-//!     send query.encode() to server over UDP
+//!     cookie = the server's Cookie (wire::cookie), with EDNS and config.cookies
+//!     send query.encode_with_option(cookie.option()) to server over UDP
 //!     loop until config.timeout:
 //!         (bytes, from) = recv into a 65535-byte buffer
 //!         if from != server: continue                   // stray datagram
 //!         reply = match validate_reply(&query, bytes, Udp):
 //!             Err(_reject) => continue                  // junk, spoof, empty: keep waiting
 //!             Ok(reply) => reply
+//!         match check_cookie(cookie.client(), &reply):
+//!             Err(_reject) => continue                  // forged or malformed COOKIE
+//!             Ok(server_cookie) => keep it for the server's next query
+//!         if BADCOOKIE: ask again at once with the new server cookie; TCP the second time
 //!         match classify(&query, &reply, Udp):
 //!             RetryTcp         => reply = exchange over TCP with frame_tcp / tcp_frame_len
 //!             RetryWithoutEdns => send again with edns = None
@@ -36,7 +41,7 @@ mod reply;
 pub use answer::{
     canonical_name, extract_answer, negative_ttl, MAX_ANSWER_RECORDS, MAX_CNAME_CHAIN,
 };
-pub use reply::{classify, rcode_error, validate_reply, Reject, Step, Transport};
+pub use reply::{check_cookie, classify, rcode_error, validate_reply, Reject, Step, Transport};
 
 use std::net::SocketAddr;
 

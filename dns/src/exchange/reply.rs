@@ -5,6 +5,7 @@
 use std::fmt;
 
 use crate::error::{malformed, Error};
+use crate::wire::cookie::{find_cookie, ReplyCookie, CLIENT_COOKIE_LEN};
 use crate::wire::{Header, Message, Problem, Rcode};
 
 /// How a reply arrived; truncation means something only over UDP.
@@ -41,6 +42,17 @@ pub enum Reject {
     QuestionMismatch,
     /// The message could not be decoded (this includes empty datagrams).
     Malformed(Error),
+    /// The reply's COOKIE option echoes another client cookie than the one
+    /// the query carried: forged, or meant for someone else.
+    CookieMismatch,
+    /// The reply's COOKIE option has a length RFC 7873 does not allow.
+    CookieMalformed {
+        /// The option's length.
+        len: usize,
+    },
+    /// A BADCOOKIE reply to a query with a cookie carries no server cookie
+    /// to retry with (RFC 7873 §5.3: only a forger sends that).
+    BadCookieWithoutCookie,
 }
 
 impl fmt::Display for Reject {
@@ -61,6 +73,15 @@ impl fmt::Display for Reject {
             }
             Reject::QuestionMismatch => f.write_str("reply does not echo the question"),
             Reject::Malformed(err) => write!(f, "undecodable reply: {err}"),
+            Reject::CookieMismatch => {
+                f.write_str("reply's client cookie does not match the query's")
+            }
+            Reject::CookieMalformed { len } => {
+                write!(f, "reply's COOKIE option has a bad length ({len} bytes)")
+            }
+            Reject::BadCookieWithoutCookie => {
+                f.write_str("BADCOOKIE reply carries no server cookie")
+            }
         }
     }
 }
@@ -116,6 +137,40 @@ pub fn validate_reply(
         Err(_) if truncated => Ok(head),
         Err(err) => Err(Reject::Malformed(err)),
     }
+}
+
+/// Checks a reply that [`validate_reply`] accepted against the client
+/// cookie its query carried (`None`: the query had no COOKIE option), as
+/// RFC 7873 §5.3 says: a COOKIE option of a bad length, or one that echoes
+/// another client cookie, means the reply is dropped and the wait goes on,
+/// as for a wrong ID; so does a BADCOOKIE reply without a server cookie.
+/// A reply with no COOKIE option is fine (most servers send none).
+///
+/// Returns the server cookie to keep for the next query to this server,
+/// if the reply has one.
+pub fn check_cookie<'a>(
+    sent: Option<&[u8; CLIENT_COOKIE_LEN]>,
+    reply: &'a Message,
+) -> Result<Option<&'a [u8]>, Reject> {
+    let Some(sent) = sent else {
+        return Ok(None);
+    };
+    let found = reply
+        .edns
+        .as_ref()
+        .map_or(ReplyCookie::Absent, |e| find_cookie(&e.options));
+    let server = match found {
+        ReplyCookie::Absent => None,
+        ReplyCookie::Malformed { len } => return Err(Reject::CookieMalformed { len }),
+        ReplyCookie::Present { client, .. } if client != *sent => {
+            return Err(Reject::CookieMismatch)
+        }
+        ReplyCookie::Present { server, .. } => Some(server).filter(|s| !s.is_empty()),
+    };
+    if server.is_none() && reply.rcode() == Rcode::BADCOOKIE {
+        return Err(Reject::BadCookieWithoutCookie);
+    }
+    Ok(server)
 }
 
 /// What the resolver does next with an accepted reply.

@@ -392,3 +392,81 @@ fn type_numbers_match_named_types() {
     let records = extract_answer(&name("www.example"), RecordType::Other(28), &got).unwrap();
     assert_eq!(records.len(), 1);
 }
+
+/// `reply` with one COOKIE option of `data`.
+fn with_cookie(mut reply: Message, data: &[u8]) -> Message {
+    let mut options = 10u16.to_be_bytes().to_vec();
+    options.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    options.extend_from_slice(data);
+    reply.edns.get_or_insert_with(|| Edns::new(1232)).options = options;
+    reply
+}
+
+#[test]
+fn cookies_in_replies_are_checked() {
+    let q = query();
+    let client = [7u8; 8];
+    let ok = reply_to(&q, Rcode::NOERROR, vec![]);
+    // No cookie sent: whatever the reply has is not looked at.
+    assert_eq!(
+        check_cookie(None, &with_cookie(ok.clone(), &[1; 3])).unwrap(),
+        None
+    );
+    // No cookie in the reply, or our option echoed bare: fine, nothing learned.
+    assert_eq!(check_cookie(Some(&client), &ok).unwrap(), None);
+    assert_eq!(
+        check_cookie(Some(&client), &with_cookie(ok.clone(), &client)).unwrap(),
+        None
+    );
+    // Our client cookie and a server cookie: the server cookie is learned.
+    let mut full = client.to_vec();
+    full.extend_from_slice(&[9; 16]);
+    let r = with_cookie(ok.clone(), &full);
+    assert_eq!(
+        check_cookie(Some(&client), &r).unwrap(),
+        Some(&[9u8; 16][..])
+    );
+    // Another client cookie: forged.
+    full[0] ^= 1;
+    let forged = with_cookie(ok.clone(), &full);
+    assert!(matches!(
+        check_cookie(Some(&client), &forged),
+        Err(Reject::CookieMismatch)
+    ));
+    // Bad lengths.
+    for len in [0, 7, 12, 15, 41] {
+        let r = with_cookie(ok.clone(), &vec![7; len]);
+        assert!(
+            matches!(check_cookie(Some(&client), &r), Err(Reject::CookieMalformed { len: l }) if l == len),
+            "length {len}"
+        );
+    }
+    // BADCOOKIE (extended rcode 1, header rcode 7) needs a server cookie.
+    let mut bad = reply_to(&q, Rcode(7), vec![]);
+    bad.edns.as_mut().unwrap().ext_rcode = 1;
+    assert_eq!(bad.rcode(), Rcode::BADCOOKIE);
+    assert!(matches!(
+        check_cookie(Some(&client), &with_cookie(bad.clone(), &client)),
+        Err(Reject::BadCookieWithoutCookie)
+    ));
+    let mut full = client.to_vec();
+    full.extend_from_slice(&[5; 8]);
+    assert!(check_cookie(Some(&client), &with_cookie(bad, &full))
+        .unwrap()
+        .is_some());
+}
+
+#[test]
+fn encode_with_option_appends_to_the_opt_record_only() {
+    let q = query();
+    let option = [0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+    let bytes = q.encode_with_option(&option);
+    let decoded = Message::decode(&bytes).unwrap();
+    assert_eq!(decoded.edns.as_ref().unwrap().options, option);
+    assert_eq!(bytes.len(), q.encode().len() + option.len());
+    // The buffer was sized up front: no growth on the way.
+    assert_eq!(bytes.capacity(), bytes.len());
+    // Without an OPT record there is nowhere to put it.
+    let plain = Message::query(1, &name("www.example"), RecordType::A, None);
+    assert_eq!(plain.encode_with_option(&option), plain.encode());
+}

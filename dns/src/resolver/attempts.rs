@@ -2,13 +2,15 @@
 //! loop of the resolver. Servers are asked in [`attempt_plan`] order with
 //! failed ones moved last; each attempt gets the per-attempt timeout or
 //! what is left of the lookup's deadline, whichever is less; what each
-//! attempt teaches (health, EDNS) goes into `servers.rs`.
+//! attempt teaches (health, EDNS, the server's cookie) goes into
+//! `servers.rs`.
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::transport::ask;
+use super::servers::next_client_cookie;
+use super::transport::{ask, QueryEdns};
 use super::{case, vc, within, Resolver};
 use crate::error::Error;
 use crate::exchange::{attempt_plan, extract_answer, negative_ttl, AttemptPlan};
@@ -101,11 +103,30 @@ impl Resolver {
             } else {
                 Cow::Borrowed(name)
             };
+            // Cookies go with EDNS over UDP only (as c-ares sends them).
+            let mut cookie = None;
+            if config.cookies && edns.is_some() && !config.use_vc {
+                let made = inner
+                    .servers
+                    .borrow_mut()
+                    .cookie(server, started, next_client_cookie);
+                match made {
+                    Ok(made) => cookie = Some(made),
+                    Err(e) => {
+                        last = e;
+                        continue;
+                    }
+                }
+            }
             let result = if config.use_vc {
                 within(deadline, vc::ask_tcp(server, &sent, rtype, edns, limit)).await
             } else {
                 let max = config.udp_max_queries;
-                within(deadline, ask(server, &sent, rtype, edns, limit, max)).await
+                let udp_edns = edns.map(|payload| QueryEdns {
+                    payload,
+                    cookie: cookie.as_mut(),
+                });
+                within(deadline, ask(server, &sent, rtype, udp_edns, limit, max)).await
             };
             let result = match result {
                 Ok(reply) if config.case_randomization => {
@@ -114,6 +135,9 @@ impl Resolver {
                 result => result,
             };
             let mut servers = inner.servers.borrow_mut();
+            if let Some(cookie) = &cookie {
+                servers.learned_cookie(server, cookie);
+            }
             match result {
                 Ok(reply) => {
                     servers.answered(server, started.elapsed());

@@ -13,7 +13,8 @@
 //!
 //! Queries in flight on one channel have distinct random IDs. A datagram
 //! counts only if it comes from the server's address and port, carries the
-//! ID of a query in flight and echoes its question ([`validate_reply`]);
+//! ID of a query in flight and echoes its question ([`validate_reply`])
+//! and its DNS cookie, if it sent one;
 //! anything else is dropped and the wait goes on. ICMP errors reach the
 //! channel through `IP_RECVERR`, so a server port nobody listens on fails
 //! the channel's queries at once (`ConnectionRefused`) instead of after the
@@ -53,7 +54,8 @@ use tern_net::{RecvMeta, UdpSocket};
 
 use super::transport::next_id;
 use crate::error::Error;
-use crate::exchange::{validate_reply, Transport};
+use crate::exchange::{check_cookie, validate_reply, Transport};
+use crate::wire::cookie::CLIENT_COOKIE_LEN;
 use crate::wire::Message;
 
 /// Queries in flight on one channel at most; more open another channel.
@@ -93,6 +95,8 @@ struct State {
 struct Pending {
     id: u16,
     query: Message,
+    /// The client cookie the query carried, which a reply must echo.
+    sent_client: Option<[u8; CLIENT_COOKIE_LEN]>,
     waker: Option<Waker>,
     got: Option<Result<Message, Error>>,
 }
@@ -157,6 +161,8 @@ pub(crate) fn start(
     server: SocketAddr,
     max_queries: u32,
     make: impl FnOnce(u16) -> Message,
+    option: &[u8],
+    sent_client: Option<[u8; CLIENT_COOKIE_LEN]>,
 ) -> Result<Ticket, Error> {
     let chan = take(server, max_queries)?;
     let id = {
@@ -167,10 +173,11 @@ pub(crate) fn start(
             id = next_id()?;
         }
         let query = make(id);
-        st.outbox.push((id, query.encode()));
+        st.outbox.push((id, query.encode_with_option(option)));
         st.pending.push(Pending {
             id,
             query,
+            sent_client,
             waker: None,
             got: None,
         });
@@ -400,7 +407,11 @@ impl Channel {
             } else {
                 validate_reply(&p.query, data, Transport::Udp)
             };
-            if let Ok(reply) = reply {
+            // A forged or malformed COOKIE option: dropped like a wrong ID.
+            let reply = reply
+                .ok()
+                .filter(|r| check_cookie(p.sent_client.as_ref(), r).is_ok());
+            if let Some(reply) = reply {
                 st.deliver(id, Ok(reply));
             }
         }

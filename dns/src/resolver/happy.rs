@@ -6,9 +6,10 @@
 //! list goes on only when both families of a candidate came back without
 //! data. Connecting starts as soon as AAAA answers, or 50 ms (the
 //! resolution delay) after A answers if AAAA has not. Addresses are
-//! interleaved by family, IPv6 first; a new connection attempt starts
-//! every 250 ms (the connection attempt delay) or at once when the
-//! previous one fails, at most [`MAX_CONCURRENT_ATTEMPTS`] at once and
+//! interleaved by family, IPv6 first (RFC 8305 §4, whatever
+//! `Config::sort_rfc6724` says: that orders `lookup_ip` only); a new
+//! connection attempt starts every 250 ms (the connection attempt delay)
+//! or at once when the previous one fails, at most [`MAX_CONCURRENT_ATTEMPTS`] at once and
 //! [`MAX_CONNECT_ATTEMPTS`] in all, within the lookup time plus
 //! `Config::connect_timeout`. The first connection to complete wins; the
 //! other attempts are dropped, closing their sockets.

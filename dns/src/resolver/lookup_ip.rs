@@ -7,8 +7,12 @@
 //! (RFC 8305's resolution delay, applied to the lookup itself): a server
 //! or middlebox that drops AAAA queries costs a fraction of a second, not
 //! the timeout times the attempts.
+//!
+//! With [`Config::sort_rfc6724`](crate::Config::sort_rfc6724) the result
+//! is sorted by [`crate::rfc6724::sort`], each address's source found by
+//! [`source_for`].
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use super::join::join_with_grace;
@@ -72,6 +76,55 @@ impl Resolver {
             _ => {
                 let has_addresses = |r: &Answer| r.as_ref().is_ok_and(|v| !v.is_empty());
                 join_with_grace(a(), aaaa(), AAAA_GRACE, has_addresses).await
+            }
+        }
+    }
+}
+
+/// `ips` in RFC 6724 order, each with the source address [`source_for`]
+/// finds for it.
+pub(crate) fn rfc6724_order(ips: &[IpAddr]) -> Vec<IpAddr> {
+    let candidates: Vec<(IpAddr, Option<IpAddr>)> =
+        ips.iter().map(|&ip| (ip, source_for(ip))).collect();
+    crate::rfc6724::sort(&candidates)
+}
+
+/// The source address the kernel picks to reach `dest`, as glibc's
+/// `getaddrinfo` finds it: a UDP socket connected to `dest` (a UDP connect
+/// sends no packet) and its local address. `None` when there is no route
+/// (the connect fails), which RFC 6724's rule 1 sorts last.
+pub(crate) fn source_for(dest: IpAddr) -> Option<IpAddr> {
+    let any: IpAddr = match dest {
+        IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    let socket = UdpSocket::bind(SocketAddr::new(any, 0)).ok()?;
+    // Any port will do: nothing is sent.
+    socket.connect(SocketAddr::new(dest, 53)).ok()?;
+    socket.local_addr().ok().map(|a| a.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one unit test that asks the kernel: sources of loopback
+    /// addresses only (a UDP connect sends nothing, and loopback goes
+    /// nowhere).
+    #[test]
+    fn loopback_sources_come_from_the_kernel() {
+        let v4 = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        assert_eq!(source_for(v4), Some(v4));
+        match source_for(v6) {
+            Some(source) => {
+                assert_eq!(source, v6);
+                // ::1 (precedence 50) before 127.0.0.1 (35).
+                assert_eq!(rfc6724_order(&[v4, v6]), [v6, v4]);
+            }
+            None => {
+                println!("notice: ::1 is not configured here; only unreachable-last is checked");
+                assert_eq!(rfc6724_order(&[v6, v4]), [v4, v6]);
             }
         }
     }

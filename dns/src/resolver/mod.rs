@@ -17,7 +17,9 @@
 //!    timeout, the whole lookup within [`Config::lookup_time`]. NXDOMAIN,
 //!    NODATA and SERVFAIL move on to the next candidate; REFUSED, a
 //!    timeout or an I/O failure ends the search ([`SearchOutcome`]).
-//! 3. Addresses come back in answer order, IPv4 first, then IPv6.
+//! 3. Addresses come back in answer order, IPv4 first, then IPv6; or, with
+//!    `sort_rfc6724`, in RFC 6724 order ([`crate::rfc6724`]). `connect`
+//!    keeps its own RFC 8305 order either way.
 //!
 //! A resolver is single-threaded (`Rc` inside): create it anywhere, use it
 //! on one runtime thread. [`resolve`] and [`connect`] share one resolver
@@ -166,12 +168,24 @@ impl Resolver {
     }
 
     /// The addresses of `host`: IPv4 then IPv6, each in answer order, of
-    /// the families [`Config::ip_family`] asks for. The A and AAAA queries
+    /// the families [`Config::ip_family`] asks for; or, with
+    /// [`Config::sort_rfc6724`], in RFC 6724 order as glibc's
+    /// `getaddrinfo` sorts them. The A and AAAA queries
     /// are in flight at once (one after the other with
     /// [`Config::single_request`]); if one family fails (times out, say)
     /// while the other has addresses, those are returned, and once one
     /// family has addresses the other gets [`AAAA_GRACE`] more.
     pub async fn lookup_ip(&self, host: &str) -> Result<Vec<IpAddr>, Error> {
+        let ips = self.lookup_ip_in_answer_order(host).await?;
+        Ok(if self.config().sort_rfc6724 && ips.len() > 1 {
+            lookup_ip::rfc6724_order(&ips)
+        } else {
+            ips
+        })
+    }
+
+    /// `lookup_ip` before any sorting: IPv4, then IPv6, in answer order.
+    async fn lookup_ip_in_answer_order(&self, host: &str) -> Result<Vec<IpAddr>, Error> {
         if let Some(ip) = ip_literal(host) {
             return Ok(vec![ip]);
         }

@@ -13,6 +13,10 @@
 //!   for [`EDNS_MEMORY`]; so is one whose EDNS query timed out when the
 //!   same query without EDNS then got an answer (a firewall that drops
 //!   EDNS or large replies).
+//! - **Cookies** (RFC 7873): each server gets a client cookie of its own,
+//!   random, kept for [`CLIENT_COOKIE_LIFETIME`] and then replaced, so
+//!   servers cannot tie our queries to each other; and the server cookie
+//!   it last gave us, sent back in the next query.
 //!
 //! # Implementation
 //!
@@ -24,10 +28,16 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::error::Error;
+use crate::wire::cookie::{Cookie, CLIENT_COOKIE_LEN};
+
 /// The longest a failed server waits before it is probed again.
 pub(crate) const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
 /// How long a server stays "no EDNS" before EDNS is offered to it again.
 pub(crate) const EDNS_MEMORY: Duration = Duration::from_secs(3600);
+/// How long a client cookie is used before a new one replaces it (and the
+/// server cookie learned with it is forgotten): a day, as c-ares does.
+pub(crate) const CLIENT_COOKIE_LIFETIME: Duration = Duration::from_secs(86_400);
 /// The retry delay after the first failure.
 const FIRST_RETRY_DELAY: Duration = Duration::from_secs(1);
 
@@ -42,6 +52,8 @@ pub(crate) struct ServerState {
     pub(crate) srtt: Option<Duration>,
     /// Until when queries to it go without EDNS.
     pub(crate) no_edns_until: Option<Instant>,
+    /// Our cookies for it, and when the client cookie was made.
+    pub(crate) cookie: Option<(Cookie, Instant)>,
 }
 
 impl ServerState {
@@ -59,6 +71,17 @@ impl ServerState {
             .min(MAX_RETRY_DELAY);
         now < last + delay
     }
+}
+
+/// A fresh client cookie: four query IDs' worth of the kernel's random
+/// bytes, from the same pool (so a failed `getrandom` fails the query
+/// rather than hand out unfilled bytes).
+pub(crate) fn next_client_cookie() -> Result<[u8; CLIENT_COOKIE_LEN], Error> {
+    let mut cookie = [0u8; CLIENT_COOKIE_LEN];
+    for pair in cookie.chunks_exact_mut(2) {
+        pair.copy_from_slice(&super::transport::next_id()?.to_be_bytes());
+    }
+    Ok(cookie)
 }
 
 /// The state of every server a resolver has asked.
@@ -110,6 +133,41 @@ impl Servers {
     /// From `now` on, ask `server` without EDNS (for [`EDNS_MEMORY`]).
     pub(crate) fn refuses_edns(&mut self, server: SocketAddr, now: Instant) {
         self.states.entry(server).or_default().no_edns_until = now.checked_add(EDNS_MEMORY);
+    }
+
+    /// The cookies to send `server` at `now`: its client cookie, made with
+    /// `fresh` (random bytes) on first use and after
+    /// [`CLIENT_COOKIE_LIFETIME`], and the server cookie it gave last.
+    pub(crate) fn cookie(
+        &mut self,
+        server: SocketAddr,
+        now: Instant,
+        fresh: impl FnOnce() -> Result<[u8; CLIENT_COOKIE_LEN], Error>,
+    ) -> Result<Cookie, Error> {
+        let state = self.states.entry(server).or_default();
+        match state.cookie {
+            Some((cookie, born))
+                if now.saturating_duration_since(born) < CLIENT_COOKIE_LIFETIME =>
+            {
+                Ok(cookie)
+            }
+            _ => {
+                let cookie = Cookie::new(fresh()?);
+                state.cookie = Some((cookie, now));
+                Ok(cookie)
+            }
+        }
+    }
+
+    /// Keeps the server cookie of `cookie` (as an exchange with `server`
+    /// left it) if its client cookie is still the one in use: a lookup
+    /// that started before the client cookie was replaced teaches nothing.
+    pub(crate) fn learned_cookie(&mut self, server: SocketAddr, cookie: &Cookie) {
+        if let Some((kept, _)) = self.states.get_mut(&server).and_then(|s| s.cookie.as_mut()) {
+            if kept.client() == cookie.client() {
+                *kept = *cookie;
+            }
+        }
     }
 
     /// What is known about `server`.
@@ -186,6 +244,40 @@ mod tests {
             .unwrap()
             .penalised(t0 + Duration::from_secs(299)));
         assert!(!servers.state(s(1)).unwrap().penalised(t0 + MAX_RETRY_DELAY));
+    }
+
+    #[test]
+    fn cookies_are_per_server_and_renewed_after_their_lifetime() {
+        let t0 = tern_runtime::time::now();
+        let mut servers = Servers::default();
+        let mut next = 0u8;
+        let mut fresh = || {
+            next += 1;
+            Ok([next; 8])
+        };
+        let c1 = servers.cookie(s(1), t0, &mut fresh).unwrap();
+        let c2 = servers.cookie(s(2), t0, &mut fresh).unwrap();
+        assert_eq!((c1.client(), c2.client()), (&[1; 8], &[2; 8]));
+        let mut learned = c1;
+        assert!(learned.set_server(&[9; 8]));
+        servers.learned_cookie(s(1), &learned);
+        let again = servers.cookie(s(1), t0, &mut fresh).unwrap();
+        assert_eq!((again.client(), again.server()), (&[1; 8], &[9u8; 8][..]));
+        // A day later: a new client cookie, and no server cookie.
+        let later = t0 + CLIENT_COOKIE_LIFETIME;
+        let renewed = servers.cookie(s(1), later, &mut fresh).unwrap();
+        assert_eq!((renewed.client(), renewed.server()), (&[3; 8], &[][..]));
+        // What an exchange with the old client cookie learned is dropped.
+        servers.learned_cookie(s(1), &learned);
+        assert!(servers
+            .cookie(s(1), later, &mut fresh)
+            .unwrap()
+            .server()
+            .is_empty());
+        // No random bytes: no cookie, and nothing kept.
+        let failing = || Err(Error::Timeout);
+        assert!(servers.cookie(s(3), t0, failing).is_err());
+        assert!(servers.state(s(3)).unwrap().cookie.is_none());
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! out on a [`channel`], which moves to a new port after
 //! `Config::udp_max_queries` queries (default 1: every query). A reply
 //! counts only if it comes from the server's address and port, carries the
-//! ID and echoes the question (see [`crate::exchange::validate_reply`]).
+//! ID and echoes the question (see [`crate::exchange::validate_reply`])
+//! and, when the query carried a DNS cookie, echoes that too
+//! ([`check_cookie`]).
 //! Anything else, including empty datagrams, junk and late replies to
 //! earlier queries, is dropped and the wait goes on until the attempt's
 //! deadline: nothing a forger or a broken middlebox sends can end the
@@ -21,10 +23,11 @@ use tern_runtime::time::timeout_at;
 
 use super::channel;
 use crate::error::Error;
-use crate::exchange::{classify, validate_reply, Step, Transport};
+use crate::exchange::{check_cookie, classify, validate_reply, Step, Transport};
 use crate::name::Name;
 use crate::record::RecordType;
-use crate::wire::{frame_tcp, Message};
+use crate::wire::cookie::Cookie;
+use crate::wire::{frame_tcp, Message, Rcode};
 
 thread_local! {
     /// Random bytes from getrandom, handed out two at a time as query IDs.
@@ -63,28 +66,58 @@ fn take_id(
     Ok(id)
 }
 
+/// What goes into a UDP query's OPT record: the payload size offered and,
+/// unless cookies are off, our cookies for the server. An exchange updates
+/// the cookie with the server cookie of each reply it accepts.
+#[derive(Debug)]
+pub(crate) struct QueryEdns<'a> {
+    pub(crate) payload: u16,
+    pub(crate) cookie: Option<&'a mut Cookie>,
+}
+
 /// Asks `server` about `name`/`rtype` within `limit` per transport step,
 /// over UDP channels that change port after `udp_max_queries` queries (see
 /// [`channel`]). Returns the reply once it is final for this server: an
 /// answer, NXDOMAIN or NODATA; errors mean "try the next server".
+///
+/// A BADCOOKIE reply to a query with a cookie is asked again at once with
+/// the server cookie it brought; a second BADCOOKIE goes to TCP, which
+/// carries no cookie (RFC 7873 §5.3).
 pub(crate) async fn ask(
     server: SocketAddr,
     name: &Name,
     rtype: RecordType,
-    mut edns: Option<u16>,
+    mut edns: Option<QueryEdns<'_>>,
     limit: Duration,
     udp_max_queries: u32,
 ) -> Result<Message, Error> {
+    let mut bad_cookies = 0u8;
     loop {
-        let (query, reply) =
-            udp_exchange(server, name, rtype, edns, limit, udp_max_queries).await?;
+        let payload = edns.as_ref().map(|e| e.payload);
+        let cookie = edns.as_mut().and_then(|e| e.cookie.as_deref_mut());
+        let sent_cookie = cookie.is_some();
+        let (query, reply) = udp_exchange(
+            server,
+            |id| Message::query(id, name, rtype, payload),
+            cookie,
+            limit,
+            udp_max_queries,
+        )
+        .await?;
+        let bad_cookie = sent_cookie && reply.rcode() == Rcode::BADCOOKIE;
         let (reply, transport) = match classify(&query, &reply, Transport::Udp) {
             Step::RetryTcp => (tcp_exchange(server, &query, limit).await?, Transport::Tcp),
+            _ if bad_cookie && bad_cookies == 0 => {
+                bad_cookies += 1;
+                continue;
+            }
+            _ if bad_cookie => (tcp_exchange(server, &query, limit).await?, Transport::Tcp),
             _ => (reply, Transport::Udp),
         };
         match classify(&query, &reply, transport) {
             Step::Done => return Ok(reply),
-            // Only offered when the query had EDNS, so this loops once.
+            // Only offered when the query had EDNS, so this loops once
+            // (and drops the cookie with the OPT record).
             Step::RetryWithoutEdns if edns.is_some() => edns = None,
             Step::NextServer(err) => return Err(err),
             Step::RetryWithoutEdns | Step::RetryTcp => {
@@ -98,16 +131,16 @@ pub(crate) async fn ask(
 /// error (`Timeout` after `limit`).
 async fn udp_exchange(
     server: SocketAddr,
-    name: &Name,
-    rtype: RecordType,
-    edns: Option<u16>,
+    make_query: impl FnOnce(u16) -> Message,
+    cookie: Option<&mut Cookie>,
     limit: Duration,
     udp_max_queries: u32,
 ) -> Result<(Message, Message), Error> {
     let deadline = tern_runtime::time::now() + limit;
-    let ticket = channel::start(server, udp_max_queries, |id| {
-        Message::query(id, name, rtype, edns)
-    })?;
+    let option = cookie.as_deref().map(Cookie::option);
+    let sent_client = cookie.as_deref().map(|c| *c.client());
+    let option = option.as_ref().map_or(&[][..], |o| o.as_bytes());
+    let ticket = channel::start(server, udp_max_queries, make_query, option, sent_client)?;
     // Sent after the other ready tasks have had their turn: queries started
     // in one pass of the run queue then leave together, in one `sendmmsg`
     // per channel, and a server that sleeps between queries is woken once
@@ -115,7 +148,16 @@ async fn udp_exchange(
     // once.
     tern_runtime::yield_now().await;
     match timeout_at(deadline, ticket.exchange()).await {
-        Ok((query, Ok(reply))) => Ok((query, reply)),
+        Ok((query, Ok(reply))) => {
+            // The channel dropped replies with a forged or malformed
+            // COOKIE option; this one's server cookie is kept.
+            if let (Ok(Some(server_cookie)), Some(cookie)) =
+                (check_cookie(sent_client.as_ref(), &reply), cookie)
+            {
+                cookie.set_server(server_cookie);
+            }
+            Ok((query, reply))
+        }
         Ok((_, Err(e))) => Err(e),
         Err(_) => Err(Error::Timeout),
     }

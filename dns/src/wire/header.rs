@@ -31,10 +31,12 @@ impl Rcode {
     pub const REFUSED: Rcode = Rcode(5);
     /// The server does not support the EDNS version asked for (extended).
     pub const BADVERS: Rcode = Rcode(16);
+    /// The server cookie was missing or wrong (extended, RFC 7873 §8).
+    pub const BADCOOKIE: Rcode = Rcode(23);
 }
 
 impl fmt::Display for Rcode {
-    /// The mnemonic (`"NXDOMAIN"`) or `"RCODE23"`.
+    /// The mnemonic (`"NXDOMAIN"`) or `"RCODE24"`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match *self {
             Rcode::NOERROR => "NOERROR",
@@ -44,6 +46,7 @@ impl fmt::Display for Rcode {
             Rcode::NOTIMP => "NOTIMP",
             Rcode::REFUSED => "REFUSED",
             Rcode::BADVERS => "BADVERS",
+            Rcode::BADCOOKIE => "BADCOOKIE",
             Rcode(n) => return write!(f, "RCODE{n}"),
         };
         f.write_str(text)
@@ -152,6 +155,7 @@ mod tests {
     #[test]
     fn rcode_text() {
         assert_eq!(Rcode::SERVFAIL.to_string(), "SERVFAIL");
-        assert_eq!(Rcode(23).to_string(), "RCODE23");
+        assert_eq!(Rcode(23).to_string(), "BADCOOKIE");
+        assert_eq!(Rcode(24).to_string(), "RCODE24");
     }
 }

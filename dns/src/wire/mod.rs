@@ -25,6 +25,7 @@
 //! Records of classes other than IN are skipped (tern only asks class-IN
 //! questions); the OPT record becomes [`Message::edns`].
 
+pub mod cookie;
 mod decode_error;
 mod display;
 mod edns;
@@ -135,7 +136,23 @@ impl Message {
     /// record whose data would exceed 65535 bytes is left out, and a section
     /// keeps at most 65535 entries. The counts always match what was written.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::new();
+        self.encode_with_option(&[])
+    }
+
+    /// Encodes the message as [`Message::encode`] does, with `option` (one
+    /// whole EDNS option: code, length, data) added after the OPT record's
+    /// own options; `option` is left out if the message has no OPT record,
+    /// or if it would not fit. The message itself is not changed: this is
+    /// how the resolver adds its COOKIE option ([`cookie::Cookie::option`])
+    /// at no allocation cost. The output buffer is sized up front for the
+    /// header, the questions and the OPT record (all a query has).
+    pub fn encode_with_option(&self, option: &[u8]) -> Vec<u8> {
+        let names: usize = self.questions.iter().map(|q| q.name.wire_len() + 4).sum();
+        let opt = self
+            .edns
+            .as_ref()
+            .map_or(0, |e| 11 + e.options.len() + option.len());
+        let mut w = Writer::with_capacity(HEADER_LEN + names + opt);
         w.u16(self.header.id);
         w.u16(self.header.flag_bits());
         w.bytes(&[0; 8]); // counts, patched below
@@ -155,7 +172,7 @@ impl Message {
         };
         let mut arcount = encode_records(&mut w, &self.additionals, room);
         if let Some(edns) = &self.edns {
-            if encode_opt(&mut w, edns) {
+            if encode_opt(&mut w, edns, option) {
                 arcount += 1;
             }
         }
@@ -267,14 +284,20 @@ fn encode_records(w: &mut Writer, records: &[Record], max: u16) -> u16 {
     written
 }
 
-/// Writes the OPT record; false if its options did not fit.
-fn encode_opt(w: &mut Writer, edns: &Edns) -> bool {
+/// Writes the OPT record with its options and then `extra`; if that does
+/// not fit, without `extra`; false if even its own options did not fit.
+fn encode_opt(w: &mut Writer, edns: &Edns, extra: &[u8]) -> bool {
     let start = w.len();
     w.u8(0); // root owner
     w.u16(OPT);
     w.u16(edns.payload);
     w.u32(edns.ttl_bits());
-    write_rdata(w, start, |w| w.bytes(&edns.options))
+    let fits = edns.options.len() + extra.len() <= usize::from(u16::MAX);
+    let extra = if fits { extra } else { &[] };
+    write_rdata(w, start, |w| {
+        w.bytes(&edns.options);
+        w.bytes(extra);
+    })
 }
 
 /// Writes RDLENGTH and the data; if the data is over 65535 bytes, removes

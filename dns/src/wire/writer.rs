@@ -25,8 +25,17 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// An empty writer.
+    #[cfg(test)]
     pub(crate) fn new() -> Writer {
         Writer::default()
+    }
+
+    /// An empty writer whose buffer holds `capacity` bytes before it grows.
+    pub(crate) fn with_capacity(capacity: usize) -> Writer {
+        Writer {
+            buf: Vec::with_capacity(capacity),
+            suffixes: HashMap::new(),
+        }
     }
 
     /// Bytes written so far.
