@@ -241,7 +241,7 @@ impl Drop for Ticket {
 impl Channel {
     /// Query `id` and its outcome, if it has one; the channel is settled.
     fn take_done(&self, id: u16, st: &mut State) -> Option<(Message, Result<Message, Error>)> {
-        if !st.find(id).is_some_and(|p| p.got.is_some()) {
+        if st.find(id).is_none_or(|p| p.got.is_none()) {
             return None;
         }
         let (query, got) = st.remove(id)?;
@@ -475,13 +475,16 @@ fn early_result(hit: bool) {
     });
 }
 
+/// A server and the `udp_max_queries` its channels were made with.
+type ChannelKey = (SocketAddr, u32);
+
 #[derive(Debug, Default)]
 struct Pool {
     runtime: Option<u64>,
     /// Channels by server and the `udp_max_queries` they were made with
     /// (resolvers with different settings do not share them). A list: a
     /// resolver has at most a few servers.
-    lists: Vec<((SocketAddr, u32), Vec<Rc<Channel>>)>,
+    lists: Vec<(ChannelKey, Vec<Rc<Channel>>)>,
 }
 
 thread_local! {
