@@ -126,6 +126,9 @@ impl Cache {
         rtype: RecordType,
         now: Instant,
     ) -> Option<Result<Vec<Record>, Error>> {
+        if self.entries.len() == 0 {
+            return None;
+        }
         let key = (name.clone(), rtype);
         let entry = self.entries.get_mut(&key)?;
         if now >= entry.expires {

@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::servers::next_client_cookie;
-use super::transport::{ask, QueryEdns};
-use super::{case, vc, within, Resolver};
+use super::transport::{ask, Limit, QueryEdns};
+use super::{case, vc, Resolver};
 use crate::error::Error;
 use crate::exchange::{attempt_plan, extract_answer, negative_ttl, AttemptPlan};
 use crate::name::Name;
@@ -26,12 +26,13 @@ impl Resolver {
         deadline: Instant,
     ) -> Result<Vec<Record>, Error> {
         let inner = &self.inner;
-        if let Some(hit) = inner
-            .cache
-            .borrow_mut()
-            .get(name, rtype, tern_runtime::time::now())
         {
-            return hit;
+            let mut cache = inner.cache.borrow_mut();
+            if !cache.is_empty() {
+                if let Some(hit) = cache.get(name, rtype, tern_runtime::time::now()) {
+                    return hit;
+                }
+            }
         }
         // Identical lookups in flight share one query.
         let leader = loop {
@@ -46,13 +47,17 @@ impl Resolver {
         };
         let (result, neg_ttl) = self.ask_servers(name, rtype, deadline).await;
         leader.finish(&result);
-        inner.cache.borrow_mut().insert_result(
-            name.clone(),
-            rtype,
-            &result,
-            neg_ttl,
-            tern_runtime::time::now(),
-        );
+        let mut cache = inner.cache.borrow_mut();
+        if cache.capacity() > 0 {
+            cache.insert_result(
+                name.clone(),
+                rtype,
+                &result,
+                neg_ttl,
+                tern_runtime::time::now(),
+            );
+        }
+        drop(cache);
         result
     }
 
@@ -88,6 +93,12 @@ impl Resolver {
                 break;
             }
             let limit = config.timeout.min(left);
+            // Each step of the exchange (UDP, then TCP or a retry) gets the
+            // attempt timeout, and none goes past the lookup's deadline.
+            let step = Limit {
+                per_step: limit,
+                deadline,
+            };
             let retrying_plain = plain_next.contains(&server);
             let edns = config
                 .edns_payload()
@@ -119,14 +130,14 @@ impl Resolver {
                 }
             }
             let result = if config.use_vc {
-                within(deadline, vc::ask_tcp(server, &sent, rtype, edns, limit)).await
+                vc::ask_tcp(server, &sent, rtype, edns, step).await
             } else {
                 let max = config.udp_max_queries;
                 let udp_edns = edns.map(|payload| QueryEdns {
                     payload,
                     cookie: cookie.as_mut(),
                 });
-                within(deadline, ask(server, &sent, rtype, udp_edns, limit, max)).await
+                ask(server, &sent, rtype, udp_edns, step, max).await
             };
             let result = match result {
                 Ok(reply) if config.case_randomization => {

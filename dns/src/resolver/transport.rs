@@ -16,7 +16,7 @@
 use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tern_net::TcpStream;
 use tern_runtime::time::timeout_at;
@@ -75,6 +75,25 @@ pub(crate) struct QueryEdns<'a> {
     pub(crate) cookie: Option<&'a mut Cookie>,
 }
 
+/// How long one step of an exchange (a UDP query, a TCP retry) may take:
+/// the attempt's timeout, but never past the lookup's deadline.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limit {
+    /// The attempt timeout, per step.
+    pub(crate) per_step: Duration,
+    /// When the lookup must be over.
+    pub(crate) deadline: Instant,
+}
+
+impl Limit {
+    /// When a step starting now must end.
+    fn until(self) -> Instant {
+        tern_runtime::time::now()
+            .checked_add(self.per_step)
+            .map_or(self.deadline, |t| t.min(self.deadline))
+    }
+}
+
 /// Asks `server` about `name`/`rtype` within `limit` per transport step,
 /// over UDP channels that change port after `udp_max_queries` queries (see
 /// [`channel`]). Returns the reply once it is final for this server: an
@@ -88,7 +107,7 @@ pub(crate) async fn ask(
     name: &Name,
     rtype: RecordType,
     mut edns: Option<QueryEdns<'_>>,
-    limit: Duration,
+    limit: Limit,
     udp_max_queries: u32,
 ) -> Result<Message, Error> {
     let mut bad_cookies = 0u8;
@@ -133,10 +152,10 @@ async fn udp_exchange(
     server: SocketAddr,
     make_query: impl FnOnce(u16) -> Message,
     cookie: Option<&mut Cookie>,
-    limit: Duration,
+    limit: Limit,
     udp_max_queries: u32,
 ) -> Result<(Message, Message), Error> {
-    let deadline = tern_runtime::time::now() + limit;
+    let deadline = limit.until();
     let option = cookie.as_deref().map(Cookie::option);
     let sent_client = cookie.as_deref().map(|c| *c.client());
     let option = option.as_ref().map_or(&[][..], |o| o.as_bytes());
@@ -166,9 +185,9 @@ async fn udp_exchange(
 pub(crate) async fn tcp_exchange(
     server: SocketAddr,
     query: &Message,
-    limit: Duration,
+    limit: Limit,
 ) -> Result<Message, Error> {
-    let deadline = tern_runtime::time::now() + limit;
+    let deadline = limit.until();
     let exchange = async {
         let stream = TcpStream::connect(server).await?;
         stream.write_all(&frame_tcp(&query.encode())?).await?;

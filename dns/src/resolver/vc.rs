@@ -4,9 +4,8 @@
 //! minus truncation: a TCP reply is never retried elsewhere for size.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use super::transport::{next_id, tcp_exchange};
+use super::transport::{next_id, tcp_exchange, Limit};
 use crate::error::Error;
 use crate::exchange::{classify, Step, Transport};
 use crate::name::Name;
@@ -21,7 +20,7 @@ pub(crate) async fn ask_tcp(
     name: &Name,
     rtype: RecordType,
     mut edns: Option<u16>,
-    limit: Duration,
+    limit: Limit,
 ) -> Result<Message, Error> {
     loop {
         let query = Message::query(next_id()?, name, rtype, edns);

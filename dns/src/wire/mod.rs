@@ -157,8 +157,18 @@ impl Message {
         w.u16(self.header.flag_bits());
         w.bytes(&[0; 8]); // counts, patched below
         let mut qdcount: u16 = 0;
+        // A query's one name has nothing to share suffixes with: written
+        // as it is, without filling the compression table.
+        let lone_name = self.questions.len() == 1
+            && self.answers.is_empty()
+            && self.authorities.is_empty()
+            && self.additionals.is_empty();
         for q in self.questions.iter().take(usize::from(u16::MAX)) {
-            w.name(&q.name, true);
+            if lone_name {
+                w.bytes(q.name.as_wire());
+            } else {
+                w.name(&q.name, true);
+            }
             w.u16(q.qtype.to_u16());
             w.u16(q.qclass);
             qdcount += 1;
