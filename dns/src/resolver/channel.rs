@@ -312,14 +312,20 @@ impl Channel {
         let targets = [self.server; BATCH];
         while !st.outbox.is_empty() {
             let n = st.outbox.len().min(BATCH);
-            let mut slices = [IoSlice::new(&[]); BATCH];
-            for (s, (_, bytes)) in slices.iter_mut().zip(&st.outbox) {
-                *s = IoSlice::new(bytes);
-            }
-            match self
-                .sock
-                .poll_send_batch_to(cx, &slices[..n], &targets[..n])
-            {
+            let polled = match st.outbox.first() {
+                // One datagram: sendto, cheaper in the kernel than sendmmsg.
+                Some((_, bytes)) if n == 1 => self.sock.poll_send_to(cx, bytes, self.server),
+                _ => {
+                    let mut slices = [IoSlice::new(&[]); BATCH];
+                    for (s, (_, bytes)) in slices.iter_mut().zip(&st.outbox) {
+                        *s = IoSlice::new(bytes);
+                    }
+                    self.sock
+                        .poll_send_batch_to(cx, &slices[..n], &targets[..n])
+                }
+            };
+            let polled = polled.map_ok(|sent| if n == 1 { usize::from(sent > 0) } else { sent });
+            match polled {
                 Poll::Ready(Ok(0)) | Poll::Pending => break,
                 Poll::Ready(Ok(k)) => {
                     st.outbox.drain(..k.min(n));

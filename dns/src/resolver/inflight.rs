@@ -14,6 +14,7 @@
 //! always IN: the resolver asks nothing else.
 
 use std::cell::RefCell;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::future::poll_fn;
 use std::io;
@@ -75,18 +76,20 @@ impl InFlight {
     pub(crate) fn enter(&self, name: &Name, rtype: RecordType) -> Role<'_> {
         let key = (name.clone(), rtype);
         let mut map = self.map.borrow_mut();
-        if let Some(shared) = map.get(&key) {
-            return Role::Follower(Follower {
-                shared: shared.clone(),
-            });
+        match map.entry(key) {
+            Entry::Occupied(e) => Role::Follower(Follower {
+                shared: e.get().clone(),
+            }),
+            Entry::Vacant(e) => {
+                let key = e.key().clone();
+                let shared = e.insert(Rc::new(Shared::default())).clone();
+                Role::Leader(Leader {
+                    flight: self,
+                    key: Some(key),
+                    shared,
+                })
+            }
         }
-        let shared = Rc::new(Shared::default());
-        map.insert(key.clone(), shared.clone());
-        Role::Leader(Leader {
-            flight: self,
-            key: Some(key),
-            shared,
-        })
     }
 
     /// Lookups in flight now.

@@ -24,7 +24,6 @@
 //! behind a `RefCell`. Every method takes `now`, so the rules are tested
 //! without a clock.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -87,15 +86,42 @@ pub(crate) fn next_client_cookie() -> Result<[u8; CLIENT_COOKIE_LEN], Error> {
 /// The state of every server a resolver has asked.
 #[derive(Debug, Default)]
 pub(crate) struct Servers {
-    states: HashMap<SocketAddr, ServerState>,
+    /// A list: a resolver asks a handful of servers, and comparing a few
+    /// addresses is cheaper than hashing one.
+    states: Vec<(SocketAddr, ServerState)>,
 }
 
 impl Servers {
+    fn get(&self, server: &SocketAddr) -> Option<&ServerState> {
+        self.states
+            .iter()
+            .find(|(s, _)| s == server)
+            .map(|(_, st)| st)
+    }
+
+    fn get_mut(&mut self, server: &SocketAddr) -> Option<&mut ServerState> {
+        self.states
+            .iter_mut()
+            .find(|(s, _)| s == server)
+            .map(|(_, st)| st)
+    }
+
+    fn entry(&mut self, server: SocketAddr) -> &mut ServerState {
+        let at = match self.states.iter().position(|(s, _)| *s == server) {
+            Some(at) => at,
+            None => {
+                self.states.push((server, ServerState::default()));
+                self.states.len() - 1
+            }
+        };
+        &mut self.states[at].1
+    }
+
     /// `round` (servers in configured or rotated order) reordered for a
     /// query at `now`: servers in good standing first, in the given order;
     /// then penalised ones, fewest failures first, then fastest.
     pub(crate) fn order(&self, mut round: Vec<SocketAddr>, now: Instant) -> Vec<SocketAddr> {
-        let key = |s: &SocketAddr| match self.states.get(s) {
+        let key = |s: &SocketAddr| match self.get(s) {
             Some(state) if state.penalised(now) => {
                 (true, state.failures, state.srtt.unwrap_or(Duration::MAX))
             }
@@ -107,7 +133,7 @@ impl Servers {
 
     /// The server answered after `rtt`.
     pub(crate) fn answered(&mut self, server: SocketAddr, rtt: Duration) {
-        let state = self.states.entry(server).or_default();
+        let state = self.entry(server);
         state.failures = 0;
         state.srtt = Some(match state.srtt {
             None => rtt,
@@ -117,22 +143,21 @@ impl Servers {
 
     /// The server timed out, failed or refused at `now`.
     pub(crate) fn failed(&mut self, server: SocketAddr, now: Instant) {
-        let state = self.states.entry(server).or_default();
+        let state = self.entry(server);
         state.failures = state.failures.saturating_add(1);
         state.last_failure = Some(now);
     }
 
     /// Whether queries to `server` go with EDNS at `now`.
     pub(crate) fn edns_ok(&self, server: SocketAddr, now: Instant) -> bool {
-        self.states
-            .get(&server)
+        self.get(&server)
             .and_then(|s| s.no_edns_until)
             .is_none_or(|until| now >= until)
     }
 
     /// From `now` on, ask `server` without EDNS (for [`EDNS_MEMORY`]).
     pub(crate) fn refuses_edns(&mut self, server: SocketAddr, now: Instant) {
-        self.states.entry(server).or_default().no_edns_until = now.checked_add(EDNS_MEMORY);
+        self.entry(server).no_edns_until = now.checked_add(EDNS_MEMORY);
     }
 
     /// The cookies to send `server` at `now`: its client cookie, made with
@@ -144,7 +169,7 @@ impl Servers {
         now: Instant,
         fresh: impl FnOnce() -> Result<[u8; CLIENT_COOKIE_LEN], Error>,
     ) -> Result<Cookie, Error> {
-        let state = self.states.entry(server).or_default();
+        let state = self.entry(server);
         match state.cookie {
             Some((cookie, born))
                 if now.saturating_duration_since(born) < CLIENT_COOKIE_LIFETIME =>
@@ -163,7 +188,7 @@ impl Servers {
     /// left it) if its client cookie is still the one in use: a lookup
     /// that started before the client cookie was replaced teaches nothing.
     pub(crate) fn learned_cookie(&mut self, server: SocketAddr, cookie: &Cookie) {
-        if let Some((kept, _)) = self.states.get_mut(&server).and_then(|s| s.cookie.as_mut()) {
+        if let Some((kept, _)) = self.get_mut(&server).and_then(|s| s.cookie.as_mut()) {
             if kept.client() == cookie.client() {
                 *kept = *cookie;
             }
@@ -173,7 +198,7 @@ impl Servers {
     /// What is known about `server`.
     #[cfg(test)]
     pub(crate) fn state(&self, server: SocketAddr) -> Option<&ServerState> {
-        self.states.get(&server)
+        self.get(&server)
     }
 }
 

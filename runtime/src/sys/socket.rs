@@ -311,31 +311,43 @@ pub fn recv_batch(
     if n == 0 {
         return Ok(0);
     }
-    let (st, _) = empty_storage();
-    let mut names = [st; BATCH_MAX];
-    // SAFETY: mmsghdr is plain old data (pointers, lengths, flags); all-zero
-    // is a valid value (null pointers, zero lengths).
-    let mut hdrs: [libc::mmsghdr; BATCH_MAX] = unsafe { MaybeUninit::zeroed().assume_init() };
-    for ((hdr, name), buf) in hdrs.iter_mut().zip(names.iter_mut()).zip(bufs.iter_mut()) {
-        hdr.msg_hdr.msg_name = (name as *mut libc::sockaddr_storage).cast();
-        hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // Only the first `n` slots are initialised (zeroed, then pointed at):
+    // a small batch does not pay for clearing all BATCH_MAX of them.
+    let mut names = [const { MaybeUninit::<libc::sockaddr_storage>::uninit() }; BATCH_MAX];
+    let mut hdrs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; BATCH_MAX];
+    for ((hdr, name), buf) in hdrs
+        .iter_mut()
+        .zip(names.iter_mut())
+        .zip(bufs.iter_mut())
+        .take(n)
+    {
+        let name = name.write(libc::sockaddr_storage::zeroed());
+        // SAFETY: mmsghdr is plain old data (pointers, lengths, flags);
+        // all-zero is a valid value (null pointers, zero lengths).
+        let mut h: libc::mmsghdr = unsafe { MaybeUninit::zeroed().assume_init() };
+        h.msg_hdr.msg_name = (name as *mut libc::sockaddr_storage).cast();
+        h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         // IoSliceMut is ABI compatible with iovec on Unix (std guarantees it).
-        hdr.msg_hdr.msg_iov = (buf as *mut IoSliceMut<'_>).cast();
-        hdr.msg_hdr.msg_iovlen = 1;
+        h.msg_hdr.msg_iov = (buf as *mut IoSliceMut<'_>).cast();
+        h.msg_hdr.msg_iovlen = 1;
+        hdr.write(h);
     }
-    // SAFETY: the first `n` headers point at
-    // `n` live, writable address slots and buffers that outlive the call;
-    // a null timeout means none.
+    // SAFETY: the first `n` headers are initialised and point at `n` live,
+    // writable address slots and buffers that outlive the call; the kernel
+    // touches no header past `n`; a null timeout means none.
     let got = syscall!(unsafe {
         libc::recvmmsg(
             fd.as_raw_fd(),
-            hdrs.as_mut_ptr(),
+            hdrs.as_mut_ptr().cast::<libc::mmsghdr>(),
             n as libc::c_uint,
             0,
             std::ptr::null_mut(),
         )
     })? as usize;
-    for ((m, hdr), name) in meta.iter_mut().zip(&hdrs).zip(&names).take(got) {
+    for ((m, hdr), name) in meta.iter_mut().zip(&hdrs).zip(&names).take(got.min(n)) {
+        // SAFETY: the first `n` headers and names were initialised above
+        // (the kernel only wrote into them), and `got <= n`.
+        let (hdr, name) = unsafe { (hdr.assume_init_ref(), name.assume_init_ref()) };
         *m = RecvMeta {
             len: hdr.msg_len as usize,
             addr: from_storage(name, hdr.msg_hdr.msg_namelen)?,
@@ -417,28 +429,36 @@ pub fn send_batch(
     if n == 0 {
         return Ok(0);
     }
-    // SAFETY: RawAddr is a union of plain-old-data address structs; all-zero
-    // is a valid value of each.
-    let mut names: [RawAddr; BATCH_MAX] = unsafe { MaybeUninit::zeroed().assume_init() };
-    // SAFETY: as in `recv_batch`, all-zero is a valid mmsghdr.
-    let mut hdrs: [libc::mmsghdr; BATCH_MAX] = unsafe { MaybeUninit::zeroed().assume_init() };
-    for (i, (hdr, buf)) in hdrs.iter_mut().zip(bufs).take(n).enumerate() {
+    // Only the first `n` slots are initialised, as in `recv_batch`.
+    let mut names = [const { MaybeUninit::<RawAddr>::uninit() }; BATCH_MAX];
+    let mut hdrs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; BATCH_MAX];
+    for (i, ((hdr, name), buf)) in hdrs
+        .iter_mut()
+        .zip(names.iter_mut())
+        .zip(bufs)
+        .take(n)
+        .enumerate()
+    {
+        // SAFETY: as in `recv_batch`, all-zero is a valid mmsghdr.
+        let mut h: libc::mmsghdr = unsafe { MaybeUninit::zeroed().assume_init() };
         if let Some(target) = targets.and_then(|t| t.get(i)) {
             let (raw, len) = to_raw(target);
-            names[i] = raw;
-            hdr.msg_hdr.msg_name = (&mut names[i] as *mut RawAddr).cast();
-            hdr.msg_hdr.msg_namelen = len;
+            let raw = name.write(raw);
+            h.msg_hdr.msg_name = (raw as *mut RawAddr).cast();
+            h.msg_hdr.msg_namelen = len;
         }
         // IoSlice is ABI compatible with iovec; the kernel only reads it.
-        hdr.msg_hdr.msg_iov = (buf as *const IoSlice<'_>).cast_mut().cast();
-        hdr.msg_hdr.msg_iovlen = 1;
+        h.msg_hdr.msg_iov = (buf as *const IoSlice<'_>).cast_mut().cast();
+        h.msg_hdr.msg_iovlen = 1;
+        hdr.write(h);
     }
-    // SAFETY: the first `n` headers point at
-    // live addresses and buffers that outlive the call.
+    // SAFETY: the first `n` headers are initialised and point at live
+    // addresses and buffers that outlive the call; the kernel touches no
+    // header past `n`.
     let sent = syscall!(unsafe {
         libc::sendmmsg(
             fd.as_raw_fd(),
-            hdrs.as_mut_ptr(),
+            hdrs.as_mut_ptr().cast::<libc::mmsghdr>(),
             n as libc::c_uint,
             libc::MSG_NOSIGNAL,
         )
