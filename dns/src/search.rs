@@ -46,9 +46,12 @@ pub fn scoped_ipv6(host: &str) -> Option<(Ipv6Addr, &str)> {
 /// `127.0.0.1` and `::1` if `host` is `localhost` or a name under it
 /// (`db.localhost`), ignoring case and a trailing dot; `None` otherwise.
 pub fn localhost_addrs(host: &str) -> Option<Vec<IpAddr>> {
-    let host = host.strip_suffix('.').unwrap_or(host);
-    let lower = host.to_ascii_lowercase();
-    let is_localhost = lower == "localhost" || lower.ends_with(".localhost");
+    let host = host.strip_suffix('.').unwrap_or(host).as_bytes();
+    const LOCALHOST: &[u8] = b"localhost";
+    let is_localhost = host.len() >= LOCALHOST.len() && {
+        let (head, tail) = host.split_at(host.len() - LOCALHOST.len());
+        tail.eq_ignore_ascii_case(LOCALHOST) && (head.is_empty() || head.ends_with(b"."))
+    };
     is_localhost.then(|| {
         vec![
             IpAddr::V4(Ipv4Addr::LOCALHOST),

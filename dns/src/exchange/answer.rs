@@ -44,14 +44,14 @@ pub fn extract_answer(
         return Err(err);
     }
     let (owner, chain_ttl) = if qtype == RecordType::CNAME {
-        (qname.clone(), u32::MAX)
+        (qname, u32::MAX)
     } else {
         follow_cnames(qname, qtype, &reply.answers)?
     };
     let records: Vec<Record> = reply
         .answers
         .iter()
-        .filter(|r| r.rtype() == qtype && r.name == owner)
+        .filter(|r| r.rtype() == qtype && r.name == *owner)
         .take(MAX_ANSWER_RECORDS)
         .map(|r| Record {
             ttl: clamp_ttl(r.ttl).min(chain_ttl),
@@ -68,7 +68,7 @@ pub fn extract_answer(
 /// `reply` (`qname` itself if it is not an alias): the name whose `qtype`
 /// records answer the question.
 pub fn canonical_name(qname: &Name, qtype: RecordType, reply: &Message) -> Result<Name, Error> {
-    follow_cnames(qname, qtype, &reply.answers).map(|(name, _)| name)
+    follow_cnames(qname, qtype, &reply.answers).map(|(name, _)| name.clone())
 }
 
 /// How long a negative answer (NXDOMAIN or NODATA) in `reply` may be cached,
@@ -81,6 +81,13 @@ pub fn canonical_name(qname: &Name, qtype: RecordType, reply: &Message) -> Resul
 pub fn negative_ttl(qname: &Name, reply: &Message) -> Option<u32> {
     // The type only decides where a chain stops; CNAME-free types stop at
     // the end of the chain, which is what a negative answer is about.
+    if !reply
+        .authorities
+        .iter()
+        .any(|r| matches!(r.data, RData::SOA { .. }))
+    {
+        return None;
+    }
     let (owner, chain_ttl) = follow_cnames(qname, RecordType::Other(0), &reply.answers).ok()?;
     reply.authorities.iter().find_map(|r| match &r.data {
         RData::SOA { minimum, .. } if owner.is_subdomain_of(&r.name) => {
@@ -102,13 +109,15 @@ fn clamp_ttl(ttl: u32) -> u32 {
 /// Follows CNAMEs from `qname` through `answers` until a name that has
 /// `qtype` records or no CNAME; returns that name and the smallest TTL of
 /// the CNAMEs followed (`u32::MAX` if none).
-fn follow_cnames(
-    qname: &Name,
+fn follow_cnames<'a>(
+    qname: &'a Name,
     qtype: RecordType,
-    answers: &[Record],
-) -> Result<(Name, u32), Error> {
+    answers: &'a [Record],
+) -> Result<(&'a Name, u32), Error> {
     let mut current = qname;
-    let mut visited: Vec<&Name> = vec![qname];
+    // The names seen on the chain after `qname`: empty (no allocation)
+    // unless there is a CNAME to follow.
+    let mut visited: Vec<&Name> = Vec::new();
     let mut ttl = u32::MAX;
     loop {
         if answers
@@ -124,15 +133,15 @@ fn follow_cnames(
         let Some((target, link_ttl)) = next else {
             break;
         };
-        if visited.contains(&target) {
+        if target == qname || visited.contains(&target) {
             return Err(malformed("CNAME chain", 0, Problem::CnameLoop));
         }
-        if visited.len() > MAX_CNAME_CHAIN {
+        if visited.len() >= MAX_CNAME_CHAIN {
             return Err(malformed("CNAME chain", 0, Problem::CnameChainTooLong));
         }
         visited.push(target);
         ttl = ttl.min(clamp_ttl(link_ttl));
         current = target;
     }
-    Ok((current.clone(), ttl))
+    Ok((current, ttl))
 }

@@ -6,7 +6,7 @@ use std::fmt;
 
 use crate::error::{malformed, Error};
 use crate::wire::cookie::{find_cookie, ReplyCookie, CLIENT_COOKIE_LEN};
-use crate::wire::{Header, Message, Problem, Rcode};
+use crate::wire::{Header, Message, Problem, Rcode, Staged};
 
 /// How a reply arrived; truncation means something only over UDP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -123,19 +123,22 @@ pub fn validate_reply(
         });
     }
     let truncated = header.tc && transport == Transport::Udp;
-    let head = Message::decode_question(reply).map_err(Reject::Malformed)?;
     let error_reply = matches!(
         header.rcode,
         Rcode::FORMERR | Rcode::SERVFAIL | Rcode::NOTIMP | Rcode::REFUSED
     );
-    let questionless = head.questions.is_empty() && (truncated || error_reply);
-    if !questionless && head.questions != query.questions {
-        return Err(Reject::QuestionMismatch);
-    }
-    match Message::decode(reply) {
-        Ok(message) => Ok(message),
-        Err(_) if truncated => Ok(head),
-        Err(err) => Err(Reject::Malformed(err)),
+    let check = |head: &Message| {
+        let questionless = head.questions.is_empty() && (truncated || error_reply);
+        if !questionless && head.questions != query.questions {
+            return Err(Reject::QuestionMismatch);
+        }
+        Ok(())
+    };
+    match Message::decode_staged(reply, check) {
+        Staged::Done(message) => Ok(message),
+        Staged::RestFailed(head, _) if truncated => Ok(head),
+        Staged::RestFailed(_, err) | Staged::HeadFailed(err) => Err(Reject::Malformed(err)),
+        Staged::Rejected(reject) => Err(reject),
     }
 }
 

@@ -122,6 +122,45 @@ impl Message {
         Ok(message)
     }
 
+    /// Decodes the header and the questions, lets `check` judge them, and
+    /// only then decodes the rest: each byte is read once, and a message
+    /// `check` rejects costs no more than its head.
+    pub(crate) fn decode_staged<E>(
+        msg: &[u8],
+        check: impl FnOnce(&Message) -> Result<(), E>,
+    ) -> Staged<E> {
+        let mut r = Reader::new(msg);
+        let (mut message, counts) = match decode_head(&mut r) {
+            Ok(head) => head,
+            Err(e) => return Staged::HeadFailed(e),
+        };
+        if let Err(e) = check(&message) {
+            return Staged::Rejected(e);
+        }
+        let [_, an, ns, ar] = counts;
+        let rest = (|| {
+            message.answers = decode_records(&mut r, an, Section::Answer, &mut message.edns)?;
+            message.authorities =
+                decode_records(&mut r, ns, Section::Authority, &mut message.edns)?;
+            message.additionals =
+                decode_records(&mut r, ar, Section::Additional, &mut message.edns)?;
+            if r.remaining() != 0 {
+                return Err(malformed("message", r.pos(), Problem::TrailingData));
+            }
+            Ok(())
+        })();
+        match rest {
+            Ok(()) => Staged::Done(message),
+            Err(e) => {
+                message.answers.clear();
+                message.authorities.clear();
+                message.additionals.clear();
+                message.edns = None;
+                Staged::RestFailed(message, e)
+            }
+        }
+    }
+
     /// Decodes the header and the question section only, leaving the other
     /// sections empty. Enough to match a reply to its query, and to act on a
     /// truncated (TC) reply whose later sections may be cut short.
@@ -209,6 +248,19 @@ impl Section {
             Section::Additional => "owner name of an additional record",
         }
     }
+}
+
+/// What [`Message::decode_staged`] came to.
+#[derive(Debug)]
+pub(crate) enum Staged<E> {
+    /// The header or the questions could not be read.
+    HeadFailed(Error),
+    /// The check rejected the head.
+    Rejected(E),
+    /// The head passed, the rest could not be read: the head alone, and why.
+    RestFailed(Message, Error),
+    /// The whole message.
+    Done(Message),
 }
 
 /// Reads the header, the counts and the questions.
