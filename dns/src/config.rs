@@ -90,9 +90,10 @@ pub struct Config {
     /// Queries sent from one UDP socket before it moves to a new random
     /// source port. Default 1: a fresh random port for every query. 0
     /// means no limit: a socket keeps its port for as long as it lives
-    /// (c-ares's default). A port change costs no new socket: the socket
-    /// is disconnected (`connect(AF_UNSPEC)` releases the port the kernel
-    /// picked) and connected again, which picks a new random port.
+    /// (c-ares's default), and the queries in flight share it. A port
+    /// change costs no new socket: `connect(AF_UNSPEC)` releases the port
+    /// the kernel picked at the socket's first send, and the next send
+    /// picks a new random one.
     pub udp_max_queries: u32,
     /// DNS cookies (RFC 7873), as c-ares sends them. Default on. With
     /// [`Config::edns`] on, every UDP query carries a COOKIE option: a

@@ -3,7 +3,7 @@
 //! port, without a new socket each time; with 0 a socket keeps its port;
 //! with n it moves after n queries. A reply that arrives late on a reused
 //! socket, for an earlier query, is never taken as the answer to a new one.
-//! A pooled socket is never used by a runtime other than its own. Identical
+//! A pooled channel is never used by a runtime other than its own. Identical
 //! lookups in flight share one query (the server sees it once).
 
 use std::cell::RefCell;

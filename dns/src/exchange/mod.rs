@@ -7,12 +7,12 @@
 //!
 //! ```text
 //! for server in attempt_plan(&config, rotation):       // attempts × servers
-//!     id    = random u16 (getrandom), fresh socket (fresh source port)
+//!     id    = random u16 (getrandom), fresh source port (resolver/channel.rs)
 //!     query = Message::query(id, &name, rtype, edns)   // edns: config.edns_payload()
 //!     cookie = the server's Cookie (wire::cookie), with EDNS and config.cookies
 //!     send query.encode_with_option(cookie.option()) to server over UDP
 //!     loop until config.timeout:
-//!         (bytes, from) = recv into a 65535-byte buffer
+//!         (bytes, from) = recvmmsg into 4 KiB slots (a longer datagram: as TC)
 //!         if from != server: continue                   // stray datagram
 //!         reply = match validate_reply(&query, bytes, Udp):
 //!             Err(_reject) => continue                  // junk, spoof, empty: keep waiting
