@@ -380,3 +380,82 @@ async fn a_cancelled_leader_does_not_strand_the_lookups_sharing_its_query() {
     // The follower asked again itself once the leader was gone.
     assert_eq!(server.seen().len(), 2);
 }
+
+#[tern::test]
+async fn one_socket_carries_many_queries_in_flight_and_each_gets_its_own_answer() {
+    // udp_max_queries = 0: 48 lookups share one socket. The server answers
+    // each after a delay that sends later queries' replies first, and
+    // before each real answer sends one with the query's ID but another
+    // query's question (which the channel must not hand to it).
+    let server = PortServer::start(Rc::new(|q| {
+        let name = q.questions[0].name.to_string();
+        let i: u64 = name
+            .trim_start_matches('m')
+            .trim_end_matches(".test.")
+            .parse()
+            .unwrap_or(0);
+        let ip = Ipv4Addr::new(10, 0, 0, i as u8);
+        vec![
+            Send::Delay(Duration::from_millis(40 - i % 40)),
+            Send::Forged {
+                name: if i == 0 { "m1.test." } else { "m0.test." },
+                ip: Ipv4Addr::new(203, 0, 113, 1),
+            },
+            Send::Answer(ip),
+        ]
+    }));
+    let r = Resolver::new(config(server.addr, 0));
+    let before = tern::current_metrics().unwrap().io_sources;
+    let lookups: Vec<_> = (0..48u8)
+        .map(|i| {
+            let r = r.clone();
+            tern::spawn(async move { r.lookup(&format!("m{i}.test."), RecordType::A).await })
+        })
+        .collect();
+    for (i, l) in lookups.into_iter().enumerate() {
+        let got = l.await.unwrap().unwrap();
+        assert_eq!(a_addrs(&got), [Ipv4Addr::new(10, 0, 0, i as u8)], "m{i}");
+    }
+    assert_eq!(
+        tern::current_metrics().unwrap().io_sources,
+        before + 1,
+        "the queries in flight did not share one socket"
+    );
+    let seen = server.seen();
+    assert_eq!(seen.len(), 48);
+    assert!(seen.iter().all(|s| s.port == seen[0].port));
+    let ids: HashSet<u16> = seen.iter().map(|s| s.id).collect();
+    assert_eq!(ids.len(), 48, "IDs in flight on one socket must differ");
+}
+
+#[tern::test]
+async fn cancelling_the_query_that_reads_the_socket_strands_no_other() {
+    // The first lookup on a shared socket becomes its reader; cancel it
+    // while all three wait. The others must still get their answers.
+    let server = PortServer::start(Rc::new(|_| {
+        vec![Send::Delay(Duration::from_millis(30)), Send::Answer(IP)]
+    }));
+    let r = Resolver::new(config(server.addr, 0));
+    let spawn = |name: &'static str| {
+        let r = r.clone();
+        tern::spawn(async move { r.lookup(name, RecordType::A).await })
+    };
+    let first = spawn("c1.test.");
+    let second = spawn("c2.test.");
+    let third = spawn("c3.test.");
+    // Let all three send and wait (the server runs in this runtime too).
+    for _ in 0..10_000 {
+        if server.seen().len() == 3 {
+            break;
+        }
+        tern::yield_now().await;
+    }
+    assert_eq!(server.seen().len(), 3);
+    first.abort();
+    for l in [second, third] {
+        let got = tern::time::timeout(Duration::from_secs(1), l)
+            .await
+            .expect("a lookup was stranded when the reader left");
+        assert_eq!(a_addrs(&got.unwrap().unwrap()), [IP]);
+    }
+}
