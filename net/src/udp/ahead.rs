@@ -95,7 +95,7 @@ impl UdpSocket {
             if second.len() < LANDING {
                 second.resize(LANDING, 0);
             }
-            let (got, meta) = socket::recv_two(fd, buf, &mut second)?;
+            let (got, meta) = socket::recv_two(fd, buf, &mut second, self.peer.get())?;
             if got >= 2 {
                 let held = second[..meta[1].len.min(LANDING)].to_vec();
                 // Readiness stays set: the next receive finds it.
