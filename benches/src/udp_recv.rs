@@ -26,7 +26,11 @@
 //! sent from a std socket (on loopback they are queued when `send_to`
 //! returns), then the reader is spawned; the time runs from just before the
 //! spawn until the reader holds all of them. The receive buffer is raised
-//! to 1 MiB so the burst cannot overflow it.
+//! to 1 MiB so the burst cannot overflow it. tern drains it twice: with
+//! `recv_from` per datagram, as the peers do, and with `recv_batch` (up to
+//! 64 per `recvmmsg`), which shows what a batched receive can take when
+//! datagrams are waiting (the blast rows cannot: there the sender sets the
+//! pace).
 
 use std::cell::Cell;
 use std::future::Future;
@@ -45,7 +49,7 @@ use crate::harness::{metric, run_interleaved, Case, Outcome, Rep, Summary};
 use crate::net::NetRt;
 use crate::report::{Better, Metric, Target};
 use crate::rt::{Smol, Tern, Tokio};
-use crate::{per_runtime, Ctx};
+use crate::Ctx;
 
 const GROUP: &str = "udp-recv";
 const MSG: usize = 32;
@@ -75,16 +79,7 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
         Case::new("smol", move || blast::<Smol>(n, Receive::PerDatagram)),
     ];
     let o = run_interleaved(ctx.reps, &mut cases);
-    let per_datagram: Vec<Outcome> = o
-        .iter()
-        .filter(|(c, _)| *c != "tern-batch")
-        .cloned()
-        .collect();
-    let batched: Vec<Outcome> = o
-        .iter()
-        .filter(|(c, _)| *c != "tern")
-        .map(|(c, r)| (if *c == "tern-batch" { "tern" } else { *c }, r.clone()))
-        .collect();
+    let (per_datagram, batched) = split_batch(&o);
     let what = format!("std-thread sender blasting {n} x {MSG} B");
     out.push(
         metric(
@@ -141,7 +136,30 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
     ));
 
     let bursts = ctx.n(50, 3);
-    let o = run_interleaved(ctx.reps, &mut per_runtime!(drain(bursts)));
+    let mut cases = [
+        Case::new("tern", move || drain::<Tern>(bursts, Receive::PerDatagram)),
+        Case::new("tern-batch", move || drain::<Tern>(bursts, Receive::Batch)),
+        Case::new("tokio", move || {
+            drain::<Tokio>(bursts, Receive::PerDatagram)
+        }),
+        Case::new("smol", move || drain::<Smol>(bursts, Receive::PerDatagram)),
+    ];
+    let all = run_interleaved(ctx.reps, &mut cases);
+    let (o, batched) = split_batch(&all);
+    out.push(
+        metric(
+            GROUP,
+            format!(
+                "queued burst of {BURST}, tern recv_batch vs peers' recv_from \
+                 (mean of {bursts} bursts)"
+            ),
+            "us",
+            Better::Lower,
+            Summary::MedianOfReps,
+            &batched,
+        )
+        .target(Target::RatioToBest(0.5)),
+    );
     out.push(
         metric(
             GROUP,
@@ -157,6 +175,22 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
         .target(Target::RatioToBest(1.0)),
     );
     out
+}
+
+/// The outcomes with tern's per-datagram column, and with its batched
+/// column (`tern-batch`) in tern's place.
+fn split_batch(o: &[Outcome]) -> (Vec<Outcome>, Vec<Outcome>) {
+    let per_datagram = o
+        .iter()
+        .filter(|(c, _)| *c != "tern-batch")
+        .cloned()
+        .collect();
+    let batched = o
+        .iter()
+        .filter(|(c, _)| *c != "tern")
+        .map(|(c, r)| (if *c == "tern-batch" { "tern" } else { *c }, r.clone()))
+        .collect();
+    (per_datagram, batched)
 }
 
 /// The drops (first sample) of each repetition as its value.
@@ -202,6 +236,22 @@ trait RecvRt: NetRt + Sized {
     ) -> impl Future<Output = io::Result<(usize, SocketAddr)>>;
     /// The socket's descriptor.
     fn fd(s: &Self::Udp) -> BorrowedFd<'_>;
+    /// Receives `count` datagrams with `how` (only tern has `Batch`).
+    fn drain_n(s: &Self::Udp, count: usize, how: Receive) -> impl Future<Output = io::Result<()>> {
+        async move {
+            if how != Receive::PerDatagram {
+                return Err(io::Error::other(format!(
+                    "{} has no batched receive",
+                    Self::COLUMN
+                )));
+            }
+            let mut buf = [0u8; 64];
+            for _ in 0..count {
+                Self::recv_from(s, &mut buf).await?;
+            }
+            Ok(())
+        }
+    }
     /// Counts data datagrams until the end marker with `how`.
     fn receive(s: &Self::Udp, how: Receive) -> impl Future<Output = io::Result<Received>> {
         async move {
@@ -238,6 +288,29 @@ async fn per_datagram<R: RecvRt>(s: &R::Udp) -> io::Result<Received> {
 impl RecvRt for Tern {
     async fn recv_from(s: &Self::Udp, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         s.recv_from(buf).await
+    }
+    async fn drain_n(s: &Self::Udp, count: usize, how: Receive) -> io::Result<()> {
+        let mut buf = [0u8; 64];
+        if how == Receive::PerDatagram {
+            for _ in 0..count {
+                s.recv_from(&mut buf).await?;
+            }
+            return Ok(());
+        }
+        let mut storage = [[0u8; 64]; BATCH];
+        let mut meta = [tern::net::RecvMeta::default(); BATCH];
+        let mut got = 0;
+        while got < count {
+            let mut bufs: [IoSliceMut<'_>; BATCH] = {
+                let mut it = storage.iter_mut();
+                std::array::from_fn(|_| {
+                    IoSliceMut::new(it.next().map_or(&mut [][..], |b| &mut b[..]))
+                })
+            };
+            let want = (count - got).min(BATCH);
+            got += s.recv_batch(&mut bufs[..want], &mut meta[..want]).await?;
+        }
+        Ok(())
     }
     fn fd(s: &Self::Udp) -> BorrowedFd<'_> {
         s.as_fd()
@@ -409,7 +482,7 @@ fn parse_drops(text: &str, port: u16) -> Option<u64> {
 }
 
 /// One repetition of the queued burst, `bursts` times: mean us per burst.
-fn drain<R: RecvRt>(bursts: usize) -> Result<Rep, String> {
+fn drain<R: RecvRt>(bursts: usize, how: Receive) -> Result<Rep, String> {
     R::block_on(async move {
         let rx = Rc::new(R::udp_bind(loopback()).await.map_err(err)?);
         tern::sys::socket::set_opt(R::fd(&rx), tern::sys::socket::Opt::RecvBuffer, 1 << 20)
@@ -437,14 +510,7 @@ fn drain<R: RecvRt>(bursts: usize) -> Result<Rep, String> {
             let reader = {
                 let rx = rx.clone();
                 R::spawn(async move {
-                    let mut buf = [0u8; 64];
-                    within::<R, _, _>(TIMEOUT, "burst reader", async {
-                        for _ in 0..BURST {
-                            R::recv_from(&rx, &mut buf).await?;
-                        }
-                        Ok(())
-                    })
-                    .await?;
+                    within::<R, _, _>(TIMEOUT, "burst reader", R::drain_n(&rx, BURST, how)).await?;
                     Ok::<_, io::Error>(start.elapsed())
                 })
             };

@@ -18,8 +18,9 @@
 //! # Invariants
 //!
 //! - The second datagram lands in a per-thread buffer of 64 KiB, larger
-//!   than any datagram, so it is never cut; it is then copied to the
-//!   socket (one allocation, only when two came at once).
+//!   than any datagram, so it is never cut; it is then copied to storage
+//!   the socket keeps from one held datagram to the next (no allocation
+//!   per datagram; storage over 2 KiB is given back once taken).
 //! - While a datagram is held, the socket stays readable (readiness is
 //!   cleared only by a receive that found the queue empty, and then
 //!   nothing is held), so a reader never waits while one is there: a
@@ -46,30 +47,59 @@ thread_local! {
     static SECOND: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Bytes of held-datagram storage a socket keeps between datagrams; a
+/// longer one's storage is given back once it is taken.
+const KEEP: usize = 2048;
+
 /// A datagram received ahead of its reader.
 #[derive(Debug, Default)]
 pub(super) struct Ahead {
-    held: RefCell<Option<(Vec<u8>, SocketAddr)>>,
+    held: RefCell<Held>,
+}
+
+/// The held datagram's bytes (storage reused from one to the next, so a
+/// burst costs no allocation per datagram) and its sender, if one is held.
+#[derive(Debug, Default)]
+struct Held {
+    data: Vec<u8>,
+    from: Option<SocketAddr>,
 }
 
 impl Ahead {
+    /// Holds `data` from `from`.
+    fn hold(&self, data: &[u8], from: SocketAddr) {
+        let mut held = self.held.borrow_mut();
+        held.data.clear();
+        held.data.extend_from_slice(data);
+        held.from = Some(from);
+    }
+
     /// Moves the held datagram into `buf` (cut to it); its real length and
     /// sender.
     fn take(&self, buf: &mut [u8]) -> Option<(usize, usize, SocketAddr)> {
-        let (data, from) = self.held.borrow_mut().take()?;
-        Some((copy(&data, buf), data.len(), from))
+        let mut held = self.held.borrow_mut();
+        let from = held.from.take()?;
+        let got = (copy(&held.data, buf), held.data.len(), from);
+        if held.data.capacity() > KEEP {
+            held.data = Vec::new();
+        }
+        Some(got)
     }
 
     /// Copies the held datagram into `buf` (cut to it), keeping it.
     fn peek(&self, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
         let held = self.held.borrow();
-        let (data, from) = held.as_ref()?;
-        Some((copy(data, buf), *from))
+        let from = held.from?;
+        Some((copy(&held.data, buf), from))
     }
 
     /// Drops the held datagram; whether there was one.
     pub(super) fn forget(&self) -> bool {
-        self.held.borrow_mut().take().is_some()
+        let mut held = self.held.borrow_mut();
+        if held.data.capacity() > KEEP {
+            held.data = Vec::new();
+        }
+        held.from.take().is_some()
     }
 }
 
@@ -97,9 +127,9 @@ impl UdpSocket {
             }
             let (got, meta) = socket::recv_two(fd, buf, &mut second, self.peer.get())?;
             if got >= 2 {
-                let held = second[..meta[1].len.min(LANDING)].to_vec();
                 // Readiness stays set: the next receive finds it.
-                *self.ahead.held.borrow_mut() = Some((held, meta[1].addr));
+                self.ahead
+                    .hold(&second[..meta[1].len.min(LANDING)], meta[1].addr);
             } else {
                 // The queue was empty when the call returned.
                 self.io.clear_ready(Direction::Read);
