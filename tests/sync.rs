@@ -174,6 +174,51 @@ async fn mpsc_close_lets_the_buffer_drain() {
     assert_eq!(rx.recv().await, None);
 }
 
+/// The unbounded receiver takes what is queued in one batch: messages
+/// sent meanwhile come after the whole batch, `len` counts both, closing
+/// and dropping see both.
+#[tern::test]
+async fn mpsc_unbounded_batches_keep_order_len_and_drops() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    for i in 0..3 {
+        tx.send(i).unwrap();
+    }
+    assert_eq!(rx.recv().await, Some(0), "takes the batch 0, 1, 2");
+    tx.send(3).unwrap();
+    tx.send(4).unwrap();
+    assert_eq!(rx.len(), 4, "the rest of the batch and the two new ones");
+    assert_eq!(rx.try_recv(), Ok(1));
+    rx.close();
+    assert!(tx.send(5).is_err());
+    let mut rest = Vec::new();
+    while let Some(v) = rx.recv().await {
+        rest.push(v);
+    }
+    assert_eq!(rest, [2, 3, 4], "batch first, then what came after");
+    assert!(rx.is_empty());
+    assert_eq!(rx.try_recv(), Err(mpsc::TryRecvError::Disconnected));
+
+    // Messages in the receiver's batch and in the shared queue are all
+    // dropped with the receiver, one of them holding a sender of its own
+    // channel (dropped with no lock held).
+    /// Fields only held, to be dropped.
+    #[allow(dead_code)]
+    struct Msg(DropCount, Option<mpsc::UnboundedSender<Msg>>);
+    let drops = Rc::new(Cell::new(0));
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    for _ in 0..3 {
+        tx.send(Msg(DropCount(drops.clone()), None)).unwrap();
+    }
+    tx.send(Msg(DropCount(drops.clone()), Some(tx.clone())))
+        .unwrap();
+    drop(rx.recv().await);
+    tx.send(Msg(DropCount(drops.clone()), None)).unwrap();
+    assert_eq!(drops.get(), 1);
+    drop(rx);
+    assert_eq!(drops.get(), 5, "batch and queue dropped");
+    assert!(tx.is_closed());
+}
+
 #[tern::test]
 async fn mpsc_bounded_from_a_std_thread() {
     const N: u32 = 20_000;

@@ -18,6 +18,18 @@
 //! waiting send that is dropped leaves the line without a trace. Values
 //! are always dropped outside the lock (a message may own a sender of
 //! its own channel).
+//!
+//! The unbounded receiver takes the lock once per *batch*, not once per
+//! message: when its own buffer is empty it swaps the whole shared queue
+//! (everything sent so far) into it under one lock, then pops from it
+//! without locking. Its buffer only refills once empty, so it always
+//! holds messages older than the shared queue's: the order is kept. A
+//! sender on another thread thus contends for the lock with the receiver
+//! once per batch instead of once per message, and wakes the receiver
+//! only when it has emptied both queues and registered its waker (the
+//! sender takes the waker, so a burst wakes the task once). The bounded
+//! receiver pops one message at a time, because each pop frees a slot
+//! for a waiting sender.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -45,6 +57,7 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
         UnboundedSender { chan: chan.clone() },
         UnboundedReceiver {
             inner: Receiver { chan },
+            local: VecDeque::new(),
         },
     )
 }
@@ -172,6 +185,50 @@ impl<T> Chan<T> {
                 Ok(v)
             }
             None => Err(st),
+        }
+    }
+
+    /// [`poll_recv`](Chan::poll_recv) for the unbounded receiver, whose
+    /// own buffer `local` takes every queued message at once.
+    #[inline]
+    fn poll_recv_batch(&self, local: &mut VecDeque<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        std::task::ready!(crate::context::poll_budget(cx));
+        if let Some(v) = local.pop_front() {
+            return Poll::Ready(Some(v));
+        }
+        let mut st = self.lock();
+        if !st.queue.is_empty() {
+            // `local` is empty: what it gives back keeps its capacity for
+            // the senders.
+            std::mem::swap(&mut st.queue, local);
+            drop(st);
+            return Poll::Ready(local.pop_front());
+        }
+        if st.senders == 0 || st.closed {
+            return Poll::Ready(None);
+        }
+        match &mut st.rx_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// [`try_recv`](Chan::try_recv) for the unbounded receiver (see
+    /// [`poll_recv_batch`](Chan::poll_recv_batch)).
+    fn try_recv_batch(&self, local: &mut VecDeque<T>) -> Result<T, TryRecvError> {
+        if let Some(v) = local.pop_front() {
+            return Ok(v);
+        }
+        let mut st = self.lock();
+        if let Some(v) = st.queue.pop_front() {
+            std::mem::swap(&mut st.queue, local);
+            return Ok(v);
+        }
+        if st.senders == 0 || st.closed {
+            Err(TryRecvError::Disconnected)
+        } else {
+            Err(TryRecvError::Empty)
         }
     }
 
@@ -478,6 +535,9 @@ sender_traits!(UnboundedSender);
 /// The receiving half of an unbounded channel.
 pub struct UnboundedReceiver<T> {
     inner: Receiver<T>,
+    /// Messages taken from the shared queue in one batch, oldest first;
+    /// all older than those still queued (module docs).
+    local: VecDeque<T>,
 }
 
 impl<T> fmt::Debug for UnboundedReceiver<T> {
@@ -492,12 +552,13 @@ impl<T> UnboundedReceiver<T> {
     /// The next message; `None` once the buffer is empty and every sender
     /// is gone (or the channel was closed). Cancel-safe.
     pub async fn recv(&mut self) -> Option<T> {
-        self.inner.recv().await
+        poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// Polls for the next message.
+    #[inline]
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.inner.poll_recv(cx)
+        self.inner.chan.poll_recv_batch(&mut self.local, cx)
     }
 
     /// Receives from a thread outside any runtime, parking the thread until
@@ -511,7 +572,7 @@ impl<T> UnboundedReceiver<T> {
 
     /// Takes a message if one is buffered.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        self.inner.try_recv()
+        self.inner.chan.try_recv_batch(&mut self.local)
     }
 
     /// Closes the channel; buffered messages can still be received.
@@ -521,12 +582,12 @@ impl<T> UnboundedReceiver<T> {
 
     /// Messages buffered now.
     pub fn len(&self) -> usize {
-        self.inner.len()
+        self.local.len() + self.inner.len()
     }
 
     /// Whether no message is buffered now.
     pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
+        self.len() == 0
     }
 }
 
