@@ -15,6 +15,14 @@
 //! send and the receive per message, and a burst is taken two datagrams
 //! per syscall, with nothing left behind.
 //!
+//! When a receive of two finds a second datagram, datagrams are coming
+//! faster than they are read: the next receives are plain `recvfrom`s
+//! (cheaper per datagram in the kernel than `recvmmsg`), which keep the
+//! socket readable, so each next receive runs the syscall again; the one
+//! that finds the queue empty clears readiness and goes back to receives
+//! of two. A burst costs one `WouldBlock` at its end; a request/response
+//! exchange never enters this mode.
+//!
 //! # Invariants
 //!
 //! - The second datagram lands in a per-thread buffer of 64 KiB, larger
@@ -29,7 +37,7 @@
 //!   (plain, connected, poll, peek, batch, `recv_now`) looks at the held
 //!   datagram first, and `disconnect` drops it with the rest.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
@@ -55,6 +63,10 @@ const KEEP: usize = 2048;
 #[derive(Debug, Default)]
 pub(super) struct Ahead {
     held: RefCell<Held>,
+    /// The last receive of two found a second datagram: datagrams are
+    /// coming faster than they are read, and plain receives (cheaper per
+    /// datagram in the kernel) run until one finds the queue empty.
+    bursting: Cell<bool>,
 }
 
 /// The held datagram's bytes (storage reused from one to the next, so a
@@ -95,6 +107,7 @@ impl Ahead {
 
     /// Drops the held datagram; whether there was one.
     pub(super) fn forget(&self) -> bool {
+        self.bursting.set(false);
         let mut held = self.held.borrow_mut();
         if held.data.capacity() > KEEP {
             held.data = Vec::new();
@@ -120,6 +133,19 @@ impl UdpSocket {
         if let Some((n, _, from)) = self.ahead.take(buf) {
             return Ok((n, from));
         }
+        if self.ahead.bursting.get() {
+            // Readiness stays set after a datagram, so the next receive
+            // runs the syscall again; the one that finds the queue empty
+            // (WouldBlock) clears it and ends the burst.
+            let got = match self.peer.get() {
+                Some(peer) => socket::recv(fd, buf).map(|n| (n, peer)),
+                None => socket::recv_from(fd, buf),
+            };
+            if matches!(&got, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+                self.ahead.bursting.set(false);
+            }
+            return got;
+        }
         SECOND.with(|second| {
             let mut second = second.borrow_mut();
             if second.len() < LANDING {
@@ -130,6 +156,7 @@ impl UdpSocket {
                 // Readiness stays set: the next receive finds it.
                 self.ahead
                     .hold(&second[..meta[1].len.min(LANDING)], meta[1].addr);
+                self.ahead.bursting.set(true);
             } else {
                 // The queue was empty when the call returned.
                 self.io.clear_ready(Direction::Read);
