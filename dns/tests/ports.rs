@@ -459,3 +459,88 @@ async fn cancelling_the_query_that_reads_the_socket_strands_no_other() {
         assert_eq!(a_addrs(&got.unwrap().unwrap()), [IP]);
     }
 }
+
+#[tern::test]
+async fn a_lookup_whose_task_is_busy_elsewhere_delays_no_other_lookup() {
+    // udp_max_queries = 0: both lookups share one socket. The first task
+    // starts a lookup that is never answered, polls it a little, then
+    // sleeps while holding it (as a task in the middle of other work
+    // does). The second lookup's answer comes at once and must be taken.
+    let server = PortServer::start(Rc::new(|q| {
+        if q.questions[0].name.to_string() == "never.test." {
+            vec![]
+        } else {
+            vec![Send::Answer(IP)]
+        }
+    }));
+    let r = Resolver::new(config(server.addr, 0));
+    let busy = tern::spawn({
+        let r = r.clone();
+        async move {
+            let mut stalled = Box::pin(r.lookup("never.test.", RecordType::A));
+            // Poll it until it waits for its reply, then leave it alone.
+            let _ = tern::time::timeout(Duration::from_millis(5), &mut stalled).await;
+            tern::time::sleep(Duration::from_millis(1500)).await;
+            drop(stalled);
+        }
+    });
+    let answered = tern::time::timeout(
+        Duration::from_secs(1),
+        r.lookup("quick.test.", RecordType::A),
+    )
+    .await
+    .expect("a lookup waited on another task's lookup");
+    assert_eq!(a_addrs(&answered.unwrap()), [IP]);
+    assert_eq!(server.seen().len(), 2);
+    busy.abort();
+}
+
+#[tern::test]
+async fn a_refused_port_fails_every_query_on_the_socket_at_once() {
+    // The server port is closed: each query draws an ICMP port
+    // unreachable, which an unconnected socket hears only through
+    // IP_RECVERR. With early receives off (a slow server earlier made them
+    // miss), the error reaches the channel's driver or, if a send comes
+    // first, that send; either way both lookups sharing the socket must
+    // fail with ConnectionRefused at once, not wait out the 2 s timeout.
+    let slow = PortServer::start(Rc::new(|_| {
+        vec![Send::Delay(Duration::from_millis(3)), Send::Answer(IP)]
+    }));
+    let warm = Resolver::new(config(slow.addr, 0));
+    for i in 0..16 {
+        warm.lookup(&format!("w{i}.test."), RecordType::A)
+            .await
+            .unwrap();
+    }
+    let closed = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap()
+    };
+    let r = Resolver::new(config(closed, 0));
+    let first = tern::spawn({
+        let r = r.clone();
+        async move { r.lookup("x.test.", RecordType::A).await }
+    });
+    // The second query leaves a few task polls later, in a send of its own:
+    // the first one's ICMP error (made while its send ran, on loopback) is
+    // then still pending on the socket, and that send takes it.
+    for _ in 0..3 {
+        tern::yield_now().await;
+    }
+    let second = tern::spawn({
+        let r = r.clone();
+        async move { r.lookup("y.test.", RecordType::A).await }
+    });
+    for l in [first, second] {
+        let got = tern::time::timeout(Duration::from_secs(1), l)
+            .await
+            .expect("a query waited out its timeout after ICMP port unreachable")
+            .unwrap();
+        match got {
+            Err(tern::dns::Error::Io(e)) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}")
+            }
+            other => panic!("expected ConnectionRefused, got {other:?}"),
+        }
+    }
+}

@@ -24,14 +24,21 @@
 //!
 //! Queries wait in an outbox until one of them is polled after the run
 //! queue's other tasks have had their turn (the caller yields once), so
-//! the queries started in one pass leave in one `sendmmsg`. Replies are
-//! read with `recvmmsg` into a per-thread scratch buffer and handed to the
-//! query they answer, which is woken. One query at a time is the channel's
-//! *reader*: it alone waits for the socket's readiness, so a datagram wakes
-//! one task, not every query in flight. When the reader leaves (answered,
-//! timed out or cancelled) it hands the role on by waking another query,
-//! which becomes the reader when it is polled; every query polls the outbox
-//! too, so a query never waits for a send that nobody makes.
+//! the queries started in one pass leave in one `sendmmsg`; right after a
+//! send the socket is read once without waiting (a server on loopback has
+//! often answered by then). A query that must wait stores its waker and
+//! makes sure the channel's *driver* runs: a task of its own, spawned when
+//! the first query of the channel has to wait and gone when none is left,
+//! that alone waits for the socket's readiness, reads replies with
+//! `recvmmsg` into a per-thread scratch buffer, hands each to the query it
+//! answers, and sends what the outbox still holds once the socket is
+//! writable again. Because the driver is its own task, a query whose task
+//! is busy elsewhere delays nobody else's reply, and a datagram wakes one
+//! task, not every query in flight.
+//!
+//! Wakers are called, and tickets withdrawn, only outside the borrow of the
+//! channel's state: a ticket dropped while that borrow is held (by code a
+//! waker runs, say) is queued and withdrawn at the next poll.
 //!
 //! A datagram longer than a scratch slot (4 KiB, more than the 1,232 bytes
 //! we advertise with EDNS) is cut by the kernel and flagged: it is treated
@@ -47,7 +54,7 @@ use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
 use tern_net::{RecvMeta, UdpSocket};
@@ -66,7 +73,7 @@ const MAX_IDLE: usize = 64;
 const BATCH: usize = 16;
 /// Bytes per receive slot: more than any reply to the EDNS payload we ask.
 const SLOT: usize = 4096;
-/// Receive batches per poll before the reader lets other tasks run.
+/// Receive batches per poll before the driver lets other tasks run.
 const BATCHES_PER_POLL: usize = 8;
 
 /// One socket to one server and the queries in flight on it.
@@ -76,6 +83,8 @@ pub(crate) struct Channel {
     server: SocketAddr,
     max_queries: u32,
     st: RefCell<State>,
+    /// Tickets dropped while `st` was borrowed, to withdraw at the next poll.
+    withdrawn: RefCell<Vec<u16>>,
 }
 
 #[derive(Debug, Default)]
@@ -85,10 +94,14 @@ struct State {
     pending: Vec<Pending>,
     /// Encoded queries not sent yet, oldest first, by ID.
     outbox: Vec<(u16, Vec<u8>)>,
-    /// The query that waits for the socket's readiness.
-    reader: Option<u16>,
+    /// A driver task runs for this channel.
+    driving: bool,
+    /// The driver's waker, once it has been polled.
+    driver: Option<Waker>,
     /// The socket failed: the channel takes no new queries.
     broken: bool,
+    /// Wakers to call once the borrow of this state ends.
+    wakes: Vec<Waker>,
 }
 
 #[derive(Debug)]
@@ -113,18 +126,19 @@ impl State {
         if let Some(at) = self.outbox.iter().position(|(i, _)| *i == id) {
             self.outbox.remove(at);
         }
-        if self.reader == Some(id) {
-            self.reader = None;
+        if let Some(w) = p.waker {
+            // Dropped with the other wakers, outside the borrow.
+            self.wakes.push(w);
         }
         Some((p.query, p.got))
     }
 
-    /// Gives query `id` its outcome and wakes it.
+    /// Gives query `id` its outcome; its waker is called after the borrow.
     fn deliver(&mut self, id: u16, outcome: Result<Message, Error>) {
-        if let Some(p) = self.find(id) {
+        if let Some(p) = self.pending.iter_mut().find(|p| p.id == id) {
             p.got = Some(outcome);
             if let Some(w) = p.waker.take() {
-                w.wake();
+                self.wakes.push(w);
             }
         }
     }
@@ -138,9 +152,16 @@ impl State {
                 let e = io::Error::new(err.kind(), format!("{server}: {err}"));
                 p.got = Some(Err(Error::Io(e)));
                 if let Some(w) = p.waker.take() {
-                    w.wake();
+                    self.wakes.push(w);
                 }
             }
+        }
+    }
+
+    /// Has the driver run again (to send, or to see it is no longer needed).
+    fn nudge_driver(&mut self) {
+        if let Some(w) = self.driver.take() {
+            self.wakes.push(w);
         }
     }
 }
@@ -199,30 +220,107 @@ impl Ticket {
     }
 
     fn poll_exchange(&mut self, cx: &mut Context<'_>) -> Poll<(Message, Result<Message, Error>)> {
-        let (chan, id) = (&*self.chan, self.id);
+        let chan = Rc::clone(&self.chan);
+        let id = self.id;
         let mut st = chan.st.borrow_mut();
-        if let Some(done) = chan.take_done(id, &mut st) {
-            self.done = true;
-            return Poll::Ready(done);
+        chan.withdraw_queued(&mut st);
+        let mut done = chan.take_done(id, &mut st);
+        if done.is_none() && !st.outbox.is_empty() && chan.flush(&mut st, cx) > 0 {
+            if early_receive_due() {
+                chan.receive_now(&mut st);
+            }
+            done = chan.take_done(id, &mut st);
         }
-        if !st.outbox.is_empty() && chan.flush(&mut st, cx) > 0 && early_receive_due() {
-            chan.receive_now(&mut st);
-        }
-        if st.reader.is_none() || st.reader == Some(id) {
-            st.reader = Some(id);
-            chan.receive(&mut st, cx);
-        }
-        if let Some(done) = chan.take_done(id, &mut st) {
-            self.done = true;
-            return Poll::Ready(done);
-        }
-        if let Some(p) = st.find(id) {
-            match &p.waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => p.waker = Some(cx.waker().clone()),
+        let spawn_driver = done.is_none() && !st.driving;
+        if done.is_none() {
+            if let Some(p) = st.find(id) {
+                match &p.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => {
+                        if let Some(old) = p.waker.replace(cx.waker().clone()) {
+                            st.wakes.push(old);
+                        }
+                    }
+                }
+            }
+            if spawn_driver {
+                st.driving = true;
+            } else if !st.outbox.is_empty() {
+                st.nudge_driver();
             }
         }
-        Poll::Pending
+        let wakes = std::mem::take(&mut st.wakes);
+        drop(st);
+        wake_all(&chan, wakes);
+        if spawn_driver {
+            drop(tern_runtime::spawn(drive(Rc::downgrade(&chan))));
+        }
+        match done {
+            Some(done) => {
+                self.done = true;
+                Poll::Ready(done)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// The channel's driver: waits for the socket, hands out replies, sends
+/// what the outbox holds; ends once no query is in flight, or once the
+/// channel itself is gone (it holds the channel weakly, so a channel that
+/// nobody uses any more closes its socket at once).
+async fn drive(chan: Weak<Channel>) {
+    poll_fn(|cx| {
+        let Some(chan) = chan.upgrade() else {
+            return Poll::Ready(());
+        };
+        let mut st = chan.st.borrow_mut();
+        chan.withdraw_queued(&mut st);
+        let finished = if st.pending.is_empty() {
+            true
+        } else {
+            match &st.driver {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => st.driver = Some(cx.waker().clone()),
+            }
+            if !st.outbox.is_empty() {
+                chan.flush(&mut st, cx);
+            }
+            chan.receive(&mut st, cx);
+            chan.settle(&mut st);
+            st.pending.is_empty()
+        };
+        if finished {
+            st.driving = false;
+            if let Some(w) = st.driver.take() {
+                st.wakes.push(w);
+            }
+        }
+        let wakes = std::mem::take(&mut st.wakes);
+        drop(st);
+        wake_all(&chan, wakes);
+        if finished {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Calls (or drops) `wakes` outside the channel's borrow, then gives the
+/// emptied list back for reuse.
+fn wake_all(chan: &Channel, mut wakes: Vec<Waker>) {
+    if wakes.is_empty() {
+        return;
+    }
+    for w in wakes.drain(..) {
+        w.wake();
+    }
+    if let Ok(mut st) = chan.st.try_borrow_mut() {
+        if st.wakes.is_empty() {
+            st.wakes = wakes;
+        }
     }
 }
 
@@ -231,10 +329,20 @@ impl Drop for Ticket {
         if self.done {
             return;
         }
-        if let Ok(mut st) = self.chan.st.try_borrow_mut() {
-            st.remove(self.id);
-            self.chan.settle(&mut st);
-        }
+        let wakes = match self.chan.st.try_borrow_mut() {
+            Ok(mut st) => {
+                st.remove(self.id);
+                self.chan.settle(&mut st);
+                std::mem::take(&mut st.wakes)
+            }
+            Err(_) => {
+                // Dropped while the state is borrowed: withdrawn at the next
+                // poll of the channel.
+                self.chan.withdrawn.borrow_mut().push(self.id);
+                return;
+            }
+        };
+        wake_all(&self.chan, wakes);
     }
 }
 
@@ -249,27 +357,37 @@ impl Channel {
         got.map(|got| (query, got))
     }
 
+    /// Withdraws the tickets dropped while the state was borrowed.
+    fn withdraw_queued(&self, st: &mut State) {
+        let Ok(mut queued) = self.withdrawn.try_borrow_mut() else {
+            return;
+        };
+        if queued.is_empty() {
+            return;
+        }
+        for id in queued.drain(..) {
+            st.remove(id);
+        }
+        drop(queued);
+        self.settle(st);
+    }
+
     fn has_room(&self) -> bool {
-        let st = self.st.borrow();
+        let Ok(st) = self.st.try_borrow() else {
+            return false;
+        };
         !st.broken
             && st.pending.len() < MAX_PENDING
             && (self.max_queries == 0 || st.on_port < self.max_queries)
     }
 
-    /// After a query left: hands the reader's role on, and releases the
-    /// port once it has carried its queries and none is in flight.
+    /// After a query left: once none is in flight, the driver is told to
+    /// end, and the port is released if it has carried its queries.
     fn settle(&self, st: &mut State) {
-        // A query left: if it was the reader, or queries wait to be sent
-        // (it may have been the one waiting for the send buffer), wake
-        // another to take over.
-        if st.reader.is_none() || !st.outbox.is_empty() {
-            if let Some(w) = st.pending.iter_mut().find_map(|p| p.waker.take()) {
-                w.wake();
-            }
-        }
         if !st.pending.is_empty() {
             return;
         }
+        st.nudge_driver();
         if self.max_queries != 0 && st.on_port >= self.max_queries {
             match self.sock.release_port() {
                 Ok(()) => st.on_port = 0,
@@ -306,7 +424,10 @@ impl Channel {
     }
 
     /// Sends what the outbox holds, in batches; how many datagrams left.
-    /// A send that fails fails its query alone.
+    /// A send that fails fails its query alone, except `ConnectionRefused`:
+    /// that is the socket's pending ICMP error (`IP_RECVERR`) for an
+    /// earlier datagram to the same server, which the send took, so every
+    /// query in flight here fails with it.
     fn flush(&self, st: &mut State, cx: &mut Context<'_>) -> usize {
         let mut sent = 0;
         let targets = [self.server; BATCH];
@@ -331,6 +452,10 @@ impl Channel {
                     st.outbox.drain(..k.min(n));
                     sent += k;
                 }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    st.fail_all(self.server, &e);
+                    break;
+                }
                 Poll::Ready(Err(e)) => {
                     let (id, _) = st.outbox.remove(0);
                     let err = io::Error::new(e.kind(), format!("send to {}: {e}", self.server));
@@ -342,7 +467,7 @@ impl Channel {
     }
 
     /// Reads and hands out replies until the socket's queue is empty (the
-    /// caller is then registered for its next readiness).
+    /// caller, the driver, is then registered for its next readiness).
     fn receive(&self, st: &mut State, cx: &mut Context<'_>) {
         for round in 0..BATCHES_PER_POLL {
             let got = with_scratch(|bufs, meta| {
@@ -526,6 +651,7 @@ fn take(server: SocketAddr, max_queries: u32) -> io::Result<Rc<Channel>> {
         server,
         max_queries,
         st: RefCell::default(),
+        withdrawn: RefCell::default(),
     });
     POOL.with(|pool| {
         let Ok(mut pool) = pool.try_borrow_mut() else {
