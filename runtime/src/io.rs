@@ -46,6 +46,8 @@ pub struct IoSource {
     fd: OwnedFd,
     token: Token,
     reactor: Rc<Reactor>,
+    /// The last loopback-hint lookup of a send from this source.
+    hint: crate::reactor::HintCache,
 }
 
 impl IoSource {
@@ -66,7 +68,12 @@ impl IoSource {
             ))
         })?;
         let token = reactor.register(fd.as_raw_fd())?;
-        Ok(IoSource { fd, token, reactor })
+        Ok(IoSource {
+            fd,
+            token,
+            reactor,
+            hint: Default::default(),
+        })
     }
 
     /// Admission of one operation (see the module docs): `Ready(Ok)` to go
@@ -168,7 +175,7 @@ impl IoSource {
     /// `dest` (the loopback fast path); not part of the supported API.
     #[doc(hidden)]
     pub fn loopback_sent(&self, dest: SocketAddr) {
-        self.reactor.loopback_sent(dest)
+        self.reactor.loopback_sent(dest, &self.hint)
     }
 }
 

@@ -38,13 +38,22 @@ use super::{slot, Reactor, Token};
 #[derive(Debug, Default)]
 pub(super) struct LoopbackMap {
     by_addr: HashMap<SocketAddr, Token, BuildHasherDefault<AddrHasher>>,
+    /// Bumped on every change, so a sender's cached answer
+    /// ([`HintCache`]) is known to be current.
+    version: u64,
 }
+
+/// A sender's last answer from the map: `dest` was `target` (or no source)
+/// at map `version`. Saves the map lookup of a socket that keeps sending
+/// to the same peer.
+pub type HintCache = std::cell::Cell<Option<(SocketAddr, Option<Token>, u64)>>;
 
 impl LoopbackMap {
     /// Forgets `addr` if it still names `token`.
     pub(super) fn forget(&mut self, addr: SocketAddr, token: Token) {
         if self.by_addr.get(&addr) == Some(&token) {
             self.by_addr.remove(&addr);
+            self.version = self.version.wrapping_add(1);
         }
     }
 
@@ -79,19 +88,33 @@ impl Reactor {
             map.forget(old, token);
         }
         map.by_addr.insert(addr, token);
+        map.version = map.version.wrapping_add(1);
     }
 
     /// A datagram was just sent to `dest`. If `dest` is a loopback address
     /// where a source of this reactor is bound, that source is made
     /// readable and its readers are woken.
-    pub(crate) fn loopback_sent(&self, dest: SocketAddr) {
+    ///
+    /// `cache` is the sender's memory of its last lookup: while the map is
+    /// unchanged, a send to the same address skips the lookup.
+    pub(crate) fn loopback_sent(&self, dest: SocketAddr, cache: &HintCache) {
         if !dest.ip().is_loopback() {
             return;
         }
-        let Some(target) = self.loopback.borrow().target(dest) else {
-            return;
+        let target = {
+            let map = self.loopback.borrow();
+            match cache.get() {
+                Some((addr, target, version)) if version == map.version && addr == dest => target,
+                _ => {
+                    let target = map.target(dest);
+                    cache.set(Some((dest, target, map.version)));
+                    target
+                }
+            }
         };
-        self.wake_readers(target);
+        if let Some(target) = target {
+            self.wake_readers(target);
+        }
     }
 }
 

@@ -44,6 +44,7 @@ use slab::Slab;
 
 use crate::sys::epoll::{flags, Epoll, Events, TimedWait, TIMER_TOKEN};
 use crate::unwind;
+pub use loopback::HintCache;
 use loopback::LoopbackMap;
 use waiters::Waiters;
 
@@ -281,15 +282,25 @@ impl Reactor {
     /// Makes `token` readable and wakes its readers, as an edge would (the
     /// loopback hint).
     pub(crate) fn wake_readers(&self, token: Token) {
-        {
+        let single = {
             let mut sources = self.sources.borrow_mut();
             let Some(io) = slot(&mut sources, token) else {
                 return;
             };
             io.readiness |= flags::READABLE;
-            io.readers.take_into(&mut self.to_wake.borrow_mut());
+            match io.readers.take_single() {
+                Ok(single) => single,
+                Err(()) => {
+                    io.readers.take_into(&mut self.to_wake.borrow_mut());
+                    None
+                }
+            }
+        };
+        match single {
+            // One reader (the usual case): woken without the list.
+            Some(w) => unwind::wake(w),
+            None => self.wake_collected(),
         }
-        self.wake_collected();
     }
 
     /// Forgets the waiter entry `key` of a future that is being dropped.

@@ -62,6 +62,17 @@ impl Waiters {
         }
     }
 
+    /// The one stored waker, taken, if at most one is stored (`Ok(None)`:
+    /// none); `Err` if there are more, for [`take_into`](Waiters::take_into).
+    pub(super) fn take_single(&mut self) -> Result<Option<Waker>, ()> {
+        match (self.polled.len(), self.pending.len()) {
+            (0, 0) => Ok(None),
+            (1, 0) => Ok(self.polled.pop()),
+            (0, 1) => Ok(self.pending.iter_mut().next().and_then(|(_, w)| w.take())),
+            _ => Err(()),
+        }
+    }
+
     /// Wakers stored (poll-based callers and futures with a waker).
     pub(super) fn len(&self) -> usize {
         self.polled.len() + self.pending.iter().filter(|(_, w)| w.is_some()).count()
