@@ -26,10 +26,11 @@
 //! queue's other tasks have had their turn (the caller yields once), so
 //! the queries started in one pass leave in one `sendmmsg`; right after a
 //! send the socket is read once without waiting (a server on loopback has
-//! often answered by then). A query that must wait stores its waker and
-//! makes sure the channel's *driver* runs: a task of its own, spawned when
-//! the first query of the channel has to wait and gone when none is left,
-//! that alone waits for the socket's readiness, reads replies with
+//! often answered by then). A query alone on its channel (always so with
+//! the default of 1) then waits for the socket itself. Once two queries
+//! share a channel, a query that must wait stores its waker and makes sure
+//! the channel's *driver* runs: a task of its own, spawned then and gone
+//! when no query is left, that waits for the socket's readiness, reads replies with
 //! `recvmmsg` into a per-thread scratch buffer, hands each to the query it
 //! answers, and sends what the outbox still holds once the socket is
 //! writable again. Because the driver is its own task, a query whose task
@@ -225,13 +226,21 @@ impl Ticket {
         let mut st = chan.st.borrow_mut();
         chan.withdraw_queued(&mut st);
         let mut done = chan.take_done(id, &mut st);
-        if done.is_none() && !st.outbox.is_empty() && chan.flush(&mut st, cx) > 0 {
-            if early_receive_due() {
+        if done.is_none() && !st.outbox.is_empty() {
+            // A failed send may have given this query its outcome too.
+            if chan.flush(&mut st, cx) > 0 && early_receive_due() {
                 chan.receive_now(&mut st);
             }
             done = chan.take_done(id, &mut st);
         }
-        let spawn_driver = done.is_none() && !st.driving;
+        // A query alone on its channel (always so with the default
+        // `udp_max_queries = 1`) reads the socket itself: nobody else's
+        // reply can wait on its task. A second query brings the driver.
+        if done.is_none() && st.pending.len() == 1 && !st.driving {
+            chan.receive(&mut st, cx);
+            done = chan.take_done(id, &mut st);
+        }
+        let spawn_driver = done.is_none() && !st.driving && st.pending.len() > 1;
         if done.is_none() {
             if let Some(p) = st.find(id) {
                 match &p.waker {
