@@ -433,3 +433,32 @@ fn trace_of_the_budget() {
         ]
     );
 }
+
+#[test]
+fn shutdown_hooks_run_once_per_runtime_with_it_current() {
+    thread_local! {
+        static SEEN: std::cell::RefCell<Vec<Option<u64>>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    fn hook() {
+        SEEN.with(|s| s.borrow_mut().push(tern::current_runtime_id()));
+    }
+    fn panicking() {
+        panic!("a hook that panics");
+    }
+    let first = tern::block_on(async {
+        tern::on_shutdown(panicking);
+        tern::on_shutdown(hook);
+        tern::on_shutdown(hook);
+        tern::current_runtime_id()
+    });
+    assert!(first.is_some());
+    assert_eq!(
+        SEEN.with(|s| s.take()),
+        [first],
+        "once, with its runtime current"
+    );
+    // Registered for the thread: the next runtime runs it too.
+    let second = tern::block_on(async { tern::current_runtime_id() });
+    assert_ne!(first, second);
+    assert_eq!(SEEN.with(|s| s.take()), [second]);
+}

@@ -544,3 +544,23 @@ async fn a_refused_port_fails_every_query_on_the_socket_at_once() {
         }
     }
 }
+
+#[test]
+fn a_runtime_closes_its_pooled_sockets_when_it_ends() {
+    let port = tern::block_on(async {
+        let server = PortServer::start(answering(IP));
+        let r = Resolver::new(config(server.addr, 0));
+        let got = r.lookup("gone.test.", RecordType::A).await.unwrap();
+        assert_eq!(a_addrs(&got), [IP]);
+        server.seen()[0].port
+    });
+    // With udp_max_queries = 0 a pooled socket keeps its port for as long
+    // as it lives: the port is free again only if the socket was closed
+    // with its runtime (not left open on this thread, holding the dead
+    // runtime's reactor too).
+    let rebound = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port));
+    assert!(
+        rebound.is_ok(),
+        "port {port} still held after its runtime ended: {rebound:?}"
+    );
+}

@@ -51,7 +51,7 @@ pub mod time;
 mod unwind;
 
 pub use blocking::spawn_blocking;
-pub use executor::{current_metrics, current_runtime_id, in_runtime, Metrics};
+pub use executor::{current_metrics, current_runtime_id, in_runtime, on_shutdown, Metrics};
 pub use join_set::{AbortHandle, JoinSet};
 pub use runtime::{block_on, block_on_paused, spawn, yield_now, Builder, Runtime};
 pub use task::{JoinError, JoinHandle};

@@ -48,8 +48,9 @@
 //!
 //! A channel belongs to the runtime that made it (its epoll registration).
 //! The pool is thread-local and remembers the runtime it was filled in
-//! ([`tern_runtime::current_runtime_id`]): when another runtime takes from
-//! it, the old channels are dropped first.
+//! ([`tern_runtime::current_runtime_id`]); the runtime drops its channels
+//! as it shuts down ([`tern_runtime::on_shutdown`]), and a pool found
+//! filled by another runtime is emptied first.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -639,10 +640,12 @@ fn take(server: SocketAddr, max_queries: u32) -> io::Result<Rc<Channel>> {
         let mut pool = pool.borrow_mut();
         if pool.runtime != runtime {
             // Filled by another runtime: those sockets are not ours to use.
+            // This runtime's go when it shuts down.
             let stale = std::mem::take(&mut pool.lists);
             pool.runtime = runtime;
             drop(pool);
             drop(stale);
+            tern_runtime::on_shutdown(drop_runtime_channels);
             return None;
         }
         let key = (server, max_queries);
@@ -679,6 +682,23 @@ fn take(server: SocketAddr, max_queries: u32) -> io::Result<Rc<Channel>> {
         }
     });
     Ok(chan)
+}
+
+/// Run by a runtime as it shuts down: its channels (their sockets and their
+/// hold on its reactor) go with it.
+fn drop_runtime_channels() {
+    let runtime = tern_runtime::current_runtime_id();
+    let lists = POOL.with(|pool| {
+        let Ok(mut pool) = pool.try_borrow_mut() else {
+            return Vec::new();
+        };
+        if pool.runtime != runtime {
+            return Vec::new();
+        }
+        pool.runtime = None;
+        std::mem::take(&mut pool.lists)
+    });
+    drop(lists);
 }
 
 /// Closes the idle UDP sockets this thread keeps for reuse (see

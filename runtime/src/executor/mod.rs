@@ -123,6 +123,8 @@ pub(crate) struct Core {
     shared: Arc<Shared>,
     run_queue: RefCell<VecDeque<NonNull<Header>>>,
     main_scheduled: Cell<bool>,
+    /// A `block_on` ran since the shutdown hooks last ran.
+    hooks_due: Cell<bool>,
     owned: OwnedTasks,
     reactor: Rc<Reactor>,
     timers: Rc<Timers>,
@@ -218,6 +220,7 @@ impl Core {
             shared,
             run_queue: RefCell::new(VecDeque::with_capacity(64)),
             main_scheduled: Cell::new(false),
+            hooks_due: Cell::new(false),
             owned: OwnedTasks::default(),
             reactor: Rc::new(reactor),
             timers: Rc::new(Timers::new(Instant::now())),
@@ -293,6 +296,7 @@ impl Core {
 
     /// Runs `future` to completion on this thread, with this core current.
     pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.hooks_due.set(true);
         // Dropped in reverse order: the shutdown runs first, with the core
         // still current, and the context is cleared last, even if the
         // shutdown or the future unwinds.
@@ -483,7 +487,37 @@ impl Core {
                 break;
             }
         }
+        // The runtime is still current: per-runtime caches kept in
+        // thread-locals let go of what belongs to it (once per `block_on`:
+        // dropping the runtime after it shuts down again).
+        if !self.hooks_due.replace(false) {
+            return;
+        }
+        let hooks = SHUTDOWN_HOOKS.with(|h| h.borrow().clone());
+        for hook in hooks {
+            unwind::catch(hook);
+        }
     }
+}
+
+thread_local! {
+    /// Functions run by every runtime of this thread as it shuts down.
+    static SHUTDOWN_HOOKS: std::cell::RefCell<Vec<fn()>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Registers `hook` to run on this thread each time a runtime's `block_on`
+/// returns (or unwinds), after the runtime's tasks are dropped and while it
+/// is still current ([`current_runtime_id`] names it). For caches that keep per-runtime
+/// resources in thread-locals, such as the DNS resolver's idle sockets: they
+/// go with their runtime instead of holding its reactor open. A hook
+/// registered again is not added twice; a panic in a hook is caught.
+pub fn on_shutdown(hook: fn()) {
+    SHUTDOWN_HOOKS.with(|h| {
+        let mut h = h.borrow_mut();
+        if !h.iter().any(|&f| std::ptr::fn_addr_eq(f, hook)) {
+            h.push(hook);
+        }
+    });
 }
 
 impl Drop for Core {
