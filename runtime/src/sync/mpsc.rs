@@ -161,14 +161,7 @@ impl<T> Chan<T> {
             Ok(v) => return Poll::Ready(Some(v)),
             Err(st) => st,
         };
-        if st.senders == 0 || st.closed {
-            return Poll::Ready(None);
-        }
-        match &mut st.rx_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        st.end_or_wait(cx)
     }
 
     /// Takes the oldest message, waking a sender that waits for the slot it
@@ -204,14 +197,7 @@ impl<T> Chan<T> {
             drop(st);
             return Poll::Ready(local.pop_front());
         }
-        if st.senders == 0 || st.closed {
-            return Poll::Ready(None);
-        }
-        match &mut st.rx_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        st.end_or_wait(cx)
     }
 
     /// [`try_recv`](Chan::try_recv) for the unbounded receiver (see
@@ -256,6 +242,19 @@ impl<T> Chan<T> {
 }
 
 impl<T> State<T> {
+    /// With the queue empty: the end of the stream once no sender is left
+    /// (or the channel is closed), else the receiver's waker is kept.
+    fn end_or_wait<V>(&mut self, cx: &mut Context<'_>) -> Poll<Option<V>> {
+        if self.senders == 0 || self.closed {
+            return Poll::Ready(None);
+        }
+        match &mut self.rx_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
     fn has_room(&self) -> bool {
         self.queue.len() + self.reserved < self.capacity
     }
