@@ -480,13 +480,29 @@ impl Channel {
     /// caller, the driver, is then registered for its next readiness).
     fn receive(&self, st: &mut State, cx: &mut Context<'_>) {
         for round in 0..BATCHES_PER_POLL {
-            let got = with_scratch(|bufs, meta| {
+            // Nothing to read: registered for the next edge, and no
+            // buffers set up for nothing.
+            match self.sock.poll_recv_ready(cx) {
+                Poll::Pending => return,
+                Poll::Ready(Err(e)) => {
+                    st.fail_all(self.server, &e);
+                    return;
+                }
+                Poll::Ready(Ok(())) => {}
+            }
+            let few = st.pending.len() <= 1;
+            let batch = |bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]| {
                 let r = self.sock.poll_recv_batch(cx, bufs, meta);
                 if let Poll::Ready(Ok(n)) = r {
                     self.dispatch(st, bufs, &meta[..n]);
                 }
                 r
-            });
+            };
+            let got = if few {
+                with_scratch::<FEW, _>(batch)
+            } else {
+                with_scratch::<BATCH, _>(batch)
+            };
             match got {
                 Poll::Ready(Ok(_)) if round + 1 == BATCHES_PER_POLL => {
                     // Still more: let other tasks run, then read on.
@@ -506,13 +522,19 @@ impl Channel {
     /// server on loopback (or one preempting us on this core) has often
     /// answered by then, which saves a reactor turn and usually a sleep.
     fn receive_now(&self, st: &mut State) {
-        let got = with_scratch(|bufs, meta| {
+        let few = st.pending.len() <= 1;
+        let now = |bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]| {
             let r = self.sock.recv_batch_now(bufs, meta);
             if let Ok(n) = r {
                 self.dispatch(st, bufs, &meta[..n]);
             }
             r
-        });
+        };
+        let got = if few {
+            with_scratch::<FEW, _>(now)
+        } else {
+            with_scratch::<BATCH, _>(now)
+        };
         match got {
             Ok(_) => early_result(true),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => early_result(false),
@@ -564,21 +586,28 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with [`BATCH`] receive buffers of [`SLOT`] bytes and their
-/// metadata.
-fn with_scratch<R>(f: impl FnOnce(&mut [IoSliceMut<'_>], &mut [RecvMeta]) -> R) -> R {
+/// Runs `f` with `N` (at most [`BATCH`]) receive buffers of [`SLOT`] bytes
+/// and their metadata: a few for a channel with one query in flight, which
+/// expects one reply, [`BATCH`] for a shared one.
+fn with_scratch<const N: usize, R>(
+    f: impl FnOnce(&mut [IoSliceMut<'_>], &mut [RecvMeta]) -> R,
+) -> R {
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
         if scratch.len() < BATCH * SLOT {
             scratch.resize(BATCH * SLOT, 0);
         }
         let mut chunks = scratch.chunks_mut(SLOT);
-        let mut bufs: [IoSliceMut<'_>; BATCH] =
+        let mut bufs: [IoSliceMut<'_>; N] =
             std::array::from_fn(|_| IoSliceMut::new(chunks.next().unwrap_or_default()));
-        let mut meta = [RecvMeta::default(); BATCH];
+        let mut meta = [RecvMeta::default(); N];
         f(&mut bufs, &mut meta)
     })
 }
+
+/// Slots for a channel with at most one query in flight: its reply, and
+/// room to see the queue empty behind it.
+const FEW: usize = 2;
 
 thread_local! {
     /// How often a receive right after a send has found a reply lately:

@@ -177,6 +177,11 @@ impl UdpSocket {
         }
     }
 
+    /// Whether a datagram is held ahead of its reader.
+    pub(super) fn ahead_is_held(&self) -> bool {
+        self.ahead.held.borrow().from.is_some()
+    }
+
     /// The held datagram as the one result of a batch receive, if there
     /// is one.
     pub(super) fn take_ahead_into(&self, buf: &mut [u8], meta: &mut RecvMeta) -> bool {

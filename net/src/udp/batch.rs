@@ -87,6 +87,17 @@ impl UdpSocket {
         self.receive_batch(std::os::fd::AsFd::as_fd(&self.io), bufs, meta)
     }
 
+    /// Ready when a receive would not wait: a datagram is held ahead, or
+    /// the runtime last saw the socket readable (or in error). Otherwise the
+    /// task is woken by the next edge. The receive itself may still find
+    /// nothing (`WouldBlock`), as with tokio's `poll_recv_ready`.
+    pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.ahead_is_held() {
+            return Poll::Ready(Ok(()));
+        }
+        self.io.poll_ready(cx, Direction::Read)
+    }
+
     /// One batch receive: the datagram held ahead (see `udp/ahead.rs`) on
     /// its own, else `recvmmsg`. Fewer datagrams than asked means the
     /// queue was empty when the call returned, so readiness is cleared.
