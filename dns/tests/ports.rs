@@ -564,3 +564,87 @@ fn a_runtime_closes_its_pooled_sockets_when_it_ends() {
         "port {port} still held after its runtime ended: {rebound:?}"
     );
 }
+
+type Lookup =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Record>, tern::dns::Error>>>>;
+
+thread_local! {
+    /// A lookup that [`DropVictim`]'s waker drops when woken.
+    static VICTIM: RefCell<Option<Lookup>> = const { RefCell::new(None) };
+}
+
+/// A waker that runs code: it drops [`VICTIM`].
+struct DropVictim;
+
+impl std::task::Wake for DropVictim {
+    fn wake(self: std::sync::Arc<Self>) {
+        VICTIM.with(|v| drop(v.borrow_mut().take()));
+    }
+}
+
+#[tern::test]
+async fn a_waker_that_drops_another_lookup_leaves_the_socket_working() {
+    // udp_max_queries = 0: one socket. Lookup A is polled with a waker
+    // that drops lookup R (another query on that socket) when A's reply is
+    // handed out. R must be withdrawn cleanly: the socket keeps serving,
+    // and nothing of R lingers.
+    let server = PortServer::start(Rc::new(|q| {
+        if q.questions[0].name.to_string() == "r.test." {
+            vec![]
+        } else {
+            vec![Send::Delay(Duration::from_millis(5)), Send::Answer(IP)]
+        }
+    }));
+    let r = Resolver::new(config(server.addr, 0));
+    let tasks_before = tern::current_metrics().unwrap().tasks;
+    let mut victim: Lookup = Box::pin({
+        let r = r.clone();
+        async move { r.lookup("r.test.", RecordType::A).await }
+    });
+    let mut a: Lookup = Box::pin({
+        let r = r.clone();
+        async move { r.lookup("a.test.", RecordType::A).await }
+    });
+    let waker = std::task::Waker::from(std::sync::Arc::new(DropVictim));
+    let mut got = None;
+    for _ in 0..100_000 {
+        if VICTIM.with(|v| v.borrow().is_none()) && got.is_none() && server.seen().is_empty() {
+            // R is polled with this task's waker until it is in flight.
+            std::future::poll_fn(|cx| {
+                let _ = victim.as_mut().poll(cx);
+                std::task::Poll::Ready(())
+            })
+            .await;
+        }
+        let mut cx = std::task::Context::from_waker(&waker);
+        if let std::task::Poll::Ready(res) = a.as_mut().poll(&mut cx) {
+            got = Some(res);
+            break;
+        }
+        if server.seen().len() == 2 && VICTIM.with(|v| v.borrow().is_none()) {
+            // Both queries are out: hand R to the waker.
+            let placeholder: Lookup = Box::pin(std::future::pending());
+            VICTIM.with(|v| *v.borrow_mut() = Some(std::mem::replace(&mut victim, placeholder)));
+        }
+        tern::yield_now().await;
+    }
+    assert_eq!(
+        a_addrs(&got.expect("lookup A never finished").unwrap()),
+        [IP]
+    );
+    assert!(
+        VICTIM.with(|v| v.borrow().is_none()),
+        "the waker did not run"
+    );
+    // The socket still serves, and R left nothing behind (no query, so no
+    // driver task kept alive for it).
+    let e = r.lookup("e.test.", RecordType::A).await.unwrap();
+    assert_eq!(a_addrs(&e), [IP]);
+    for _ in 0..10_000 {
+        if tern::current_metrics().unwrap().tasks == tasks_before {
+            break;
+        }
+        tern::yield_now().await;
+    }
+    assert_eq!(tern::current_metrics().unwrap().tasks, tasks_before);
+}
