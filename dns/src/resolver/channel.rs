@@ -490,19 +490,14 @@ impl Channel {
                 }
                 Poll::Ready(Ok(())) => {}
             }
-            let few = st.pending.len() <= 1;
-            let batch = |bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]| {
-                let r = self.sock.poll_recv_batch(cx, bufs, meta);
-                if let Poll::Ready(Ok(n)) = r {
-                    self.dispatch(st, bufs, &meta[..n]);
-                }
-                r
-            };
-            let got = if few {
-                with_scratch::<FEW, _>(batch)
-            } else {
-                with_scratch::<BATCH, _>(batch)
-            };
+            let got = self.read(
+                st,
+                |bufs, meta| self.sock.poll_recv_batch(cx, bufs, meta),
+                |r| match r {
+                    Poll::Ready(Ok(n)) => Some(*n),
+                    _ => None,
+                },
+            );
             match got {
                 Poll::Ready(Ok(_)) if round + 1 == BATCHES_PER_POLL => {
                     // Still more: let other tasks run, then read on.
@@ -522,24 +517,40 @@ impl Channel {
     /// server on loopback (or one preempting us on this core) has often
     /// answered by then, which saves a reactor turn and usually a sleep.
     fn receive_now(&self, st: &mut State) {
-        let few = st.pending.len() <= 1;
-        let now = |bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]| {
-            let r = self.sock.recv_batch_now(bufs, meta);
-            if let Ok(n) = r {
-                self.dispatch(st, bufs, &meta[..n]);
-            }
-            r
-        };
-        let got = if few {
-            with_scratch::<FEW, _>(now)
-        } else {
-            with_scratch::<BATCH, _>(now)
-        };
+        let got = self.read(
+            st,
+            |bufs, meta| self.sock.recv_batch_now(bufs, meta),
+            |r| r.as_ref().ok().copied(),
+        );
         match got {
             Ok(_) => early_result(true),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => early_result(false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => st.fail_all(self.server, &e),
+        }
+    }
+
+    /// One receive `op` into scratch slots (a few for a lone query, a
+    /// batch for a shared channel); the datagrams it read (`count` of its
+    /// result) are handed out.
+    fn read<R>(
+        &self,
+        st: &mut State,
+        op: impl FnOnce(&mut [IoSliceMut<'_>], &mut [RecvMeta]) -> R,
+        count: impl Fn(&R) -> Option<usize>,
+    ) -> R {
+        let few = st.pending.len() <= 1;
+        let run = |bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]| {
+            let r = op(bufs, meta);
+            if let Some(n) = count(&r) {
+                self.dispatch(st, bufs, meta.get(..n).unwrap_or_default());
+            }
+            r
+        };
+        if few {
+            with_scratch::<FEW, _>(run)
+        } else {
+            with_scratch::<BATCH, _>(run)
         }
     }
 
