@@ -2,8 +2,11 @@
 //! switched on: [`net_heap_bytes`]. Not a module of `common`: a test that
 //! wants the allocator includes this file by `#[path]`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+
+#[macro_use]
+#[path = "forwarding_alloc.rs"]
+mod forwarding_alloc;
 
 /// The system allocator, counting net bytes per thread while switched on.
 struct Counting;
@@ -19,34 +22,7 @@ fn note(delta: isize) {
     }
 }
 
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged; `note` only touches const-initialised thread-locals, which do
-// not allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size() as isize);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        note(-(layout.size() as isize));
-        // SAFETY: `ptr` came from `System` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size() as isize);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size as isize - layout.size() as isize);
-        // SAFETY: forwarded unchanged; `ptr` came from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+forwarding_allocator!(Counting, note);
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;

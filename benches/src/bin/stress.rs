@@ -25,7 +25,10 @@ mod tcp;
 #[path = "../../../tests/common/tcp_echo.rs"]
 mod tcp_echo;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[macro_use]
+#[path = "../../../tests/common/forwarding_alloc.rs"]
+mod forwarding_alloc;
+
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 
@@ -101,33 +104,7 @@ fn note(delta: isize) {
     }
 }
 
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged; the counter does not touch the memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size() as isize);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        note(-(layout.size() as isize));
-        // SAFETY: `ptr` came from `System` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size() as isize);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size as isize - layout.size() as isize);
-        // SAFETY: forwarded unchanged; `ptr` came from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+forwarding_allocator!(Counting, note);
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
