@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Each connection is a task on the runtime. A connection holds at most
-//! one line of [`MAX_LINE`] bytes: a longer line is encoded and sent back
+//! one line of [`MAX_LINE`](lines::MAX_LINE) bytes: a longer line is encoded and sent back
 //! in pieces as it arrives, so no client can make the server buffer
 //! without bound.
 //!
@@ -27,8 +27,9 @@ use std::thread;
 
 use tern::net::{TcpListener, TcpStream};
 
-/// The longest line held in memory; longer lines are passed on in pieces.
-const MAX_LINE: usize = 16 * 1024;
+#[path = "common/rot13_lines.rs"]
+mod lines;
+use lines::Lines;
 
 const USAGE: &str = "\
 usage: rot13 [--listen ADDR:PORT] [--threads N]
@@ -123,39 +124,17 @@ fn event_loop(addr: SocketAddr, reuse_port: bool, ready: mpsc::Sender<io::Result
 
 /// Serves one client until it closes the connection.
 async fn serve(stream: TcpStream) -> io::Result<()> {
-    let mut buf = vec![0u8; MAX_LINE];
-    let mut filled = 0;
+    let mut lines = Lines::new();
     loop {
-        let n = stream.read(&mut buf[filled..]).await?;
-        if n == 0 {
-            // End of input: a last line without a newline still counts.
-            rot13(&mut buf[..filled]);
-            return stream.write_all(&buf[..filled]).await;
+        let n = stream.read(lines.space()).await?;
+        if let Some(out) = lines.read(n) {
+            stream.write_all(out).await?;
+            lines.sent();
         }
-        let start = filled;
-        filled += n;
-        // Send back every complete line in the buffer, encoded; keep the
-        // unfinished rest. A full buffer without a newline goes back as
-        // it is: the line continues in the next piece.
-        let done = match buf[start..filled].iter().rposition(|&b| b == b'\n') {
-            Some(i) => start + i + 1,
-            None if filled == buf.len() => filled,
-            None => continue,
-        };
-        rot13(&mut buf[..done]);
-        stream.write_all(&buf[..done]).await?;
-        buf.copy_within(done..filled, 0);
-        filled -= done;
-    }
-}
-
-fn rot13(bytes: &mut [u8]) {
-    for b in bytes {
-        *b = match *b {
-            b'a'..=b'm' | b'A'..=b'M' => *b + 13,
-            b'n'..=b'z' | b'N'..=b'Z' => *b - 13,
-            other => other,
-        };
+        if n == 0 {
+            // End of input: a last line without a newline was sent too.
+            return Ok(());
+        }
     }
 }
 

@@ -33,8 +33,9 @@ const CLIENT_THREADS: usize = 4;
 const SERVER_THREADS: usize = 2;
 /// One request: 63 bytes of text and a newline.
 const LINE: &[u8; 64] = b"Why did the chicken cross the road? To get to the other side!!!\n";
-/// The same limit as the example's `MAX_LINE`.
-const MAX_LINE: usize = 16 * 1024;
+#[path = "../../examples/common/rot13_lines.rs"]
+mod lines;
+use lines::{rot13, Lines};
 /// How long a client waits for a reply before the run fails.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -282,16 +283,6 @@ fn round(streams: &mut [TcpStream]) -> io::Result<()> {
     Ok(())
 }
 
-fn rot13(bytes: &mut [u8]) {
-    for b in bytes {
-        *b = match *b {
-            b'a'..=b'm' | b'A'..=b'M' => *b + 13,
-            b'n'..=b'z' | b'N'..=b'Z' => *b - 13,
-            other => other,
-        };
-    }
-}
-
 // ===== tokio server =====
 
 /// `__child rot13-tokio WORKERS`: the rot13 line server on tokio's
@@ -338,28 +329,19 @@ async fn listen_and_serve() -> Result<(), String> {
     }
 }
 
-/// The example's `serve`, on tokio.
+/// The example's `serve`, on tokio (the same [`Lines`]).
 async fn serve(mut stream: tokio::net::TcpStream) -> io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buf = vec![0u8; MAX_LINE];
-    let mut filled = 0;
+    let mut lines = Lines::new();
     loop {
-        let n = stream.read(&mut buf[filled..]).await?;
-        if n == 0 {
-            rot13(&mut buf[..filled]);
-            return stream.write_all(&buf[..filled]).await;
+        let n = stream.read(lines.space()).await?;
+        if let Some(out) = lines.read(n) {
+            stream.write_all(out).await?;
+            lines.sent();
         }
-        let start = filled;
-        filled += n;
-        let done = match buf[start..filled].iter().rposition(|&b| b == b'\n') {
-            Some(i) => start + i + 1,
-            None if filled == buf.len() => filled,
-            None => continue,
-        };
-        rot13(&mut buf[..done]);
-        stream.write_all(&buf[..done]).await?;
-        buf.copy_within(done..filled, 0);
-        filled -= done;
+        if n == 0 {
+            return Ok(());
+        }
     }
 }
 
