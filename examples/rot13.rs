@@ -27,9 +27,9 @@ use std::thread;
 
 use tern::net::{TcpListener, TcpStream};
 
+#[macro_use]
 #[path = "common/rot13_lines.rs"]
 mod lines;
-use lines::Lines;
 
 const USAGE: &str = "\
 usage: rot13 [--listen ADDR:PORT] [--threads N]
@@ -124,18 +124,7 @@ fn event_loop(addr: SocketAddr, reuse_port: bool, ready: mpsc::Sender<io::Result
 
 /// Serves one client until it closes the connection.
 async fn serve(stream: TcpStream) -> io::Result<()> {
-    let mut lines = Lines::new();
-    loop {
-        let n = stream.read(lines.space()).await?;
-        if let Some(out) = lines.read(n) {
-            stream.write_all(out).await?;
-            lines.sent();
-        }
-        if n == 0 {
-            // End of input: a last line without a newline was sent too.
-            return Ok(());
-        }
-    }
+    serve_lines!(stream)
 }
 
 /// Returns the address and thread count, or `None` for `--help`.

@@ -33,9 +33,10 @@ const CLIENT_THREADS: usize = 4;
 const SERVER_THREADS: usize = 2;
 /// One request: 63 bytes of text and a newline.
 const LINE: &[u8; 64] = b"Why did the chicken cross the road? To get to the other side!!!\n";
+#[macro_use]
 #[path = "../../examples/common/rot13_lines.rs"]
 mod lines;
-use lines::{rot13, Lines};
+use lines::rot13;
 /// How long a client waits for a reply before the run fails.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -329,20 +330,10 @@ async fn listen_and_serve() -> Result<(), String> {
     }
 }
 
-/// The example's `serve`, on tokio (the same [`Lines`]).
+/// The example's `serve`, on tokio (the same loop and line handling).
 async fn serve(mut stream: tokio::net::TcpStream) -> io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut lines = Lines::new();
-    loop {
-        let n = stream.read(lines.space()).await?;
-        if let Some(out) = lines.read(n) {
-            stream.write_all(out).await?;
-            lines.sent();
-        }
-        if n == 0 {
-            return Ok(());
-        }
-    }
+    serve_lines!(stream)
 }
 
 #[cfg(test)]

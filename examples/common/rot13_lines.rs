@@ -74,3 +74,23 @@ impl Lines {
         self.out = 0;
     }
 }
+
+/// The serve loop, for any stream whose `read` and `write_all` methods
+/// are async (tern's `TcpStream`, tokio's with its traits in scope):
+/// returns from the enclosing function at the end of input.
+macro_rules! serve_lines {
+    ($stream:expr) => {{
+        let mut lines = lines::Lines::new();
+        loop {
+            let n = $stream.read(lines.space()).await?;
+            if let Some(out) = lines.read(n) {
+                $stream.write_all(out).await?;
+                lines.sent();
+            }
+            if n == 0 {
+                // End of input: a last line without a newline was sent too.
+                return Ok(());
+            }
+        }
+    }};
+}
