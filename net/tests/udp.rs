@@ -565,3 +565,32 @@ async fn disconnect_drops_a_datagram_held_ahead() {
     assert_eq!(sock.recv(&mut buf).await.unwrap(), 1); // "a"; "b" held
     assert_eq!(sock.disconnect().unwrap(), 2, "held b and queued c");
 }
+
+#[tern::test]
+async fn senders_are_reported_as_the_kernel_saw_them_after_a_reconnect() {
+    // Datagrams from an old peer stay queued after `connect` to a new one;
+    // receive-ahead (a receive of two, then plain receives in a burst) must
+    // report each one's real sender, not the peer now connected.
+    let sock = UdpSocket::bind(v4()).unwrap();
+    let to = sock.local_addr().unwrap();
+    let old = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let new = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.connect(old.local_addr().unwrap()).unwrap();
+    for i in 0..4u8 {
+        old.send_to(&[i], to).unwrap();
+    }
+    sock.connect(new.local_addr().unwrap()).unwrap();
+    new.send_to(&[9], to).unwrap();
+    let mut buf = [0u8; 8];
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        let (n, from) = sock.recv_from(&mut buf).await.unwrap();
+        got.push((buf[..n].to_vec(), from));
+    }
+    let old_addr = old.local_addr().unwrap();
+    let want: Vec<(Vec<u8>, SocketAddr)> = (0..4u8)
+        .map(|i| (vec![i], old_addr))
+        .chain([(vec![9], new.local_addr().unwrap())])
+        .collect();
+    assert_eq!(got, want);
+}

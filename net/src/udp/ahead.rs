@@ -137,10 +137,9 @@ impl UdpSocket {
             // Readiness stays set after a datagram, so the next receive
             // runs the syscall again; the one that finds the queue empty
             // (WouldBlock) clears it and ends the burst.
-            let got = match self.peer.get() {
-                Some(peer) => socket::recv(fd, buf).map(|n| (n, peer)),
-                None => socket::recv_from(fd, buf),
-            };
+            // The sender as the kernel reports it: after a `connect` to a
+            // new peer, datagrams from the old one may still be queued.
+            let got = socket::recv_from(fd, buf);
             if matches!(&got, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
                 self.ahead.bursting.set(false);
             }
@@ -151,7 +150,7 @@ impl UdpSocket {
             if second.len() < LANDING {
                 second.resize(LANDING, 0);
             }
-            let (got, meta) = socket::recv_two(fd, buf, &mut second, self.peer.get())?;
+            let (got, meta) = socket::recv_two(fd, buf, &mut second)?;
             if got >= 2 {
                 // Readiness stays set: the next receive finds it.
                 self.ahead

@@ -363,15 +363,10 @@ pub fn recv_batch(
 /// metadata. With one, the socket's queue was empty when the call
 /// returned, which a plain receive cannot tell: a datagram that arrives
 /// later raises a new readiness edge.
-///
-/// With `peer` given (a connected socket, which only receives from its
-/// peer) the kernel is not asked for the senders: each datagram's address
-/// is `peer`, and neither side copies an address.
 pub fn recv_two(
     fd: BorrowedFd<'_>,
     first: &mut [u8],
     second: &mut [u8],
-    peer: Option<SocketAddr>,
 ) -> io::Result<(usize, [RecvMeta; 2])> {
     let mut names = [const { MaybeUninit::<libc::sockaddr_storage>::uninit() }; 2];
     let mut iov = [
@@ -384,21 +379,18 @@ pub fn recv_two(
             iov_len: second.len(),
         },
     ];
-    // SAFETY: mmsghdr is plain old data; all-zero is a valid value (null
-    // name pointers: no address asked).
+    // SAFETY: mmsghdr is plain old data; all-zero is a valid value.
     let mut hdrs: [libc::mmsghdr; 2] = unsafe { MaybeUninit::zeroed().assume_init() };
     for ((hdr, name), v) in hdrs.iter_mut().zip(names.iter_mut()).zip(iov.iter_mut()) {
-        if peer.is_none() {
-            let name = name.write(libc::sockaddr_storage::zeroed());
-            hdr.msg_hdr.msg_name = (name as *mut libc::sockaddr_storage).cast();
-            hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        }
+        let name = name.write(libc::sockaddr_storage::zeroed());
+        hdr.msg_hdr.msg_name = (name as *mut libc::sockaddr_storage).cast();
+        hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         hdr.msg_hdr.msg_iov = v;
         hdr.msg_hdr.msg_iovlen = 1;
     }
-    // SAFETY: both headers point at iovecs over `first` and `second` and,
-    // unless `peer` is given, at live, writable address slots, all of which
-    // outlive the call; a null timeout means none.
+    // SAFETY: both headers point at live, writable address slots and at
+    // iovecs over `first` and `second`, all of which outlive the call; a
+    // null timeout means none.
     let got = syscall!(unsafe {
         libc::recvmmsg(
             fd.as_raw_fd(),
@@ -410,12 +402,9 @@ pub fn recv_two(
     })? as usize;
     let mut meta = [RecvMeta::default(), RecvMeta::default()];
     for ((m, hdr), name) in meta.iter_mut().zip(&hdrs).zip(&names).take(got.min(2)) {
-        let addr = match peer {
-            Some(peer) => peer,
-            // SAFETY: without `peer` every name slot was initialised above
-            // (the kernel only wrote into it).
-            None => from_storage(unsafe { name.assume_init_ref() }, hdr.msg_hdr.msg_namelen)?,
-        };
+        // SAFETY: every name slot was initialised above (the kernel only
+        // wrote into it).
+        let addr = from_storage(unsafe { name.assume_init_ref() }, hdr.msg_hdr.msg_namelen)?;
         *m = RecvMeta {
             len: hdr.msg_len as usize,
             addr,
