@@ -45,10 +45,15 @@ impl Shared {
     }
 }
 
+/// The followers' share of a lookup in flight, made when the first comes.
+type Slot = Option<Rc<Shared>>;
+
 /// Lookups in flight, by name and type.
 #[derive(Default)]
 pub(crate) struct InFlight {
-    map: RefCell<HashMap<(Name, RecordType), Rc<Shared>, Seeded>>,
+    /// The slot is made when the first follower comes: a lookup nobody
+    /// shares costs no allocation for it.
+    map: RefCell<HashMap<(Name, RecordType), Slot, Seeded>>,
 }
 
 /// A multiply-rotate hash with a random key per map: a few instructions per
@@ -118,7 +123,6 @@ pub(crate) enum Role<'a> {
 pub(crate) struct Leader<'a> {
     flight: &'a InFlight,
     key: Option<(Name, RecordType)>,
-    shared: Rc<Shared>,
 }
 
 /// A lookup waiting for a leader.
@@ -132,16 +136,15 @@ impl InFlight {
         let key = (name.clone(), rtype);
         let mut map = self.map.borrow_mut();
         match map.entry(key) {
-            Entry::Occupied(e) => Role::Follower(Follower {
-                shared: e.get().clone(),
+            Entry::Occupied(mut e) => Role::Follower(Follower {
+                shared: e.get_mut().get_or_insert_with(Rc::default).clone(),
             }),
             Entry::Vacant(e) => {
                 let key = e.key().clone();
-                let shared = e.insert(Rc::new(Shared::default())).clone();
+                e.insert(None);
                 Role::Leader(Leader {
                     flight: self,
                     key: Some(key),
-                    shared,
                 })
             }
         }
@@ -157,25 +160,23 @@ impl InFlight {
 impl Leader<'_> {
     /// Hands a copy of `outcome` to the followers.
     pub(crate) fn finish(mut self, outcome: &Outcome) {
-        self.remove();
-        if Rc::strong_count(&self.shared) > 1 {
-            self.shared.finish(Some(copy(outcome)));
+        if let Some(shared) = self.remove() {
+            shared.finish(Some(copy(outcome)));
         }
     }
 
-    fn remove(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.flight.map.borrow_mut().remove(&key);
-        }
+    /// Leaves the map; the followers' slot, if any came.
+    fn remove(&mut self) -> Option<Rc<Shared>> {
+        let key = self.key.take()?;
+        self.flight.map.borrow_mut().remove(&key).flatten()
     }
 }
 
 impl Drop for Leader<'_> {
     fn drop(&mut self) {
-        if self.key.is_some() {
-            // Cancelled before finishing: the followers try again.
-            self.remove();
-            self.shared.finish(None);
+        // Cancelled before finishing: the followers try again.
+        if let Some(shared) = self.remove() {
+            shared.finish(None);
         }
     }
 }
