@@ -604,20 +604,26 @@ impl Opt {
     }
 }
 
-/// `setsockopt(2)` for an integer option.
-pub fn set_opt(fd: BorrowedFd<'_>, opt: Opt, value: i32) -> io::Result<()> {
-    let (level, name) = opt.level_name();
-    // SAFETY: reads an i32 from `value`, alive for the call.
+/// `setsockopt(2)` with `value` as the option's value (a plain C struct or
+/// integer: the kernel reads `size_of::<T>()` bytes from it).
+fn set_raw<T: Copy>(fd: BorrowedFd<'_>, level: i32, name: i32, value: &T) -> io::Result<()> {
+    // SAFETY: reads `size_of::<T>()` bytes from `value`, alive for the call.
     syscall!(unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
             level,
             name,
-            (&value as *const i32).cast(),
-            size_of::<i32>() as libc::socklen_t,
+            (value as *const T).cast(),
+            size_of::<T>() as libc::socklen_t,
         )
     })?;
     Ok(())
+}
+
+/// `setsockopt(2)` for an integer option.
+pub fn set_opt(fd: BorrowedFd<'_>, opt: Opt, value: i32) -> io::Result<()> {
+    let (level, name) = opt.level_name();
+    set_raw(fd, level, name, &value)
 }
 
 /// `getsockopt(2)` for an integer option.
@@ -668,17 +674,7 @@ pub fn multicast_v4(
     } else {
         libc::IP_DROP_MEMBERSHIP
     };
-    // SAFETY: reads an ip_mreq from `mreq`, alive for the call.
-    syscall!(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_IP,
-            name,
-            (&mreq as *const libc::ip_mreq).cast(),
-            size_of::<libc::ip_mreq>() as libc::socklen_t,
-        )
-    })?;
-    Ok(())
+    set_raw(fd, libc::IPPROTO_IP, name, &mreq)
 }
 
 /// Joins (`join`) or leaves the IPv6 multicast group `group` on the
@@ -700,17 +696,7 @@ pub fn multicast_v6(
     } else {
         libc::IPV6_DROP_MEMBERSHIP
     };
-    // SAFETY: reads an ipv6_mreq from `mreq`, alive for the call.
-    syscall!(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_IPV6,
-            name,
-            (&mreq as *const libc::ipv6_mreq).cast(),
-            size_of::<libc::ipv6_mreq>() as libc::socklen_t,
-        )
-    })?;
-    Ok(())
+    set_raw(fd, libc::IPPROTO_IPV6, name, &mreq)
 }
 
 /// Takes the pending error of a socket (`SO_ERROR`), if any.
@@ -726,17 +712,7 @@ pub fn set_linger(fd: BorrowedFd<'_>, linger: Option<std::time::Duration>) -> io
         l_onoff: i32::from(linger.is_some()),
         l_linger: linger.map_or(0, |d| d.as_secs().min(i32::MAX as u64) as i32),
     };
-    // SAFETY: reads a linger struct from `value`, alive for the call.
-    syscall!(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&value as *const libc::linger).cast(),
-            size_of::<libc::linger>() as libc::socklen_t,
-        )
-    })?;
-    Ok(())
+    set_raw(fd, libc::SOL_SOCKET, libc::SO_LINGER, &value)
 }
 
 /// `shutdown(2)`.
