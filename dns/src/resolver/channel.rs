@@ -37,9 +37,9 @@
 //! is busy elsewhere delays nobody else's reply, and a datagram wakes one
 //! task, not every query in flight.
 //!
-//! Wakers are called, and tickets withdrawn, only outside the borrow of the
-//! channel's state: a ticket dropped while that borrow is held (by code a
-//! waker runs, say) is queued and withdrawn at the next poll.
+//! Wakers are called only outside the borrow of the channel's state, and a
+//! ticket dropped while that borrow is held (by code a waker's drop runs,
+//! say) is queued and withdrawn at the next poll.
 //!
 //! A datagram longer than a scratch slot (4 KiB, more than the 1,232 bytes
 //! we advertise with EDNS) is cut by the kernel and flagged: it is treated
@@ -127,10 +127,6 @@ impl State {
         let p = self.pending.swap_remove(at);
         if let Some(at) = self.outbox.iter().position(|(i, _)| *i == id) {
             self.outbox.remove(at);
-        }
-        if let Some(w) = p.waker {
-            // Dropped with the other wakers, outside the borrow.
-            self.wakes.push(w);
         }
         Some((p.query, p.got))
     }
@@ -246,11 +242,7 @@ impl Ticket {
             if let Some(p) = st.find(id) {
                 match &p.waker {
                     Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => {
-                        if let Some(old) = p.waker.replace(cx.waker().clone()) {
-                            st.wakes.push(old);
-                        }
-                    }
+                    _ => p.waker = Some(cx.waker().clone()),
                 }
             }
             if spawn_driver {
@@ -285,26 +277,21 @@ async fn drive(chan: Weak<Channel>) {
             return Poll::Ready(());
         };
         let mut st = chan.st.borrow_mut();
+        // Running: nobody needs to wake it until it has looked.
+        st.driver = None;
         chan.withdraw_queued(&mut st);
-        let finished = if st.pending.is_empty() {
-            true
-        } else {
-            match &st.driver {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => st.driver = Some(cx.waker().clone()),
-            }
+        if !st.pending.is_empty() {
             if !st.outbox.is_empty() {
                 chan.flush(&mut st, cx);
             }
             chan.receive(&mut st, cx);
             chan.settle(&mut st);
-            st.pending.is_empty()
-        };
+        }
+        let finished = st.pending.is_empty();
         if finished {
             st.driving = false;
-            if let Some(w) = st.driver.take() {
-                st.wakes.push(w);
-            }
+        } else {
+            st.driver = Some(cx.waker().clone());
         }
         let wakes = std::mem::take(&mut st.wakes);
         drop(st);
@@ -318,8 +305,8 @@ async fn drive(chan: Weak<Channel>) {
     .await
 }
 
-/// Calls (or drops) `wakes` outside the channel's borrow, then gives the
-/// emptied list back for reuse.
+/// Calls `wakes` outside the channel's borrow, then gives the emptied list
+/// back for reuse.
 fn wake_all(chan: &Channel, mut wakes: Vec<Waker>) {
     if wakes.is_empty() {
         return;
