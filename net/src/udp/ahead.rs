@@ -77,6 +77,15 @@ struct Held {
     from: Option<SocketAddr>,
 }
 
+impl Held {
+    /// Gives back storage grown past [`KEEP`] by a long datagram.
+    fn shrink(&mut self) {
+        if self.data.capacity() > KEEP {
+            self.data = Vec::new();
+        }
+    }
+}
+
 impl Ahead {
     /// Holds `data` from `from`.
     fn hold(&self, data: &[u8], from: SocketAddr) {
@@ -92,9 +101,7 @@ impl Ahead {
         let mut held = self.held.borrow_mut();
         let from = held.from.take()?;
         let got = (copy(&held.data, buf), held.data.len(), from);
-        if held.data.capacity() > KEEP {
-            held.data = Vec::new();
-        }
+        held.shrink();
         Some(got)
     }
 
@@ -109,9 +116,7 @@ impl Ahead {
     pub(super) fn forget(&self) -> bool {
         self.bursting.set(false);
         let mut held = self.held.borrow_mut();
-        if held.data.capacity() > KEEP {
-            held.data = Vec::new();
-        }
+        held.shrink();
         held.from.take().is_some()
     }
 }
@@ -136,9 +141,9 @@ impl UdpSocket {
         if self.ahead.bursting.get() {
             // Readiness stays set after a datagram, so the next receive
             // runs the syscall again; the one that finds the queue empty
-            // (WouldBlock) clears it and ends the burst.
-            // The sender as the kernel reports it: after a `connect` to a
-            // new peer, datagrams from the old one may still be queued.
+            // (WouldBlock) clears it and ends the burst. The sender is
+            // asked for: after a `connect` to a new peer, datagrams from
+            // the old one may still be queued.
             let got = socket::recv_from(fd, buf);
             if matches!(&got, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
                 self.ahead.bursting.set(false);
