@@ -594,3 +594,30 @@ async fn senders_are_reported_as_the_kernel_saw_them_after_a_reconnect() {
         .collect();
     assert_eq!(got, want);
 }
+
+#[tern::test]
+async fn a_senders_remembered_hint_follows_a_socket_rebound_on_the_port() {
+    // The sender remembers where its last loopback send went. When that
+    // socket closes and another binds the same port, the next send must
+    // hint the new one (no epoll wait before it is read).
+    let s = UdpSocket::bind(v4()).unwrap();
+    let first = Rc::new(UdpSocket::bind(v4()).unwrap());
+    let dest = first.local_addr().unwrap();
+    let reader = receive_one(first.clone());
+    tern::yield_now().await;
+    s.send_to(b"one", dest).await.unwrap();
+    assert_eq!(reader.await.unwrap(), b"one");
+    drop(first);
+    let second = Rc::new(UdpSocket::bind(dest).unwrap());
+    let reader = receive_one(second.clone());
+    tern::yield_now().await;
+    let before = tern::sys::syscall_count();
+    s.send_to(b"two", dest).await.unwrap();
+    assert_eq!(reader.await.unwrap(), b"two");
+    // The send and one receive of two; a stale hint would add the wait.
+    let used = tern::sys::syscall_count() - before;
+    assert!(
+        used <= 2,
+        "{used} syscalls: the hint went to the closed socket"
+    );
+}
