@@ -621,3 +621,42 @@ async fn a_senders_remembered_hint_follows_a_socket_rebound_on_the_port() {
         "{used} syscalls: the hint went to the closed socket"
     );
 }
+
+#[tern::test]
+async fn a_burst_is_read_whole_and_in_order_then_request_response_is_two_syscalls_again() {
+    // 50 datagrams queued at once put the receiver in burst mode (plain
+    // receives until one finds the queue empty); all arrive, in order, and
+    // afterwards a ping-pong is back to the send and one receive of two.
+    let a = Rc::new(UdpSocket::bind(v4()).unwrap());
+    let b = Rc::new(UdpSocket::bind(v4()).unwrap());
+    a.connect(b.local_addr().unwrap()).unwrap();
+    b.connect(a.local_addr().unwrap()).unwrap();
+    for i in 0..50u8 {
+        b.send(&[i]).await.unwrap();
+    }
+    let mut buf = [0u8; 32];
+    for i in 0..50u8 {
+        let n = a.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], &[i]);
+    }
+    let echo = {
+        let b = b.clone();
+        tern::spawn(async move {
+            let mut buf = [0u8; 32];
+            loop {
+                let n = b.recv(&mut buf).await.unwrap();
+                if n == 1 {
+                    break;
+                }
+                b.send(&buf[..n]).await.unwrap();
+            }
+        })
+    };
+    let per_message = ping_pong(&a, 200).await;
+    assert!(
+        per_message <= 2.1,
+        "{per_message} syscalls per message after a burst"
+    );
+    a.send(&[1]).await.unwrap();
+    echo.await.unwrap();
+}
