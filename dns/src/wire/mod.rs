@@ -110,16 +110,11 @@ impl Message {
 
     /// Decodes a whole message; see the module notes for what is checked.
     pub fn decode(msg: &[u8]) -> Result<Message, Error> {
-        let mut r = Reader::new(msg);
-        let (mut message, counts) = decode_head(&mut r)?;
-        let [_, an, ns, ar] = counts;
-        message.answers = decode_records(&mut r, an, Section::Answer, &mut message.edns)?;
-        message.authorities = decode_records(&mut r, ns, Section::Authority, &mut message.edns)?;
-        message.additionals = decode_records(&mut r, ar, Section::Additional, &mut message.edns)?;
-        if r.remaining() != 0 {
-            return Err(malformed("message", r.pos(), Problem::TrailingData));
+        match Message::decode_staged(msg, |_| Ok::<(), std::convert::Infallible>(())) {
+            Staged::Done(message) => Ok(message),
+            Staged::HeadFailed(e) | Staged::RestFailed(_, e) => Err(e),
+            Staged::Rejected(never) => match never {},
         }
-        Ok(message)
     }
 
     /// Decodes the header and the questions, lets `check` judge them, and
