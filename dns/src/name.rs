@@ -43,13 +43,94 @@ pub const MAX_LABEL_LEN: usize = 63;
 #[derive(Clone)]
 pub struct Name {
     /// Uncompressed wire form, root byte included; see the module notes.
-    wire: Vec<u8>,
+    wire: Wire,
+}
+
+/// Names this long or shorter in wire form (36 characters of text) are kept
+/// inside the `Name` itself, with no allocation; most host names are.
+const INLINE_LEN: usize = 38;
+
+/// The storage of a name's wire form: inline when short, else on the heap.
+#[derive(Clone)]
+enum Wire {
+    Inline { len: u8, bytes: [u8; INLINE_LEN] },
+    Heap(Box<[u8]>),
+}
+
+impl Wire {
+    fn new(wire: &[u8]) -> Wire {
+        let mut bytes = [0u8; INLINE_LEN];
+        match (bytes.get_mut(..wire.len()), u8::try_from(wire.len())) {
+            (Some(head), Ok(len)) => {
+                head.copy_from_slice(wire);
+                Wire::Inline { len, bytes }
+            }
+            _ => Wire::Heap(wire.into()),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Wire::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or(bytes),
+            Wire::Heap(bytes) => bytes,
+        }
+    }
+}
+
+/// A name's wire form while it is being built, on the stack: room for the
+/// longest name plus one byte, so a builder may push the byte that makes a
+/// name too long and then refuse it.
+struct Builder {
+    bytes: [u8; MAX_NAME_LEN + 1],
+    len: usize,
+}
+
+impl Builder {
+    fn new() -> Builder {
+        Builder {
+            bytes: [0; MAX_NAME_LEN + 1],
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends `byte`; a byte beyond the room is dropped, which callers
+    /// prevent by checking the length first.
+    fn push(&mut self, byte: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = byte;
+            self.len += 1;
+        }
+    }
+
+    fn extend(&mut self, tail: &[u8]) {
+        if let Some(slot) = self.bytes.get_mut(self.len..self.len + tail.len()) {
+            slot.copy_from_slice(tail);
+            self.len += tail.len();
+        }
+    }
+
+    fn as_mut(&mut self) -> &mut [u8] {
+        let len = self.len;
+        self.bytes.get_mut(..len).unwrap_or(&mut [])
+    }
+
+    fn name(&self) -> Name {
+        Name {
+            wire: Wire::new(self.bytes.get(..self.len).unwrap_or(&[0])),
+        }
+    }
 }
 
 impl Name {
     /// The root name, `"."`.
     pub fn root() -> Name {
-        Name { wire: vec![0] }
+        Name {
+            wire: Wire::new(&[0]),
+        }
     }
 
     /// Builds a name from its labels, most specific first (`["www",
@@ -77,13 +158,17 @@ impl Name {
             push_label(&mut wire, label);
         }
         wire.push(0);
-        Ok(Name { wire })
+        Ok(Name {
+            wire: Wire::new(&wire),
+        })
     }
 
-    /// Wraps wire bytes that the decoder has already checked.
-    pub(crate) fn from_checked_wire(wire: Vec<u8>) -> Name {
-        debug_assert!(is_valid_wire(&wire), "decoder produced a bad name");
-        Name { wire }
+    /// Copies wire bytes that the decoder has already checked.
+    pub(crate) fn from_checked_wire(wire: &[u8]) -> Name {
+        debug_assert!(is_valid_wire(wire), "decoder produced a bad name");
+        Name {
+            wire: Wire::new(wire),
+        }
     }
 
     /// The name for reverse lookups of `ip`: `4.3.2.1.in-addr.arpa.` for
@@ -110,27 +195,31 @@ impl Name {
         }
         push_label(&mut wire, b"arpa");
         wire.push(0);
-        Name { wire }
+        Name {
+            wire: Wire::new(&wire),
+        }
     }
 
     /// The uncompressed wire form, ending with the root's zero byte.
     pub fn as_wire(&self) -> &[u8] {
-        &self.wire
+        self.wire.as_slice()
     }
 
     /// Length of the wire form in bytes (1 for the root, at most 255).
     pub fn wire_len(&self) -> usize {
-        self.wire.len()
+        self.as_wire().len()
     }
 
     /// Whether this is the root name `"."`.
     pub fn is_root(&self) -> bool {
-        self.wire.len() == 1
+        self.as_wire().len() == 1
     }
 
     /// The labels, most specific first, without the empty root label.
     pub fn labels(&self) -> Labels<'_> {
-        Labels { rest: &self.wire }
+        Labels {
+            rest: self.as_wire(),
+        }
     }
 
     /// How many labels the name has (0 for the root). For a name typed without
@@ -145,16 +234,19 @@ impl Name {
     /// Fails with [`Error::InvalidName`] when the result would be longer than
     /// 255 bytes.
     pub fn join(&self, suffix: &Name) -> Result<Name, Error> {
-        let own = self.wire.split_last().map_or(&[][..], |(_, labels)| labels);
-        if own.len() + suffix.wire.len() > MAX_NAME_LEN {
+        let own = self
+            .as_wire()
+            .split_last()
+            .map_or(&[][..], |(_, labels)| labels);
+        if own.len() + suffix.wire_len() > MAX_NAME_LEN {
             return Err(Error::InvalidName(format!(
                 "\"{self}\" + \"{suffix}\": name longer than 255 bytes"
             )));
         }
-        let mut wire = Vec::with_capacity(own.len() + suffix.wire.len());
-        wire.extend_from_slice(own);
-        wire.extend_from_slice(&suffix.wire);
-        Ok(Name { wire })
+        let mut wire = Builder::new();
+        wire.extend(own);
+        wire.extend(suffix.as_wire());
+        Ok(wire.name())
     }
 
     /// Whether this name is `ancestor` or lies below it, ignoring case.
@@ -205,7 +297,7 @@ fn invalid_labels(so_far: &[u8], why: &str) -> Error {
     let mut wire = so_far.to_vec();
     wire.push(0);
     let shown = if is_valid_wire(&wire) {
-        Name { wire }.to_string()
+        Name::from_checked_wire(&wire).to_string()
     } else {
         String::from("?")
     };
@@ -249,46 +341,82 @@ impl FromStr for Name {
         if text == "." {
             return Ok(Name::root());
         }
-        let mut wire: Vec<u8> = Vec::with_capacity(text.len().min(MAX_NAME_LEN) + 1);
-        let mut label_start = 0;
-        wire.push(0); // length byte of the first label, patched below
-        let mut rest = text.as_bytes();
-        while let Some((&b, tail)) = rest.split_first() {
-            rest = tail;
-            let byte = match b {
-                b'.' => {
-                    let len = wire.len() - label_start - 1;
-                    if len == 0 {
-                        return Err(bad("empty label"));
-                    }
-                    close_label(&mut wire, label_start, len).map_err(&bad)?;
-                    if rest.is_empty() {
-                        return finish(wire).map_err(&bad);
-                    }
-                    label_start = wire.len();
-                    wire.push(0);
-                    continue;
-                }
-                b'\\' => {
-                    let (byte, tail) = unescape(rest).map_err(&bad)?;
-                    rest = tail;
-                    byte
-                }
-                b if b >= 0x80 => return Err(bad("non-ASCII characters (use the A-label)")),
-                b if !b.is_ascii_graphic() => {
-                    return Err(bad("space or control character (escape it as \\DDD)"))
-                }
-                b => b,
-            };
-            wire.push(byte);
-            if wire.len() >= MAX_NAME_LEN {
-                return Err(bad("name longer than 255 bytes"));
-            }
-        }
-        let len = wire.len() - label_start - 1;
-        close_label(&mut wire, label_start, len).map_err(&bad)?;
-        finish(wire).map_err(&bad)
+        parse_plain(text)
+            .unwrap_or_else(|| parse_escaped(text))
+            .map_err(bad)
     }
+}
+
+/// The general case of [`Name::from_str`], byte by byte, for any text but
+/// the empty string and `"."`.
+fn parse_escaped(text: &str) -> Result<Name, &'static str> {
+    let mut wire = Builder::new();
+    let mut label_start = 0;
+    wire.push(0); // length byte of the first label, patched below
+    let mut rest = text.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = tail;
+        let byte = match b {
+            b'.' => {
+                let len = wire.len() - label_start - 1;
+                if len == 0 {
+                    return Err("empty label");
+                }
+                close_label(wire.as_mut(), label_start, len)?;
+                if rest.is_empty() {
+                    return finish(wire);
+                }
+                label_start = wire.len();
+                wire.push(0);
+                continue;
+            }
+            b'\\' => {
+                let (byte, tail) = unescape(rest)?;
+                rest = tail;
+                byte
+            }
+            b if b >= 0x80 => return Err("non-ASCII characters (use the A-label)"),
+            b if !b.is_ascii_graphic() => {
+                return Err("space or control character (escape it as \\DDD)")
+            }
+            b => b,
+        };
+        wire.push(byte);
+        if wire.len() >= MAX_NAME_LEN {
+            return Err("name longer than 255 bytes");
+        }
+    }
+    let len = wire.len() - label_start - 1;
+    close_label(wire.as_mut(), label_start, len)?;
+    finish(wire)
+}
+
+/// The common case of [`Name::from_str`], label by label instead of byte
+/// by byte: text of at most 253 bytes (so it cannot make a name too long)
+/// holding only printable ASCII and no backslash. `None` for any other
+/// text, which the general parser takes; the errors are the ones it gives.
+fn parse_plain(text: &str) -> Option<Result<Name, &'static str>> {
+    let bytes = text.as_bytes();
+    if bytes.len() > MAX_NAME_LEN - 2 || !bytes.iter().all(|&b| b.is_ascii_graphic() && b != b'\\')
+    {
+        return None;
+    }
+    let body = bytes.strip_suffix(b".").unwrap_or(bytes);
+    let mut wire = Builder::new();
+    for label in body.split(|&b| b == b'.') {
+        let Ok(len) = u8::try_from(label.len()) else {
+            return Some(Err("label longer than 63 bytes"));
+        };
+        if len == 0 {
+            return Some(Err("empty label"));
+        }
+        if usize::from(len) > MAX_LABEL_LEN {
+            return Some(Err("label longer than 63 bytes"));
+        }
+        wire.push(len);
+        wire.extend(label);
+    }
+    Some(finish(wire))
 }
 
 /// Writes the length byte of the label that starts at `start`.
@@ -304,12 +432,12 @@ fn close_label(wire: &mut [u8], start: usize, len: usize) -> Result<(), &'static
 }
 
 /// Appends the root byte that ends every name and checks the total length.
-fn finish(mut wire: Vec<u8>) -> Result<Name, &'static str> {
-    wire.push(0);
-    if wire.len() > MAX_NAME_LEN {
+fn finish(mut wire: Builder) -> Result<Name, &'static str> {
+    if wire.len() >= MAX_NAME_LEN {
         return Err("name longer than 255 bytes");
     }
-    Ok(Name { wire })
+    wire.push(0);
+    Ok(wire.name())
 }
 
 /// Decodes the escape after a backslash: `\DDD` or `\X`.
@@ -381,7 +509,7 @@ impl fmt::Debug for Name {
 
 impl PartialEq for Name {
     fn eq(&self, other: &Name) -> bool {
-        self.wire.eq_ignore_ascii_case(&other.wire)
+        self.as_wire().eq_ignore_ascii_case(other.as_wire())
     }
 }
 
@@ -389,11 +517,15 @@ impl Eq for Name {}
 
 impl Hash for Name {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        let mut lower = [0u8; MAX_NAME_LEN];
-        for (slot, b) in lower.iter_mut().zip(&self.wire) {
-            *slot = b.to_ascii_lowercase();
+        // Lower-cased a chunk at a time: names equal but for case have the
+        // same length, so they are cut into the same chunks.
+        for chunk in self.as_wire().chunks(32) {
+            let mut lower = [0u8; 32];
+            for (slot, b) in lower.iter_mut().zip(chunk) {
+                *slot = b.to_ascii_lowercase();
+            }
+            state.write(lower.get(..chunk.len()).unwrap_or(&lower));
         }
-        state.write(lower.get(..self.wire.len()).unwrap_or(&lower));
     }
 }
 

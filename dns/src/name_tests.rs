@@ -166,3 +166,83 @@ fn wire_check() {
     assert!(!is_valid_wire(b"\x00\x00"));
     assert!(!is_valid_wire(b"\x40aaaa\x00"));
 }
+
+/// The label-by-label parser gives what the byte-by-byte one gives (the
+/// same name or the same error) for every text it takes: random texts of
+/// labels near the 63-byte limit, empty labels, and lengths around 253.
+#[test]
+fn plain_parser_agrees_with_the_general_one() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut taken = 0;
+    for _ in 0..20_000 {
+        let mut text = String::new();
+        let labels = 1 + next(6);
+        for i in 0..labels {
+            if i > 0 {
+                text.push('.');
+            }
+            let len = [0, 1, 2, 62, 63, 64, 70][next(7)];
+            for _ in 0..len {
+                text.push(['a', 'Z', '9', '-', '_', '*'][next(6)]);
+            }
+        }
+        if next(3) == 0 {
+            text.push('.');
+        }
+        if text.is_empty() || text == "." {
+            continue;
+        }
+        if let Some(plain) = parse_plain(&text) {
+            taken += 1;
+            let general = parse_escaped(&text);
+            match (&plain, &general) {
+                (Ok(a), Ok(b)) => assert_eq!(a.as_wire(), b.as_wire(), "{text:?}"),
+                (Err(a), Err(b)) => assert_eq!(a, b, "{text:?}"),
+                _ => panic!("{text:?}: plain {plain:?}, general {general:?}"),
+            }
+        }
+    }
+    assert!(taken > 10_000, "the plain parser took only {taken} texts");
+    // What the plain parser leaves to the general one.
+    for text in ["a\\.b", "a b", "caf\u{e9}", &"a.".repeat(127)] {
+        assert!(parse_plain(text).is_none(), "{text:?}");
+    }
+}
+
+/// Short names live inside the `Name`, long ones on the heap; both behave
+/// the same.
+#[test]
+fn inline_and_heap_names_compare_and_hash_alike() {
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::{Hash, Hasher};
+    let hash = |n: &Name| {
+        let mut h = DefaultHasher::new();
+        n.hash(&mut h);
+        h.finish()
+    };
+    for text in [
+        "a",
+        "www.example.com",
+        &"x".repeat(36),
+        &"x".repeat(37),
+        &format!("{}.{}", "a".repeat(63), "B".repeat(63)),
+    ] {
+        let lower = name(&text.to_ascii_lowercase());
+        let upper = name(&text.to_ascii_uppercase());
+        assert_eq!(lower, upper);
+        assert_eq!(hash(&lower), hash(&upper), "{text}");
+        assert_eq!(lower.wire_len(), text.len() + 2);
+        assert_eq!(lower.to_string(), format!("{}.", text.to_ascii_lowercase()));
+        let joined = name("www").join(&lower).unwrap();
+        assert_eq!(
+            joined.to_string(),
+            format!("www.{}.", text.to_ascii_lowercase())
+        );
+    }
+}

@@ -143,7 +143,7 @@ impl<'a> Reader<'a> {
                     }
                     // The root byte: `wire` is zeroed and `used` < 255.
                     let whole = wire.get(..=used).unwrap_or(&[0]);
-                    return Ok(Name::from_checked_wire(whole.to_vec()));
+                    return Ok(Name::from_checked_wire(whole));
                 }
                 0x00 => {
                     let label_len = usize::from(len);
