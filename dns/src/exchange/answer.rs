@@ -40,14 +40,7 @@ pub fn extract_answer(
     qtype: RecordType,
     reply: &Message,
 ) -> Result<Vec<Record>, Error> {
-    if let Some(err) = rcode_error(reply.rcode()) {
-        return Err(err);
-    }
-    let (owner, chain_ttl) = if qtype == RecordType::CNAME {
-        (qname, u32::MAX)
-    } else {
-        follow_cnames(qname, qtype, &reply.answers)?
-    };
+    let (owner, chain_ttl) = answer_owner(qname, qtype, reply)?;
     let records: Vec<Record> = reply
         .answers
         .iter()
@@ -62,6 +55,41 @@ pub fn extract_answer(
         return Err(Error::NoData);
     }
     Ok(records)
+}
+
+/// [`extract_answer`] for a reply that is no longer needed: the records
+/// are moved out of its answer section, which is kept as the result, so
+/// nothing is copied or allocated.
+pub fn take_answer(qname: &Name, qtype: RecordType, reply: Message) -> Result<Vec<Record>, Error> {
+    let (owner, chain_ttl) = answer_owner(qname, qtype, &reply)?;
+    let owner = owner.clone();
+    let mut records = reply.answers;
+    records.retain(|r| r.rtype() == qtype && r.name == owner);
+    records.truncate(MAX_ANSWER_RECORDS);
+    if records.is_empty() {
+        return Err(Error::NoData);
+    }
+    for r in &mut records {
+        r.ttl = clamp_ttl(r.ttl).min(chain_ttl);
+    }
+    Ok(records)
+}
+
+/// The rcode's error, or the name whose `qtype` records answer `qname` in
+/// `reply` and the smallest TTL of the CNAMEs leading there.
+fn answer_owner<'a>(
+    qname: &'a Name,
+    qtype: RecordType,
+    reply: &'a Message,
+) -> Result<(&'a Name, u32), Error> {
+    if let Some(err) = rcode_error(reply.rcode()) {
+        return Err(err);
+    }
+    if qtype == RecordType::CNAME {
+        Ok((qname, u32::MAX))
+    } else {
+        follow_cnames(qname, qtype, &reply.answers)
+    }
 }
 
 /// The name `qname` is an alias of according to the answer section of

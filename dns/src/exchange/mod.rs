@@ -39,7 +39,7 @@ mod answer;
 mod reply;
 
 pub use answer::{
-    canonical_name, extract_answer, negative_ttl, MAX_ANSWER_RECORDS, MAX_CNAME_CHAIN,
+    canonical_name, extract_answer, negative_ttl, take_answer, MAX_ANSWER_RECORDS, MAX_CNAME_CHAIN,
 };
 pub use reply::{check_cookie, classify, rcode_error, validate_reply, Reject, Step, Transport};
 

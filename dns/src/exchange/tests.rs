@@ -2,10 +2,24 @@
 
 use super::*;
 use crate::error::Error;
+use crate::name::Name;
 use crate::record::{RData, Record, RecordType};
 use crate::wire::{Edns, Message, Rcode};
 
 use crate::test_records::{a, name};
+
+/// Every answer test here checks [`super::take_answer`] as well: it must
+/// give exactly what [`super::extract_answer`] gives.
+fn extract_answer(qname: &Name, qtype: RecordType, reply: &Message) -> Result<Vec<Record>, Error> {
+    let borrowed = super::extract_answer(qname, qtype, reply);
+    let taken = super::take_answer(qname, qtype, reply.clone());
+    match (&borrowed, &taken) {
+        (Ok(b), Ok(t)) => assert_eq!(b, t),
+        (Err(b), Err(t)) => assert_eq!(b.to_string(), t.to_string()),
+        _ => panic!("extract_answer gave {borrowed:?}, take_answer {taken:?}"),
+    }
+    borrowed
+}
 
 fn cname(owner: &str, ttl: u32, target: &str) -> Record {
     Record {

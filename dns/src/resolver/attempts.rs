@@ -13,7 +13,7 @@ use super::servers::next_client_cookie;
 use super::transport::{ask, Limit, QueryEdns};
 use super::{case, vc, Resolver};
 use crate::error::Error;
-use crate::exchange::{attempt_plan, extract_answer, negative_ttl, AttemptPlan};
+use crate::exchange::{attempt_plan, negative_ttl, take_answer, AttemptPlan};
 use crate::name::Name;
 use crate::record::{Record, RecordType};
 
@@ -158,10 +158,8 @@ impl Resolver {
                     if (edns.is_some() && reply.edns.is_none()) || retrying_plain {
                         servers.refuses_edns(server, tern_runtime::time::now());
                     }
-                    answer = Some((
-                        extract_answer(name, rtype, &reply),
-                        negative_ttl(name, &reply),
-                    ));
+                    let negative = negative_ttl(name, &reply);
+                    answer = Some((take_answer(name, rtype, reply), negative));
                     break;
                 }
                 Err(e) => {

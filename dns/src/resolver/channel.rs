@@ -96,6 +96,8 @@ struct State {
     pending: Vec<Pending>,
     /// Encoded queries not sent yet, oldest first, by ID.
     outbox: Vec<(u16, Vec<u8>)>,
+    /// Buffers of sent queries, to encode the next ones into.
+    spare: Vec<Vec<u8>>,
     /// A driver task runs for this channel.
     driving: bool,
     /// The driver's waker, once it has been polled.
@@ -192,7 +194,9 @@ pub(crate) fn start(
             id = next_id()?;
         }
         let query = make(id);
-        st.outbox.push((id, query.encode_with_option(option)));
+        let buf = st.spare.pop().unwrap_or_default();
+        let bytes = query.encode_into(option, buf);
+        st.outbox.push((id, bytes));
         st.pending.push(Pending {
             id,
             query,
@@ -446,7 +450,12 @@ impl Channel {
             match polled {
                 Poll::Ready(Ok(0)) | Poll::Pending => break,
                 Poll::Ready(Ok(k)) => {
-                    st.outbox.drain(..k.min(n));
+                    let State { outbox, spare, .. } = &mut *st;
+                    for (_, bytes) in outbox.drain(..k.min(n)) {
+                        if spare.len() < BATCH {
+                            spare.push(bytes);
+                        }
+                    }
                     sent += k;
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {

@@ -181,12 +181,21 @@ impl Message {
     /// at no allocation cost. The output buffer is sized up front for the
     /// header, the questions and the OPT record (all a query has).
     pub fn encode_with_option(&self, option: &[u8]) -> Vec<u8> {
+        self.encode_into(option, Vec::new())
+    }
+
+    /// [`encode_with_option`](Message::encode_with_option) into `buf`,
+    /// which is cleared first: a caller that keeps its sent buffers encodes
+    /// with no allocation.
+    pub(crate) fn encode_into(&self, option: &[u8], mut buf: Vec<u8>) -> Vec<u8> {
         let names: usize = self.questions.iter().map(|q| q.name.wire_len() + 4).sum();
         let opt = self
             .edns
             .as_ref()
             .map_or(0, |e| 11 + e.options.len() + option.len());
-        let mut w = Writer::with_capacity(HEADER_LEN + names + opt);
+        buf.clear();
+        buf.reserve(HEADER_LEN + names + opt);
+        let mut w = Writer::from_buf(buf);
         w.u16(self.header.id);
         w.u16(self.header.flag_bits());
         w.bytes(&[0; 8]); // counts, patched below
@@ -296,7 +305,10 @@ fn decode_records(
     section: Section,
     edns: &mut Option<Edns>,
 ) -> Result<Vec<Record>, Error> {
-    let mut records = Vec::with_capacity(usize::from(count).min(r.remaining() / MIN_RECORD_LEN));
+    // Allocated at the first record kept: an additional section holding
+    // only the OPT record (the usual one) allocates nothing.
+    let mut records = Vec::new();
+    let room = usize::from(count).min(r.remaining() / MIN_RECORD_LEN);
     for _ in 0..count {
         let start = r.pos();
         let name = r.name(section.owner())?;
@@ -317,6 +329,9 @@ fn decode_records(
             continue;
         }
         let data = rdata::decode(rtype, data)?;
+        if records.capacity() == 0 {
+            records.reserve_exact(room);
+        }
         records.push(Record { name, ttl, data });
     }
     Ok(records)

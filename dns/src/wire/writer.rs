@@ -30,10 +30,10 @@ impl Writer {
         Writer::default()
     }
 
-    /// An empty writer whose buffer holds `capacity` bytes before it grows.
-    pub(crate) fn with_capacity(capacity: usize) -> Writer {
+    /// A writer appending to `buf`.
+    pub(crate) fn from_buf(buf: Vec<u8>) -> Writer {
         Writer {
-            buf: Vec::with_capacity(capacity),
+            buf,
             suffixes: HashMap::new(),
         }
     }
