@@ -364,7 +364,7 @@ fn parse_escaped(text: &str) -> Result<Name, &'static str> {
                 }
                 close_label(wire.as_mut(), label_start, len)?;
                 if rest.is_empty() {
-                    return finish(wire);
+                    return finish(&mut wire);
                 }
                 label_start = wire.len();
                 wire.push(0);
@@ -388,7 +388,7 @@ fn parse_escaped(text: &str) -> Result<Name, &'static str> {
     }
     let len = wire.len() - label_start - 1;
     close_label(wire.as_mut(), label_start, len)?;
-    finish(wire)
+    finish(&mut wire)
 }
 
 /// The common case of [`Name::from_str`], label by label instead of byte
@@ -416,7 +416,7 @@ fn parse_plain(text: &str) -> Option<Result<Name, &'static str>> {
         wire.push(len);
         wire.extend(label);
     }
-    Some(finish(wire))
+    Some(finish(&mut wire))
 }
 
 /// Writes the length byte of the label that starts at `start`.
@@ -432,7 +432,7 @@ fn close_label(wire: &mut [u8], start: usize, len: usize) -> Result<(), &'static
 }
 
 /// Appends the root byte that ends every name and checks the total length.
-fn finish(mut wire: Builder) -> Result<Name, &'static str> {
+fn finish(wire: &mut Builder) -> Result<Name, &'static str> {
     if wire.len() >= MAX_NAME_LEN {
         return Err("name longer than 255 bytes");
     }

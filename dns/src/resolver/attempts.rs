@@ -130,7 +130,9 @@ impl Resolver {
                 }
             }
             let result = if config.use_vc {
-                vc::ask_tcp(server, &sent, rtype, edns, step).await
+                // Boxed: the TCP path is rare, and its future would make every
+                // lookup's future larger.
+                Box::pin(vc::ask_tcp(server, &sent, rtype, edns, step)).await
             } else {
                 let max = config.udp_max_queries;
                 let udp_edns = edns.map(|payload| QueryEdns {

@@ -9,10 +9,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use super::{addresses, within, Resolver, SearchOutcome};
+use super::{addresses, Resolver, SearchOutcome};
 use crate::error::Error;
 use crate::name::Name;
 use crate::record::RecordType;
+use tern_runtime::time::timeout_at;
 
 type Lookup<'a> = Pin<Box<dyn Future<Output = Result<Vec<IpAddr>, Error>> + 'a>>;
 
@@ -156,7 +157,9 @@ impl<'a> DualSearch<'a> {
 /// The addresses of one family of one name.
 fn family(resolver: &Resolver, name: Name, rtype: RecordType, deadline: Instant) -> Lookup<'_> {
     Box::pin(async move {
-        let records = within(deadline, resolver.query(&name, rtype, deadline)).await?;
+        let records = timeout_at(deadline, resolver.query(&name, rtype, deadline))
+            .await
+            .unwrap_or(Err(Error::Timeout))?;
         Ok(addresses(&records).collect())
     })
 }

@@ -40,7 +40,6 @@ mod vc;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::future::Future;
 use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -214,7 +213,9 @@ impl Resolver {
             return Ok(ips);
         }
         let deadline = self.deadline();
-        within(deadline, self.search_ip(&candidates, deadline)).await
+        timeout_at(deadline, self.search_ip(&candidates, deadline))
+            .await
+            .unwrap_or(Err(Error::Timeout))
     }
 
     /// The records of type `rtype` for `name`, following CNAMEs within each
@@ -231,7 +232,9 @@ impl Resolver {
             return records;
         }
         let deadline = self.deadline();
-        within(deadline, self.search(candidates, rtype, deadline)).await
+        timeout_at(deadline, self.search(candidates, rtype, deadline))
+            .await
+            .unwrap_or(Err(Error::Timeout))
     }
 
     /// `lookup`'s walk over the search candidates.
@@ -267,7 +270,9 @@ impl Resolver {
         }
         let deadline = self.deadline();
         let name = Name::reverse_of(ip);
-        let records = within(deadline, self.query(&name, RecordType::PTR, deadline)).await?;
+        let records = timeout_at(deadline, self.query(&name, RecordType::PTR, deadline))
+            .await
+            .unwrap_or(Err(Error::Timeout))?;
         Ok(records
             .into_iter()
             .filter_map(|r| match r.data {
@@ -331,16 +336,6 @@ pub(crate) fn deadline_after(time: Duration) -> Instant {
     now.checked_add(time)
         .or_else(|| now.checked_add(crate::config::MAX_LOOKUP_TIME))
         .unwrap_or(now)
-}
-
-/// `future`, or [`Error::Timeout`] if it is not done by `deadline`.
-pub(crate) async fn within<T>(
-    deadline: Instant,
-    future: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    timeout_at(deadline, future)
-        .await
-        .unwrap_or(Err(Error::Timeout))
 }
 
 fn addresses(records: &[Record]) -> impl Iterator<Item = IpAddr> + '_ {

@@ -125,12 +125,18 @@ pub(crate) async fn ask(
         .await?;
         let bad_cookie = sent_cookie && reply.rcode() == Rcode::BADCOOKIE;
         let (reply, transport) = match classify(&query, &reply, Transport::Udp) {
-            Step::RetryTcp => (tcp_exchange(server, &query, limit).await?, Transport::Tcp),
+            Step::RetryTcp => (
+                Box::pin(tcp_exchange(server, &query, limit)).await?,
+                Transport::Tcp,
+            ),
             _ if bad_cookie && bad_cookies == 0 => {
                 bad_cookies += 1;
                 continue;
             }
-            _ if bad_cookie => (tcp_exchange(server, &query, limit).await?, Transport::Tcp),
+            _ if bad_cookie => (
+                Box::pin(tcp_exchange(server, &query, limit)).await?,
+                Transport::Tcp,
+            ),
             _ => (reply, Transport::Udp),
         };
         match classify(&query, &reply, transport) {
