@@ -517,16 +517,37 @@ impl Eq for Name {}
 
 impl Hash for Name {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        // Lower-cased a chunk at a time: names equal but for case have the
-        // same length, so they are cut into the same chunks.
-        for chunk in self.as_wire().chunks(32) {
-            let mut lower = [0u8; 32];
-            for (slot, b) in lower.iter_mut().zip(chunk) {
-                *slot = b.to_ascii_lowercase();
-            }
-            state.write(lower.get(..chunk.len()).unwrap_or(&lower));
+        // Eight bytes at a time, lower-cased in the word: names equal but
+        // for case give the same words. The last word carries the length.
+        let wire = self.as_wire();
+        let mut words = wire.chunks_exact(8);
+        for chunk in &mut words {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            state.write_u64(lower_word(u64::from_le_bytes(w)));
         }
+        let rest = words.remainder();
+        let mut w = [0u8; 8];
+        if let Some(head) = w.get_mut(..rest.len()) {
+            head.copy_from_slice(rest);
+        }
+        state.write_u64(lower_word(u64::from_le_bytes(w)) ^ ((wire.len() as u64) << 56));
     }
+}
+
+/// `word` with each of its eight bytes lower-cased as
+/// [`u8::to_ascii_lowercase`] does: `A`-`Z` gain the 0x20 bit, every other
+/// byte (non-ASCII ones too) stays as it is.
+fn lower_word(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Each byte's low seven bits; adding below 0x80 + 0x7f cannot carry
+    // into the next byte.
+    let low = word & !HIGH;
+    let at_least_a = low + ONES * (0x80 - u64::from(b'A'));
+    let above_z = low + ONES * (0x80 - u64::from(b'Z') - 1);
+    let upper = at_least_a & !above_z & !word & HIGH;
+    word | (upper >> 2)
 }
 
 impl Ord for Name {

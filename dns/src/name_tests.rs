@@ -246,3 +246,19 @@ fn inline_and_heap_names_compare_and_hash_alike() {
         );
     }
 }
+
+/// The word-at-a-time case folding of the hash is `to_ascii_lowercase` on
+/// every byte value in every position.
+#[test]
+fn lower_word_folds_like_to_ascii_lowercase() {
+    for b in 0..=255u8 {
+        for at in 0..8 {
+            let mut bytes = [b'x'; 8];
+            bytes[at] = b;
+            let mut want = bytes;
+            want.iter_mut().for_each(|c| *c = c.to_ascii_lowercase());
+            let got = lower_word(u64::from_le_bytes(bytes)).to_le_bytes();
+            assert_eq!(got, want, "byte {b:#04x} at {at}");
+        }
+    }
+}

@@ -105,6 +105,22 @@ impl std::hash::Hasher for SeededHasher {
         self.mix(n);
     }
 
+    fn write_u8(&mut self, n: u8) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+
     fn finish(&self) -> u64 {
         let h = self.0.wrapping_mul(0xff51_afd7_ed55_8ccd);
         h ^ (h >> 32)
