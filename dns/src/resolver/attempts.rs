@@ -74,10 +74,10 @@ impl Resolver {
         let round = attempt_plan(&config, rotation)
             .take(config.nameservers.len())
             .collect();
-        let order = inner
-            .servers
-            .borrow()
-            .order(round, tern_runtime::time::now());
+        // One clock read orders the servers and starts the first attempt.
+        let t0 = tern_runtime::time::now();
+        let order = inner.servers.borrow().order(round, t0);
+        let mut clock = Some(t0);
         let plan = AttemptPlan::new(order, config.attempts);
         if plan.is_empty() {
             return (Err(Error::NoNameservers), None);
@@ -87,7 +87,7 @@ impl Resolver {
         // Servers whose EDNS query timed out in this lookup: asked plain next.
         let mut plain_next: Vec<SocketAddr> = Vec::new();
         for server in plan {
-            let started = tern_runtime::time::now();
+            let started = clock.take().unwrap_or_else(tern_runtime::time::now);
             let left = deadline.saturating_duration_since(started);
             if left.is_zero() {
                 break;
@@ -98,6 +98,7 @@ impl Resolver {
             let step = Limit {
                 per_step: limit,
                 deadline,
+                started,
             };
             let retrying_plain = plain_next.contains(&server);
             let edns = config
@@ -153,7 +154,10 @@ impl Resolver {
             }
             match result {
                 Ok(reply) => {
-                    servers.answered(server, started.elapsed());
+                    // On the runtime's clock, as `started` is (it stands still
+                    // while paused).
+                    let rtt = tern_runtime::time::now().saturating_duration_since(started);
+                    servers.answered(server, rtt);
                     // An EDNS query answered without OPT (the server fell
                     // back or ignores EDNS), or a plain query answered after
                     // an EDNS one timed out: no EDNS for this server.

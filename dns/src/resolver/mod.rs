@@ -225,13 +225,14 @@ impl Resolver {
     /// `localhost` and names under it are answered here (RFC 6761 §6.3):
     /// 127.0.0.1 for A, ::1 for AAAA, NODATA for every other type.
     pub async fn lookup(&self, name: &str, rtype: RecordType) -> Result<Vec<Record>, Error> {
-        self.refresh();
+        let now = tern_runtime::time::now();
+        self.refresh_at(now);
         let rtype = rtype.normalized();
         let candidates = search_candidates(name, &self.config())?;
         if let Some(records) = localhost_records(name, rtype) {
             return records;
         }
-        let deadline = self.deadline();
+        let deadline = deadline_from(now, self.config().lookup_time());
         timeout_at(deadline, self.search(candidates, rtype, deadline))
             .await
             .unwrap_or(Err(Error::Timeout))
@@ -332,7 +333,11 @@ fn localhost_records(host: &str, rtype: RecordType) -> Option<Result<Vec<Record>
 
 /// `now + time`, or far in the future if that does not fit an `Instant`.
 pub(crate) fn deadline_after(time: Duration) -> Instant {
-    let now = tern_runtime::time::now();
+    deadline_from(tern_runtime::time::now(), time)
+}
+
+/// `now + time`, or far in the future if that does not fit an `Instant`.
+fn deadline_from(now: Instant, time: Duration) -> Instant {
     now.checked_add(time)
         .or_else(|| now.checked_add(crate::config::MAX_LOOKUP_TIME))
         .unwrap_or(now)

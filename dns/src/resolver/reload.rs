@@ -132,9 +132,14 @@ impl Resolver {
     /// new resolv.conf also empties the cache (its answers may come from
     /// servers no longer configured).
     pub(crate) fn refresh(&self) {
+        self.refresh_at(tern_runtime::time::now());
+    }
+
+    /// [`refresh`](Resolver::refresh) with the clock already read.
+    pub(crate) fn refresh_at(&self, now: Instant) {
         let changes = {
             let mut watch = self.inner.watch.borrow_mut();
-            if !watch.due(tern_runtime::time::now()) {
+            if !watch.due(now) {
                 return;
             }
             watch.check()

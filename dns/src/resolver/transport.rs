@@ -83,12 +83,20 @@ pub(crate) struct Limit {
     pub(crate) per_step: Duration,
     /// When the lookup must be over.
     pub(crate) deadline: Instant,
+    /// When the attempt started (the runtime's clock): the start of its
+    /// first step, which saves reading the clock again.
+    pub(crate) started: Instant,
 }
 
 impl Limit {
     /// When a step starting now must end.
     fn until(self) -> Instant {
-        tern_runtime::time::now()
+        self.until_from(tern_runtime::time::now())
+    }
+
+    /// When a step starting at `start` must end.
+    fn until_from(self, start: Instant) -> Instant {
+        start
             .checked_add(self.per_step)
             .map_or(self.deadline, |t| t.min(self.deadline))
     }
@@ -111,6 +119,8 @@ pub(crate) async fn ask(
     udp_max_queries: u32,
 ) -> Result<Message, Error> {
     let mut bad_cookies = 0u8;
+    // The first UDP step starts with the attempt; later ones read the clock.
+    let mut step_deadline = limit.until_from(limit.started);
     loop {
         let payload = edns.as_ref().map(|e| e.payload);
         let cookie = edns.as_mut().and_then(|e| e.cookie.as_deref_mut());
@@ -119,7 +129,7 @@ pub(crate) async fn ask(
             server,
             |id| Message::query(id, name, rtype, payload),
             cookie,
-            limit,
+            step_deadline,
             udp_max_queries,
         )
         .await?;
@@ -131,6 +141,7 @@ pub(crate) async fn ask(
             ),
             _ if bad_cookie && bad_cookies == 0 => {
                 bad_cookies += 1;
+                step_deadline = limit.until();
                 continue;
             }
             _ if bad_cookie => (
@@ -143,7 +154,11 @@ pub(crate) async fn ask(
             Step::Done => return Ok(reply),
             // Only offered when the query had EDNS, so this loops once
             // (and drops the cookie with the OPT record).
-            Step::RetryWithoutEdns if edns.is_some() => edns = None,
+            Step::RetryWithoutEdns if edns.is_some() => {
+                edns = None;
+                step_deadline = limit.until();
+                continue;
+            }
             Step::NextServer(err) => return Err(err),
             Step::RetryWithoutEdns | Step::RetryTcp => {
                 return Err(Error::FallbackFailed { server, transport })
@@ -153,15 +168,14 @@ pub(crate) async fn ask(
 }
 
 /// One query over UDP: the query sent and the reply accepted, or the
-/// error (`Timeout` after `limit`).
+/// error (`Timeout` at `deadline`).
 async fn udp_exchange(
     server: SocketAddr,
     make_query: impl FnOnce(u16) -> Message,
     cookie: Option<&mut Cookie>,
-    limit: Limit,
+    deadline: Instant,
     udp_max_queries: u32,
 ) -> Result<(Message, Message), Error> {
-    let deadline = limit.until();
     let option = cookie.as_deref().map(Cookie::option);
     let sent_client = cookie.as_deref().map(|c| *c.client());
     let option = option.as_ref().map_or(&[][..], |o| o.as_bytes());
