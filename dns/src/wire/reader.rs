@@ -115,54 +115,56 @@ impl<'a> Reader<'a> {
     pub(crate) fn name(&mut self, what: &'static str) -> Result<Name, Error> {
         let msg = self.msg;
         let start = self.pos;
-        // The name is built on the stack and copied out only when it is
-        // whole, so a name that fails allocates nothing.
+        // Labels are checked one by one but copied a run at a time: each
+        // stretch of labels up to a pointer (or the root byte) is already
+        // in wire form. A name without pointers is copied once, straight
+        // into the `Name`; one with pointers is gathered on the stack and
+        // copied out only when it is whole, so a name that fails allocates
+        // nothing.
         let mut wire = [0u8; MAX_NAME_LEN];
         let mut used = 0;
         let mut pos = self.pos;
+        // Where the run of labels being read began.
+        let mut run = pos;
         // Reads past `bound` fail: the window end before the first jump, the
         // message end after it (pointers may lead anywhere earlier).
-        let mut bound = self.end;
+        let mut bound = self.end.min(msg.len());
         // Pointers must target offsets below `limit`.
         let mut limit = start;
         let mut jumped = false;
         let mut hops = 0usize;
+        let short = |at: usize| malformed(what, at, Problem::ShortInput);
         let byte_at = |at: usize, bound: usize| -> Result<u8, Error> {
-            msg.get(at).copied().filter(|_| at < bound).ok_or(malformed(
-                what,
-                at,
-                Problem::ShortInput,
-            ))
+            msg.get(at)
+                .copied()
+                .filter(|_| at < bound)
+                .ok_or_else(|| short(at))
         };
         loop {
             let len = byte_at(pos, bound)?;
             match len & 0xc0 {
                 0x00 if len == 0 => {
+                    // The root byte ends the last run; `used` + the run
+                    // is at most 255 (checked label by label).
+                    let last = msg.get(run..=pos).ok_or_else(|| short(pos))?;
                     if !jumped {
                         self.pos = pos + 1;
+                        return Ok(Name::from_checked_wire(last));
                     }
-                    // The root byte: `wire` is zeroed and `used` < 255.
-                    let whole = wire.get(..=used).unwrap_or(&[0]);
+                    let whole = append(&mut wire, used, last)
+                        .ok_or_else(|| malformed(what, start, Problem::NameTooLong))?;
                     return Ok(Name::from_checked_wire(whole));
                 }
                 0x00 => {
-                    let label_len = usize::from(len);
-                    let label = msg
-                        .get(pos + 1..pos + 1 + label_len)
-                        .filter(|_| pos + 1 + label_len <= bound)
-                        .ok_or(malformed(what, pos, Problem::ShortInput))?;
-                    let end = used + 1 + label_len;
-                    // `end + 1`: room for the root byte that ends the name.
-                    let slot = wire
-                        .get_mut(used..end)
-                        .filter(|_| end < MAX_NAME_LEN)
-                        .ok_or(malformed(what, start, Problem::NameTooLong))?;
-                    if let Some((first, rest)) = slot.split_first_mut() {
-                        *first = len;
-                        rest.copy_from_slice(label);
+                    let next = pos + 1 + usize::from(len);
+                    if next > bound {
+                        return Err(short(pos));
                     }
-                    used = end;
-                    pos += 1 + label_len;
+                    // Room must stay for the root byte that ends the name.
+                    if used + (next - run) >= MAX_NAME_LEN {
+                        return Err(malformed(what, start, Problem::NameTooLong));
+                    }
+                    pos = next;
                 }
                 0xc0 => {
                     let low = byte_at(pos + 1, bound)?;
@@ -174,6 +176,10 @@ impl<'a> Reader<'a> {
                     if hops > MAX_POINTER_HOPS {
                         return Err(malformed(what, pos, Problem::TooManyPointers));
                     }
+                    let labels = msg.get(run..pos).ok_or_else(|| short(pos))?;
+                    used = append(&mut wire, used, labels)
+                        .ok_or_else(|| malformed(what, start, Problem::NameTooLong))?
+                        .len();
                     if !jumped {
                         self.pos = pos + 2;
                         jumped = true;
@@ -181,11 +187,20 @@ impl<'a> Reader<'a> {
                     }
                     limit = target;
                     pos = target;
+                    run = target;
                 }
                 _ => return Err(malformed(what, pos, Problem::LabelType(len & 0xc0))),
             }
         }
     }
+}
+
+/// Copies `bytes` into `wire` after its first `used` bytes; the filled
+/// part, or `None` if it does not fit.
+fn append<'w>(wire: &'w mut [u8], used: usize, bytes: &[u8]) -> Option<&'w [u8]> {
+    let end = used + bytes.len();
+    wire.get_mut(used..end)?.copy_from_slice(bytes);
+    wire.get(..end)
 }
 
 #[cfg(test)]
