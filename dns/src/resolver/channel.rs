@@ -59,6 +59,7 @@ use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
+use slab::Slab;
 use tern_net::{RecvMeta, UdpSocket};
 
 use super::transport::next_id;
@@ -93,7 +94,11 @@ pub(crate) struct Channel {
 struct State {
     /// Queries sent or queued from the current port.
     on_port: u32,
-    pending: Vec<Pending>,
+    /// Queries in flight, each in a slot that does not move.
+    pending: Slab<Pending>,
+    /// The ID and slot of each query in flight, scanned to find a reply's
+    /// query (eight bytes an entry, where a `Pending` is hundreds).
+    ids: Vec<(u16, usize)>,
     /// Encoded queries not sent yet, oldest first, by ID.
     outbox: Vec<(u16, Vec<u8>)>,
     /// Buffers of sent queries, to encode the next ones into.
@@ -110,7 +115,6 @@ struct State {
 
 #[derive(Debug)]
 struct Pending {
-    id: u16,
     query: Message,
     /// The client cookie the query carried, which a reply must echo.
     sent_client: Option<[u8; CLIENT_COOKIE_LEN]>,
@@ -119,14 +123,23 @@ struct Pending {
 }
 
 impl State {
+    fn slot(&self, id: u16) -> Option<usize> {
+        self.ids
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|&(_, slot)| slot)
+    }
+
     fn find(&mut self, id: u16) -> Option<&mut Pending> {
-        self.pending.iter_mut().find(|p| p.id == id)
+        let slot = self.slot(id)?;
+        self.pending.get_mut(slot)
     }
 
     /// Removes query `id` (and its unsent datagram); its query and outcome.
     fn remove(&mut self, id: u16) -> Option<(Message, Option<Result<Message, Error>>)> {
-        let at = self.pending.iter().position(|p| p.id == id)?;
-        let p = self.pending.swap_remove(at);
+        let at = self.ids.iter().position(|(i, _)| *i == id)?;
+        let (_, slot) = self.ids.swap_remove(at);
+        let p = self.pending.try_remove(slot)?;
         if let Some(at) = self.outbox.iter().position(|(i, _)| *i == id) {
             self.outbox.remove(at);
         }
@@ -135,7 +148,7 @@ impl State {
 
     /// Gives query `id` its outcome; its waker is called after the borrow.
     fn deliver(&mut self, id: u16, outcome: Result<Message, Error>) {
-        if let Some(p) = self.pending.iter_mut().find(|p| p.id == id) {
+        if let Some(p) = self.find(id) {
             p.got = Some(outcome);
             if let Some(w) = p.waker.take() {
                 self.wakes.push(w);
@@ -147,7 +160,7 @@ impl State {
     fn fail_all(&mut self, server: SocketAddr, err: &io::Error) {
         self.broken = true;
         self.outbox.clear();
-        for p in &mut self.pending {
+        for (_, p) in &mut self.pending {
             if p.got.is_none() {
                 let e = io::Error::new(err.kind(), format!("{server}: {err}"));
                 p.got = Some(Err(Error::Io(e)));
@@ -190,20 +203,20 @@ pub(crate) fn start(
         let mut st = chan.st.borrow_mut();
         let mut id = next_id()?;
         // At most MAX_PENDING IDs of 65,536 are taken: a few draws suffice.
-        while st.pending.iter().any(|p| p.id == id) {
+        while st.slot(id).is_some() {
             id = next_id()?;
         }
         let query = make(id);
         let buf = st.spare.pop().unwrap_or_default();
         let bytes = query.encode_into(option, buf);
         st.outbox.push((id, bytes));
-        st.pending.push(Pending {
-            id,
+        let slot = st.pending.insert(Pending {
             query,
             sent_client,
             waker: None,
             got: None,
         });
+        st.ids.push((id, slot));
         st.on_port = st.on_port.saturating_add(1);
         id
     };
