@@ -89,7 +89,7 @@ struct Vtable {
     cancel: unsafe fn(NonNull<Header>) -> bool,
     /// Moves the output into `*mut Poll<Result<T, JoinError>>`.
     read_output: unsafe fn(NonNull<Header>, *mut ()),
-    /// Drops the output if it is still stored.
+    /// Drops the stored output (the caller has just cleared OUTPUT).
     drop_output: unsafe fn(NonNull<Header>),
     /// Frees the allocation.
     dealloc: unsafe fn(NonNull<Header>),
@@ -214,14 +214,6 @@ pub(crate) unsafe fn poll_join(ptr: NonNull<Header>, waker: &Waker, out: *mut ()
     }
 }
 
-/// Takes the waker a JoinHandle left for the task, if any.
-fn take_awaiter(ptr: NonNull<Header>, header: &Header) -> Option<Waker> {
-    if header.state.fetch_and(!AWAITED, Ordering::AcqRel) & AWAITED == 0 {
-        return None;
-    }
-    awaiters::remove(ptr)
-}
-
 /// Called when the JoinHandle is dropped.
 ///
 /// # Safety
@@ -229,14 +221,19 @@ fn take_awaiter(ptr: NonNull<Header>, header: &Header) -> Option<Waker> {
 pub(crate) unsafe fn drop_handle(ptr: NonNull<Header>) {
     // SAFETY: the handle's reference keeps the task alive.
     let header = unsafe { ptr.as_ref() };
-    let prev = header.state.fetch_and(!HANDLE, Ordering::AcqRel);
-    if prev & COMPLETE != 0 {
-        // SAFETY: runtime thread; the task is complete so the stage holds
-        // the output or nothing.
+    let prev = header
+        .state
+        .fetch_and(!(HANDLE | AWAITED | OUTPUT), Ordering::AcqRel);
+    if prev & OUTPUT != 0 {
+        // SAFETY: runtime thread; OUTPUT was set (the stage holds the
+        // output) and clearing it handed the output to us.
         unsafe { (header.vtable.drop_output)(ptr) };
-    } else if let Some(waker) = take_awaiter(ptr, header) {
+    }
+    if prev & AWAITED != 0 {
         // Nobody waits for the task any more.
-        unwind::catch(move || drop(waker));
+        if let Some(waker) = awaiters::remove(ptr) {
+            unwind::catch(move || drop(waker));
+        }
     }
     // SAFETY: the handle's reference is given up here.
     unsafe { drop_ref(ptr) };
@@ -345,17 +342,31 @@ unsafe fn complete<F: Future>(cell: &TaskCell<F>, output: Result<F::Output, Join
     // SAFETY: COMPLETE is clear, so the stage holds the live future, which
     // is dropped exactly once, here.
     unwind::catch(|| unsafe { ManuallyDrop::drop(&mut (*stage).future) });
-    let prev = cell.header.state.fetch_or(COMPLETE, Ordering::AcqRel);
-    if prev & HANDLE != 0 {
+    let state = &cell.header.state;
+    // HANDLE, AWAITED and OUTPUT change on the runtime thread only (this
+    // one), so a plain load reads them exactly, and one atomic toggle then
+    // sets COMPLETE (and OUTPUT) and clears AWAITED without disturbing the
+    // bits remote wakers change meanwhile.
+    let cur = state.load(Ordering::Relaxed);
+    let mut toggle = COMPLETE | (cur & AWAITED);
+    let handle = cur & HANDLE != 0;
+    let output = if handle {
         // SAFETY: the future is gone, so the slot is free; writing a union
-        // member drops nothing. OUTPUT then says it is live.
+        // member drops nothing. OUTPUT (set below) then says it is live.
         unsafe { std::ptr::addr_of_mut!((*stage).output).write(ManuallyDrop::new(output)) };
-        cell.header.state.fetch_or(OUTPUT, Ordering::AcqRel);
+        toggle |= OUTPUT;
+        None
     } else {
+        Some(output)
+    };
+    state.fetch_xor(toggle, Ordering::AcqRel);
+    if let Some(output) = output {
         unwind::catch(move || drop(output));
     }
-    if let Some(waker) = take_awaiter(NonNull::from(&cell.header), &cell.header) {
-        unwind::wake(waker);
+    if cur & AWAITED != 0 {
+        if let Some(waker) = awaiters::remove(NonNull::from(&cell.header)) {
+            unwind::wake(waker);
+        }
     }
 }
 
@@ -376,11 +387,8 @@ unsafe fn read_output<F: Future>(ptr: NonNull<Header>, out: *mut ()) {
 unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: `ptr` came from `allocate::<F>`.
     let cell = unsafe { ptr.cast::<TaskCell<F>>().as_ref() };
-    if cell.header.state.fetch_and(!OUTPUT, Ordering::AcqRel) & OUTPUT == 0 {
-        return;
-    }
-    // SAFETY: OUTPUT was set, so the stage holds the output; clearing the
-    // bit hands it to us (runtime thread, no other borrow of the stage).
+    // SAFETY: the caller cleared OUTPUT, which was set, so the stage holds
+    // the output and it is ours (runtime thread, no other borrow of it).
     let old = unsafe { ManuallyDrop::take(&mut (*cell.stage.get()).output) };
     unwind::catch(move || drop(old));
 }
