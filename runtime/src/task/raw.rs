@@ -348,6 +348,7 @@ unsafe fn complete<F: Future>(cell: &TaskCell<F>, output: Result<F::Output, Join
     // sets COMPLETE (and OUTPUT) and clears AWAITED without disturbing the
     // bits remote wakers change meanwhile.
     let cur = state.load(Ordering::Relaxed);
+    debug_assert_eq!(cur & (COMPLETE | OUTPUT), 0, "a task completed twice");
     let mut toggle = COMPLETE | (cur & AWAITED);
     let handle = cur & HANDLE != 0;
     let output = if handle {
@@ -572,6 +573,21 @@ mod tests {
         // SAFETY: the list's reference, kept by the test.
         unsafe { drop_ref(task) };
         assert_eq!(RELEASED.with(Cell::get), released + 1);
+    }
+
+    #[test]
+    fn an_unread_output_is_dropped_once_with_its_handle() {
+        let drops = Rc::new(Cell::new(0));
+        let out = Tracked(drops.clone());
+        let (task, h) = spawn::<_, Mock>(async move { out });
+        QUEUE.with(|q| q.borrow_mut().push_back(task));
+        run_queued();
+        assert_eq!(drops.get(), 0, "kept for the handle");
+        drop(h);
+        assert_eq!(drops.get(), 1);
+        // SAFETY: the list's reference, the last one.
+        unsafe { drop_ref(task) };
+        assert_eq!(drops.get(), 1, "freeing the cell drops nothing");
     }
 
     #[test]
