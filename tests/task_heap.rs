@@ -2,6 +2,7 @@
 //! of tasks leaves behind once it has run.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::rc::Rc;
 
 #[macro_use]
@@ -100,5 +101,47 @@ fn a_drained_burst_leaves_no_run_queue_memory() {
     assert!(
         left <= 4096,
         "{left} bytes still allocated after 10,000 tasks completed"
+    );
+}
+
+/// 10,000 handles that each wait for their task keep their wakers aside
+/// (not in every task) and give that room back once all are joined.
+#[test]
+fn joined_waiting_handles_leave_no_waker_memory() {
+    let left = tern::block_on(async {
+        let go = Rc::new(Cell::new(false));
+        start_counting();
+        let mut handles: Vec<_> = (0..TASKS)
+            .map(|i| {
+                let go = go.clone();
+                tern::spawn(async move {
+                    while !go.get() {
+                        tern::yield_now().await;
+                    }
+                    i
+                })
+            })
+            .collect();
+        // Every handle waits once, so every one leaves a waker.
+        std::future::poll_fn(|cx| {
+            for h in &mut handles {
+                assert!(std::pin::Pin::new(h).poll(cx).is_pending());
+            }
+            std::task::Poll::Ready(())
+        })
+        .await;
+        go.set(true);
+        let mut sum = 0;
+        for h in handles {
+            sum += h.await.unwrap();
+        }
+        assert_eq!(sum, TASKS * (TASKS - 1) / 2);
+        tern::yield_now().await;
+        stop_counting()
+    });
+    eprintln!("heap left after joining waiting handles: {left} bytes");
+    assert!(
+        left <= 4096,
+        "{left} bytes still allocated after 10,000 waiting handles were joined"
     );
 }

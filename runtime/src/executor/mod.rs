@@ -12,8 +12,8 @@
 //! of a past burst: each turn of the reactor, a queue using less than a
 //! quarter of its capacity shrinks to twice its length (never below
 //! [`RUN_QUEUE_KEEP`]), so 10,000 spawns in a row do not leave 128 KiB
-//! behind once they have run, while a steady load (whose length stays
-//! within a factor of four) never reallocates. The `block_on` future is
+//! behind once they have run, while a load that stays above a quarter of
+//! its peak never reallocates. The `block_on` future is
 //! scheduled through the same queue as a sentinel entry ([`main_marker`]), so it
 //! takes its turn in FIFO order like any task. A waker called on the runtime
 //! thread pushes straight onto the run queue (no lock, no syscall); a waker
