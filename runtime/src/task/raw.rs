@@ -203,7 +203,16 @@ pub(crate) unsafe fn poll_join(ptr: NonNull<Header>, waker: &Waker, out: *mut ()
     }
     // Cloned (user code) before the map is touched, and the replaced waker
     // dropped after: the map is never borrowed while user code runs.
-    match awaiters::insert(ptr, waker.clone()) {
+    let waker = waker.clone();
+    // The clone may have completed the task (by dropping its runtime, say):
+    // then nothing would wake a waker stored now, so take the output.
+    if header.state.load(Ordering::Acquire) & COMPLETE != 0 {
+        // SAFETY: contract forwarded, as for the check above.
+        unsafe { (header.vtable.read_output)(ptr, out) };
+        drop(waker);
+        return;
+    }
+    match awaiters::insert(ptr, waker) {
         Ok(replaced) => {
             header.state.fetch_or(AWAITED, Ordering::AcqRel);
             drop(replaced);
