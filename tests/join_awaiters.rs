@@ -378,10 +378,15 @@ thread_local! {
 /// it is freed (AddressSanitizer) and nothing panics.
 #[test]
 fn waiting_handles_at_thread_exit() {
+    // Thread-locals are torn down in the reverse order of their first use.
     for table_first in [false, true] {
         std::thread::spawn(move || {
-            if !table_first {
-                // The table is registered first, so torn down last.
+            if table_first {
+                // Used before the table, so torn down after it.
+                EXIT_RT.with(|_| ());
+                STASH.with(|_| ());
+            } else {
+                // The table is used first, so torn down last.
                 tern::block_on(async {
                     let mut h = tern::spawn(async { 1u32 });
                     let (_c, w) = counting();
