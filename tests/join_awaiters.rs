@@ -512,3 +512,43 @@ fn a_task_completed_while_the_awaiters_waker_is_cloned_is_not_lost() {
         ),
     }
 }
+
+thread_local! {
+    static HELD: RefCell<Option<(Runtime, JoinHandle<()>)>> = const { RefCell::new(None) };
+}
+
+/// A waker whose destructor panics.
+struct PanicOnDropWaker;
+
+impl Wake for PanicOnDropWaker {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for PanicOnDropWaker {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("waker's drop panics");
+        }
+    }
+}
+
+/// The waker table is torn down at thread exit while it still holds the
+/// waker of a handle whose runtime lives in a later thread-local: a panic
+/// in that waker's destructor is caught like any other waker panic, rather
+/// than unwinding out of a thread-local destructor (which aborts the
+/// process).
+#[test]
+fn a_panicking_join_waker_dropped_at_thread_exit_is_contained() {
+    std::thread::spawn(|| {
+        // Used before the table, so torn down after it.
+        HELD.with(|_| ());
+        let rt = Runtime::new().unwrap();
+        let mut h = rt.spawn(pending::<()>());
+        let w = Waker::from(Arc::new(PanicOnDropWaker));
+        assert!(poll_once(&mut h, &w).is_pending());
+        drop(w);
+        HELD.with(|s| *s.borrow_mut() = Some((rt, h)));
+    })
+    .join()
+    .unwrap();
+}
