@@ -22,7 +22,10 @@
 //! and dropped or woken after, by the callers. Once the thread is tearing
 //! down its thread-locals the map may be gone: [`insert`] then hands the
 //! waker back (the caller wakes it at once, so nothing waits forever) and
-//! [`remove`] finds nothing.
+//! [`remove`] finds nothing. The wakers still in the map then (handles
+//! that wait for a task of a runtime torn down later) are dropped with
+//! their panics caught, as everywhere else: a panic may not unwind out of
+//! a thread-local's destructor.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -31,13 +34,26 @@ use std::ptr::NonNull;
 use std::task::Waker;
 
 use super::raw::Header;
+use crate::unwind;
 
 /// Map capacity kept once the map is empty again.
 const KEEP: usize = 64;
 
+type Map = HashMap<usize, Waker, BuildHasherDefault<AddressHasher>>;
+
 thread_local! {
-    static AWAITERS: RefCell<HashMap<usize, Waker, BuildHasherDefault<AddressHasher>>> =
-        RefCell::new(HashMap::default());
+    static AWAITERS: RefCell<Table> = RefCell::new(Table(Map::default()));
+}
+
+/// The map, whose destructor contains the panics of the wakers left in it.
+struct Table(Map);
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        for (_, waker) in self.0.drain() {
+            unwind::catch(move || drop(waker));
+        }
+    }
 }
 
 /// Whether the waker stored for `task` would wake the same task as `waker`.
@@ -45,6 +61,7 @@ pub(super) fn is_registered(task: NonNull<Header>, waker: &Waker) -> bool {
     AWAITERS
         .try_with(|map| {
             map.borrow()
+                .0
                 .get(&key(task))
                 .is_some_and(|w| w.will_wake(waker))
         })
@@ -57,7 +74,7 @@ pub(super) fn insert(task: NonNull<Header>, waker: Waker) -> Result<Option<Waker
     let mut waker = Some(waker);
     let replaced = AWAITERS.try_with(|map| {
         let waker = waker.take()?;
-        map.borrow_mut().insert(key(task), waker)
+        map.borrow_mut().0.insert(key(task), waker)
     });
     // The closure did not run (and took nothing) only if the map is gone.
     match waker {
@@ -70,11 +87,11 @@ pub(super) fn insert(task: NonNull<Header>, waker: Waker) -> Result<Option<Waker
 pub(super) fn remove(task: NonNull<Header>) -> Option<Waker> {
     AWAITERS
         .try_with(|map| {
-            let mut map = map.borrow_mut();
+            let map = &mut map.borrow_mut().0;
             let waker = map.remove(&key(task));
             if map.is_empty() && map.capacity() > KEEP {
                 // The room of a past burst of waiting handles goes back.
-                *map = HashMap::default();
+                *map = Map::default();
             }
             waker
         })
@@ -85,7 +102,7 @@ pub(super) fn remove(task: NonNull<Header>) -> Option<Waker> {
 /// Number of stored wakers on this thread (for tests).
 #[cfg(test)]
 pub(super) fn len() -> usize {
-    AWAITERS.with(|map| map.borrow().len())
+    AWAITERS.with(|map| map.borrow().0.len())
 }
 
 fn key(task: NonNull<Header>) -> usize {
