@@ -143,7 +143,10 @@ struct Reentrant {
 
 impl Reentrant {
     fn reenter() {
-        let stash = STASH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        // At thread exit the stash may be gone before the waker.
+        let stash = STASH
+            .try_with(|s| std::mem::take(&mut *s.borrow_mut()))
+            .unwrap_or_default();
         let (_c, w) = counting();
         for mut h in stash {
             let _ = poll_once(&mut h, &w);
