@@ -555,3 +555,84 @@ fn a_panicking_join_waker_dropped_at_thread_exit_is_contained() {
     .join()
     .unwrap();
 }
+
+/// Std threads clone, wake and drop the wakers of tasks while the runtime
+/// thread completes them, reads some outputs, and drops handles before and
+/// after completion: every output is dropped once, on the runtime thread,
+/// and the last reference (often a remote one) frees each cell once.
+#[test]
+fn remote_wakers_race_completion_and_handle_drops() {
+    let rounds = 200;
+    for round in 0..rounds {
+        let drops = Rc::new(Cell::new(0u32));
+        let (tx, rx) = mpsc::channel::<Waker>();
+        let hammer = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for w in rx {
+                for _ in 0..4 {
+                    // A clone that takes a reference and gives it back.
+                    let c = w.clone();
+                    c.wake();
+                    w.wake_by_ref();
+                }
+                held.push(w);
+            }
+            // The last references go on this thread, after the runtime.
+            drop(held);
+        });
+        tern::block_on(async {
+            let (done_tx, mut done_rx) = tern::sync::mpsc::unbounded_channel::<()>();
+            let mut hs = Vec::new();
+            for i in 0..16u32 {
+                let tx = tx.clone();
+                let done_tx = done_tx.clone();
+                let d = drops.clone();
+                let mut polls = 0;
+                hs.push(tern::spawn(poll_fn(move |cx| {
+                    polls += 1;
+                    let _ = tx.send(cx.waker().clone());
+                    if polls < 1 + (i + round) % 3 {
+                        // Runs again whatever the remote wakes do.
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    struct Out(Rc<Cell<u32>>, u32);
+                    impl Drop for Out {
+                        fn drop(&mut self) {
+                            self.0.set(self.0.get() + 1);
+                        }
+                    }
+                    let _ = done_tx.send(());
+                    Poll::Ready(Out(d.clone(), i))
+                })));
+            }
+            tern::yield_now().await;
+            let mut read = 0;
+            for (i, h) in hs.into_iter().enumerate() {
+                match i % 3 {
+                    0 => drop(h),
+                    1 => {
+                        let out = h.await.unwrap();
+                        assert_eq!(out.1 as usize, i);
+                        read += 1;
+                    }
+                    _ => {
+                        let mut h = h;
+                        let (_c, w) = counting();
+                        let _ = poll_once(&mut h, &w);
+                        tern::yield_now().await;
+                        drop(h);
+                    }
+                }
+            }
+            // Every task completes (a remote wake may hold it back a while).
+            for _ in 0..16 {
+                done_rx.recv().await.unwrap();
+            }
+            assert!(read > 0);
+        });
+        drop(tx);
+        assert_eq!(drops.get(), 16, "round {round}: outputs dropped");
+        hammer.join().unwrap();
+    }
+}
