@@ -41,7 +41,13 @@
 //! User code runs in a task's poll, in its destructor, in its output's
 //! destructor and in the awaiting task's waker; each of those is caught
 //! ([`crate::unwind`]), so a panic anywhere leaves the task's state word
-//! and the runtime's lists consistent.
+//! and the runtime's lists consistent. The exception is the awaiter's
+//! waker inside the JoinHandle's own poll (cloned, replaced, or woken when
+//! the waker table is gone): a panic there goes to the awaiter, as any
+//! panic in a poll does, and it comes before or after the table and the
+//! state word change, never between. That clone may even complete the
+//! task (by dropping its runtime), so the poll looks at COMPLETE again
+//! after it.
 
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
