@@ -8,7 +8,12 @@
 //! *current* runtime so that `spawn`, I/O sources, timers and local
 //! wake-ups find it.
 //!
-//! The run queue is a `VecDeque` of task pointers. The `block_on` future is
+//! The run queue is a `VecDeque` of task pointers that gives back the room
+//! of a past burst: each turn of the reactor, a queue using less than a
+//! quarter of its capacity shrinks to twice its length (never below
+//! [`RUN_QUEUE_KEEP`]), so 10,000 spawns in a row do not leave 128 KiB
+//! behind once they have run, while a load that stays above a quarter of
+//! its peak never reallocates. The `block_on` future is
 //! scheduled through the same queue as a sentinel entry ([`main_marker`]), so it
 //! takes its turn in FIFO order like any task. A waker called on the runtime
 //! thread pushes straight onto the run queue (no lock, no syscall); a waker
@@ -80,6 +85,9 @@ const REMOTE_HOT: Duration = Duration::from_micros(100);
 
 /// Longest busy-wait before the reactor is checked again while spinning.
 const SPIN_SLICE: Duration = Duration::from_micros(20);
+
+/// Run-queue capacity kept however short the queue gets (2 KiB).
+const RUN_QUEUE_KEEP: usize = 256;
 
 /// The run-queue entry standing for the `block_on` future.
 fn main_marker() -> NonNull<Header> {
@@ -330,6 +338,7 @@ impl Core {
     /// One turn of the reactor and timers; blocks if there is no work.
     fn turn(&self) {
         self.turns.set(self.turns.get() + 1);
+        self.trim_run_queue();
         let has_timers = self.timers.len() > 0;
         if !self.run_queue.borrow().is_empty() {
             // Work is waiting: collect I/O without blocking. With no source
@@ -348,6 +357,18 @@ impl Core {
         }
         if has_timers {
             self.fire_timers(self.timers.now());
+        }
+    }
+
+    /// Gives back the run queue's room once a burst has drained (see the
+    /// module docs): the queue shrinks geometrically, so the copying costs
+    /// no more than the growth did.
+    fn trim_run_queue(&self) {
+        let mut queue = self.run_queue.borrow_mut();
+        let capacity = queue.capacity();
+        let len = queue.len();
+        if capacity > RUN_QUEUE_KEEP && len < capacity / 4 {
+            queue.shrink_to(RUN_QUEUE_KEEP.max(len * 2));
         }
     }
 

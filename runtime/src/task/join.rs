@@ -82,9 +82,12 @@ pub struct JoinError {
     repr: Repr,
 }
 
+/// Eight bytes: the payload's fat pointer is boxed once more, so that a
+/// task's `Result<(), JoinError>` (stored in place of its future, see
+/// `task::raw`) takes 16 bytes, not 24. Panics are rare; tasks are not.
 enum Repr {
     Cancelled,
-    Panic(Box<dyn Any + Send + 'static>),
+    Panic(Box<Box<dyn Any + Send + 'static>>),
 }
 
 impl JoinError {
@@ -96,7 +99,7 @@ impl JoinError {
 
     pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> JoinError {
         JoinError {
-            repr: Repr::Panic(payload),
+            repr: Repr::Panic(Box::new(payload)),
         }
     }
 
@@ -126,7 +129,7 @@ impl JoinError {
     /// The panic payload, or the error back if the task was cancelled.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
-            Repr::Panic(p) => Ok(p),
+            Repr::Panic(p) => Ok(*p),
             Repr::Cancelled => Err(self),
         }
     }

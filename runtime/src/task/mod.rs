@@ -17,6 +17,7 @@
 //!   (or is dropped at once if the handle is gone).
 //! ```
 
+mod awaiters;
 mod join;
 pub(crate) mod raw;
 mod state;

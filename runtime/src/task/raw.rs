@@ -5,17 +5,25 @@
 //!
 //! ```text
 //!   TaskCell<F> (repr(C), one Box)
-//!   +-------------------------------------------+
-//!   | Header                                    |
-//!   |   state: AtomicUsize   flags + refcount   |
-//!   |   vtable: &Vtable      monomorphised fns  |
-//!   |   owner: *const () runtime's remote half  |
-//!   |   prev/next            live-task list     |
-//!   |   join_waker           who awaits output  |
-//!   +-------------------------------------------+
-//!   | stage: Running(F) | Finished(out) | Consumed
-//!   +-------------------------------------------+
+//!   +---------------------------------------------------+
+//!   | Header (40 bytes)                                 |
+//!   |   state: AtomicUsize   8  flags + refcount        |
+//!   |   vtable: &Vtable      8  monomorphised fns       |
+//!   |   owner: *const ()     8  runtime's remote half   |
+//!   |   prev/next           16  live-task list          |
+//!   +---------------------------------------------------+
+//!   | stage: union { F, Result<F::Output, JoinError> }  |
+//!   |   which one (or none) is live: COMPLETE / OUTPUT  |
+//!   +---------------------------------------------------+
 //! ```
+//!
+//! A task whose future is 16 bytes (an `Rc` and the state of an `async`
+//! block) thus takes 56 bytes. The stage has no tag of its own: the state
+//! word says what it holds (see [`super::state`]), and neither member has
+//! drop glue in the union, so freeing the cell never drops a future or an
+//! output by accident. The waker of a JoinHandle waiting for the task is
+//! not in the header either: it is kept in [`super::awaiters`], and the
+//! task's AWAITED bit says whether there is one.
 //!
 //! Everything is reached through `NonNull<Header>`; the vtable knows the
 //! concrete `F` and the [`Schedule`] policy the executor passed in (as
@@ -27,13 +35,19 @@
 //! `!Send`) all live there. Other threads only hold wakers, which change
 //! the reference count and the SCHEDULED bit and push the pointer onto the
 //! runtime's inject queue. When the last reference is dropped on another
-//! thread the stage is always `Consumed` (the future and output were
-//! dropped on the runtime thread), so freeing the memory there is sound.
+//! thread the stage holds nothing (the future and output were dropped on
+//! the runtime thread), so freeing the memory there is sound.
 //!
 //! User code runs in a task's poll, in its destructor, in its output's
 //! destructor and in the awaiting task's waker; each of those is caught
 //! ([`crate::unwind`]), so a panic anywhere leaves the task's state word
-//! and the runtime's lists consistent.
+//! and the runtime's lists consistent. The exception is the awaiter's
+//! waker inside the JoinHandle's own poll (cloned, replaced, or woken when
+//! the waker table is gone): a panic there goes to the awaiter, as any
+//! panic in a poll does, and it comes before or after the table and the
+//! state word change, never between. That clone may even complete the
+//! task (by dropping its runtime), so the poll looks at COMPLETE again
+//! after it.
 
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
@@ -44,8 +58,9 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
+use super::awaiters;
 use super::join::JoinError;
-use super::state::{CANCEL, COMPLETE, HANDLE, REF_MASK, REF_ONE, SCHEDULED};
+use super::state::{AWAITED, CANCEL, COMPLETE, HANDLE, OUTPUT, REF_MASK, REF_ONE, SCHEDULED};
 use crate::unwind;
 
 /// How the runtime that owns a task queues it and lets it go.
@@ -69,8 +84,6 @@ pub(crate) struct Header {
     /// Links of the runtime's list of live tasks (runtime thread only).
     pub(crate) prev: Cell<Option<NonNull<Header>>>,
     pub(crate) next: Cell<Option<NonNull<Header>>>,
-    /// The waker of the task awaiting the JoinHandle (runtime thread only).
-    join_waker: UnsafeCell<Option<Waker>>,
 }
 
 /// Functions that know the concrete future type.
@@ -82,7 +95,7 @@ struct Vtable {
     cancel: unsafe fn(NonNull<Header>) -> bool,
     /// Moves the output into `*mut Poll<Result<T, JoinError>>`.
     read_output: unsafe fn(NonNull<Header>, *mut ()),
-    /// Drops the output if it is still stored.
+    /// Drops the stored output (the caller has just cleared OUTPUT).
     drop_output: unsafe fn(NonNull<Header>),
     /// Frees the allocation.
     dealloc: unsafe fn(NonNull<Header>),
@@ -90,10 +103,11 @@ struct Vtable {
     schedule: fn(NonNull<Header>),
 }
 
-enum Stage<F: Future> {
-    Running(F),
-    Finished(Result<F::Output, JoinError>),
-    Consumed,
+/// The future, then its output; the state word says which is live (see
+/// the module docs). Runtime thread only.
+union Stage<F: Future> {
+    future: ManuallyDrop<F>,
+    output: ManuallyDrop<Result<F::Output, JoinError>>,
 }
 
 #[repr(C)]
@@ -128,9 +142,10 @@ where
             owner,
             prev: Cell::new(None),
             next: Cell::new(None),
-            join_waker: UnsafeCell::new(None),
         },
-        stage: UnsafeCell::new(Stage::Running(future)),
+        stage: UnsafeCell::new(Stage {
+            future: ManuallyDrop::new(future),
+        }),
     });
     NonNull::from(Box::leak(cell)).cast()
 }
@@ -183,17 +198,34 @@ pub(crate) unsafe fn drop_ref(ptr: NonNull<Header>) {
 pub(crate) unsafe fn poll_join(ptr: NonNull<Header>, waker: &Waker, out: *mut ()) {
     // SAFETY: the handle's reference keeps the task alive.
     let header = unsafe { ptr.as_ref() };
-    if header.state.load(Ordering::Acquire) & COMPLETE != 0 {
+    let state = header.state.load(Ordering::Acquire);
+    if state & COMPLETE != 0 {
         // SAFETY: contract forwarded; the output is read on the runtime thread.
         unsafe { (header.vtable.read_output)(ptr, out) };
         return;
     }
-    // SAFETY: join_waker is only touched on the runtime thread, and no
-    // other reference to it is live during this call.
-    let slot = unsafe { &mut *header.join_waker.get() };
-    match slot {
-        Some(w) if w.will_wake(waker) => {}
-        _ => *slot = Some(waker.clone()),
+    if state & AWAITED != 0 && awaiters::is_registered(ptr, waker) {
+        return;
+    }
+    // Cloned (user code) before the map is touched, and the replaced waker
+    // dropped after: the map is never borrowed while user code runs.
+    let waker = waker.clone();
+    // The clone may have completed the task (by dropping its runtime, say):
+    // then nothing would wake a waker stored now, so take the output.
+    if header.state.load(Ordering::Acquire) & COMPLETE != 0 {
+        // SAFETY: contract forwarded, as for the check above.
+        unsafe { (header.vtable.read_output)(ptr, out) };
+        drop(waker);
+        return;
+    }
+    match awaiters::insert(ptr, waker) {
+        Ok(replaced) => {
+            header.state.fetch_or(AWAITED, Ordering::AcqRel);
+            drop(replaced);
+        }
+        // The thread is tearing down its thread-locals: have the awaiter
+        // poll again rather than wait for a wake that cannot be stored.
+        Err(waker) => waker.wake(),
     }
 }
 
@@ -204,11 +236,19 @@ pub(crate) unsafe fn poll_join(ptr: NonNull<Header>, waker: &Waker, out: *mut ()
 pub(crate) unsafe fn drop_handle(ptr: NonNull<Header>) {
     // SAFETY: the handle's reference keeps the task alive.
     let header = unsafe { ptr.as_ref() };
-    let prev = header.state.fetch_and(!HANDLE, Ordering::AcqRel);
-    if prev & COMPLETE != 0 {
-        // SAFETY: runtime thread; the task is complete so the stage holds
-        // the output or nothing.
+    let prev = header
+        .state
+        .fetch_and(!(HANDLE | AWAITED | OUTPUT), Ordering::AcqRel);
+    if prev & OUTPUT != 0 {
+        // SAFETY: runtime thread; OUTPUT was set (the stage holds the
+        // output) and clearing it handed the output to us.
         unsafe { (header.vtable.drop_output)(ptr) };
+    }
+    if prev & AWAITED != 0 {
+        // Nobody waits for the task any more.
+        if let Some(waker) = awaiters::remove(ptr) {
+            unwind::catch(move || drop(waker));
+        }
     }
     // SAFETY: the handle's reference is given up here.
     unsafe { drop_ref(ptr) };
@@ -274,12 +314,10 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> bool {
         Waker::from_raw(RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE))
     });
     let mut cx = Context::from_waker(&waker);
-    // SAFETY: the stage is only accessed on the runtime thread, and nothing
-    // else borrows it while the task is being polled.
-    let stage = unsafe { &mut *cell.stage.get() };
-    let Stage::Running(fut) = stage else {
-        return false;
-    };
+    // SAFETY: COMPLETE is clear, so the stage holds the live future; it is
+    // only accessed on the runtime thread, and nothing else borrows it while
+    // the task is being polled.
+    let fut: &mut F = unsafe { &mut (*cell.stage.get()).future };
     // SAFETY: the future is never moved out of its heap slot while running.
     let fut = unsafe { Pin::new_unchecked(fut) };
     let result = catch_unwind(AssertUnwindSafe(|| fut.poll(&mut cx)));
@@ -309,60 +347,73 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) -> bool {
 /// # Safety
 /// Runtime thread; the task is live and not complete.
 unsafe fn complete<F: Future>(cell: &TaskCell<F>, output: Result<F::Output, JoinError>) {
-    // SAFETY: the stage is only touched on the runtime thread and no borrow
-    // of it is live (the poll's borrow ended before this call).
-    let stage = unsafe { &mut *cell.stage.get() };
+    // The stage is only touched on the runtime thread and no borrow of it
+    // is live (the poll's borrow ended before this call).
+    let stage: *mut Stage<F> = cell.stage.get();
     // The future is pinned, so it is dropped where it lies. A destructor
     // that panics must not take the runtime down with it: drop glue still
-    // drops the rest of the future while unwinding, the panic is caught,
-    // and the slot is then overwritten without being dropped again.
-    let slot: *mut Stage<F> = stage;
-    // SAFETY: `slot` is valid and holds a live stage, which is dropped
-    // exactly once here and never used again before the write below.
-    unwind::catch(|| unsafe { std::ptr::drop_in_place(slot) });
-    // SAFETY: the old stage was dropped above (fully, even if it panicked).
-    unsafe { std::ptr::write(slot, Stage::Consumed) };
-    let prev = cell.header.state.fetch_or(COMPLETE, Ordering::AcqRel);
-    if prev & HANDLE != 0 {
-        *stage = Stage::Finished(output);
+    // drops the rest of the future while unwinding, and the panic is
+    // caught. COMPLETE is set right after, so it is never dropped again.
+    // SAFETY: COMPLETE is clear, so the stage holds the live future, which
+    // is dropped exactly once, here.
+    unwind::catch(|| unsafe { ManuallyDrop::drop(&mut (*stage).future) });
+    let state = &cell.header.state;
+    // HANDLE, AWAITED and OUTPUT change on the runtime thread only (this
+    // one), so a plain load reads them exactly, and one atomic toggle then
+    // sets COMPLETE (and OUTPUT) and clears AWAITED without disturbing the
+    // bits remote wakers change meanwhile.
+    let cur = state.load(Ordering::Relaxed);
+    debug_assert_eq!(cur & (COMPLETE | OUTPUT), 0, "a task completed twice");
+    let mut toggle = COMPLETE | (cur & AWAITED);
+    let handle = cur & HANDLE != 0;
+    let output = if handle {
+        // SAFETY: the future is gone, so the slot is free; writing a union
+        // member drops nothing. OUTPUT (set below) then says it is live.
+        unsafe { std::ptr::addr_of_mut!((*stage).output).write(ManuallyDrop::new(output)) };
+        toggle |= OUTPUT;
+        None
     } else {
+        Some(output)
+    };
+    state.fetch_xor(toggle, Ordering::AcqRel);
+    if let Some(output) = output {
         unwind::catch(move || drop(output));
     }
-    // SAFETY: join_waker is only touched on the runtime thread.
-    let waker = unsafe { (*cell.header.join_waker.get()).take() };
-    if let Some(w) = waker {
-        unwind::wake(w);
+    if cur & AWAITED != 0 {
+        if let Some(waker) = awaiters::remove(NonNull::from(&cell.header)) {
+            unwind::wake(waker);
+        }
     }
 }
 
 unsafe fn read_output<F: Future>(ptr: NonNull<Header>, out: *mut ()) {
     // SAFETY: `ptr` came from `allocate::<F>`.
     let cell = unsafe { ptr.cast::<TaskCell<F>>().as_ref() };
-    // SAFETY: runtime thread; no other borrow of the stage is live.
-    let stage = unsafe { &mut *cell.stage.get() };
-    match std::mem::replace(stage, Stage::Consumed) {
-        Stage::Finished(res) => {
-            // SAFETY: the caller passes a pointer to Poll<Result<F::Output,
-            // JoinError>> (the JoinHandle<T> was created with T = F::Output).
-            unsafe { *(out as *mut Poll<Result<F::Output, JoinError>>) = Poll::Ready(res) };
-        }
-        _ => panic!("JoinHandle polled after it returned its output"),
+    if cell.header.state.fetch_and(!OUTPUT, Ordering::AcqRel) & OUTPUT == 0 {
+        panic!("JoinHandle polled after it returned its output");
     }
+    // SAFETY: OUTPUT was set, so the stage holds the output; clearing the
+    // bit hands it to us (runtime thread, no other borrow of the stage).
+    let res = unsafe { ManuallyDrop::take(&mut (*cell.stage.get()).output) };
+    // SAFETY: the caller passes a pointer to Poll<Result<F::Output,
+    // JoinError>> (the JoinHandle<T> was created with T = F::Output).
+    unsafe { *(out as *mut Poll<Result<F::Output, JoinError>>) = Poll::Ready(res) };
 }
 
 unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: `ptr` came from `allocate::<F>`.
     let cell = unsafe { ptr.cast::<TaskCell<F>>().as_ref() };
-    // SAFETY: runtime thread; no other borrow of the stage is live.
-    let stage = unsafe { &mut *cell.stage.get() };
-    let old = std::mem::replace(stage, Stage::Consumed);
+    // SAFETY: the caller cleared OUTPUT, which was set, so the stage holds
+    // the output and it is ours (runtime thread, no other borrow of it).
+    let old = unsafe { ManuallyDrop::take(&mut (*cell.stage.get()).output) };
     unwind::catch(move || drop(old));
 }
 
 unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: `ptr` came from `Box::leak` in `allocate::<F, S>` and this is
-    // the last reference. The stage is `Consumed` (see the module docs), so
-    // no `F` or output is dropped here, whatever thread this is.
+    // the last reference. The stage's members are `ManuallyDrop` (and were
+    // dropped on the runtime thread, see the module docs), so no `F` or
+    // output is dropped here, whatever thread this is.
     let cell = unsafe { Box::from_raw(ptr.cast::<TaskCell<F>>().as_ptr()) };
     let owner = cell.header.owner;
     drop(cell);
@@ -540,6 +591,21 @@ mod tests {
     }
 
     #[test]
+    fn an_unread_output_is_dropped_once_with_its_handle() {
+        let drops = Rc::new(Cell::new(0));
+        let out = Tracked(drops.clone());
+        let (task, h) = spawn::<_, Mock>(async move { out });
+        QUEUE.with(|q| q.borrow_mut().push_back(task));
+        run_queued();
+        assert_eq!(drops.get(), 0, "kept for the handle");
+        drop(h);
+        assert_eq!(drops.get(), 1);
+        // SAFETY: the list's reference, the last one.
+        unsafe { drop_ref(task) };
+        assert_eq!(drops.get(), 1, "freeing the cell drops nothing");
+    }
+
+    #[test]
     fn wake_by_ref_from_inside_poll_runs_the_task_again_once() {
         let polls = Rc::new(Cell::new(0));
         let p = polls.clone();
@@ -650,6 +716,102 @@ mod tests {
         drop(h);
         // SAFETY: the list's reference, the last one.
         unsafe { drop_ref(task) };
+    }
+
+    /// Counts the wakes of a waker.
+    #[derive(Default)]
+    struct CountingWake(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for CountingWake {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A task that waits until `go` is set.
+    fn gated(go: Rc<Cell<bool>>) -> impl Future<Output = u32> {
+        std::future::poll_fn(move |cx| {
+            if go.get() {
+                Poll::Ready(5)
+            } else {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        })
+    }
+
+    fn cell_size<F: Future>(_: &F) -> usize {
+        std::mem::size_of::<TaskCell<F>>()
+    }
+
+    #[test]
+    fn an_idle_task_with_a_16_byte_future_takes_56_bytes() {
+        assert_eq!(std::mem::size_of::<Header>(), 40);
+        let started = Rc::new(Cell::new(0usize));
+        // The benchmark's idle task (`tasks` / `idle_heap`).
+        let fut = async move {
+            started.set(started.get() + 1);
+            std::future::pending::<()>().await;
+        };
+        assert_eq!(std::mem::size_of_val(&fut), 16);
+        assert_eq!(cell_size(&fut), 56);
+    }
+
+    #[test]
+    fn a_waiting_handle_is_woken_once_at_completion_and_its_waker_let_go() {
+        let go = Rc::new(Cell::new(false));
+        let (task, mut h) = spawn::<_, Mock>(gated(go.clone()));
+        QUEUE.with(|q| q.borrow_mut().push_back(task));
+        let count = Arc::new(CountingWake::default());
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut h).poll(&mut cx).is_pending());
+        assert!(Pin::new(&mut h).poll(&mut cx).is_pending());
+        assert_eq!(Arc::strong_count(&count), 3, "one stored clone");
+        assert_eq!(awaiters::len(), 1);
+        run_queued_once();
+        assert_eq!(count.0.load(Ordering::Relaxed), 0, "woken before it ends");
+        go.set(true);
+        run_queued();
+        assert_eq!(count.0.load(Ordering::Relaxed), 1);
+        assert_eq!(Arc::strong_count(&count), 2, "the stored waker is gone");
+        assert_eq!(awaiters::len(), 0);
+        assert!(matches!(Pin::new(&mut h).poll(&mut cx), Poll::Ready(Ok(5))));
+        drop(h);
+        // SAFETY: the list's reference.
+        unsafe { drop_ref(task) };
+    }
+
+    #[test]
+    fn dropping_a_waiting_handle_lets_its_waker_go() {
+        let go = Rc::new(Cell::new(false));
+        let (task, mut h) = spawn::<_, Mock>(gated(go.clone()));
+        QUEUE.with(|q| q.borrow_mut().push_back(task));
+        let count = Arc::new(CountingWake::default());
+        let waker = Waker::from(count.clone());
+        assert!(Pin::new(&mut h)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        assert_eq!(Arc::strong_count(&count), 3);
+        drop(h);
+        assert_eq!(Arc::strong_count(&count), 2, "dropped with the handle");
+        assert_eq!(awaiters::len(), 0);
+        go.set(true);
+        run_queued();
+        assert_eq!(count.0.load(Ordering::Relaxed), 0, "nobody to wake");
+        // SAFETY: the list's reference.
+        unsafe { drop_ref(task) };
+    }
+
+    /// Runs only the entries queued now (each owns a reference).
+    fn run_queued_once() {
+        let batch: Vec<_> = QUEUE.with(|q| q.borrow_mut().drain(..).collect());
+        for t in batch {
+            // SAFETY: the queue entry owns a reference; owning thread.
+            unsafe { run(t) };
+            // SAFETY: the entry's reference.
+            unsafe { drop_ref(t) };
+        }
     }
 
     use std::sync::Arc;
