@@ -8,17 +8,19 @@
 //! layout of crossbeam's list channel, reduced to one consumer). Every
 //! slot has a *position*; a block spans `LAP` positions, its slots and
 //! one *boundary* position that no message takes. One word, `tail`, holds
-//! the next position to claim (shifted left by `SHIFT`) and two flags:
-//! `CLOSED` (the receiver closed the channel or is gone) and `PARKED`
-//! (the receiver registered its waker and waits for a message).
+//! the next position to claim (shifted left by `SHIFT`) and the `CLOSED`
+//! flag (the receiver closed the channel or is gone). Each slot has a
+//! state: `EMPTY`, `PARKED` (the receiver waits for this very message) or
+//! `WRITTEN`.
 //!
-//! A send is one compare-and-swap and one store: the CAS claims the
-//! position and clears `PARKED` in the same write; the value is written
-//! into the slot, then its `written` flag set (release). Only the sender
-//! whose CAS cleared `PARKED` wakes the receiver, so a burst wakes it
-//! once, and not again until it has run and parked anew. A send that
-//! finds `CLOSED` gives its value back; as the CAS fails once `CLOSED` is
-//! set, the last position claimed before `CLOSED` is final.
+//! A send is two read-modify-writes: a compare-and-swap on `tail` claims
+//! the position, the value is written into the slot, and a swap sets the
+//! slot `WRITTEN`, which hands the value over (release) and tells in the
+//! same step whether the receiver parked on it. Only that sender wakes
+//! the receiver, so a burst wakes it once, and not again until it has run
+//! and parked anew. A send that finds `CLOSED` gives its value back; as
+//! the CAS fails once `CLOSED` is set, the last position claimed before
+//! it is final.
 //!
 //! The sender that claims a block's last slot installs the next block
 //! (allocated before its CAS, so nothing can fail in between) before it
@@ -31,24 +33,30 @@
 //! and a CAS that fails.
 //!
 //! The receiver alone owns the head (`Head`: a position and its block)
-//! and reads slots in order without a lock: it takes a slot once its
-//! `written` flag is set. After a block's last slot it follows `next`
-//! (set before that slot was written) and retires the block: no sender
-//! can still touch it, since every slot of it was written. One retired
-//! block is kept as a spare for the next sender that installs a block.
+//! and reads slots in order without a lock and without touching `tail`:
+//! it takes a slot once it is `WRITTEN`. After a block's last slot it
+//! follows `next` (set before that slot was written) and retires the
+//! block: no sender can still touch it, since every slot of it was
+//! written. One retired block is kept as a spare for the next sender that
+//! installs a block.
 //!
-//! With the head slot not written, the receiver loads `tail`: the same
-//! position means empty, so it stores its waker (a mutex, touched once
-//! per park and per wake) and sets `PARKED` with a CAS that fails if a
-//! position was claimed meanwhile. A later position means a sender has
-//! claimed the slot and is writing it: the receiver spins a little, then
-//! yields (the task, or in `try_recv` and `Drop` the thread) until it is
-//! written. The end of the channel: `CLOSED` with the head at the final
-//! position, or no sender left (the count's acquire makes every send
-//! visible) and the head at `tail`. The last sender's drop clears
-//! `PARKED` (the receiver sets `PARKED` before it reads the count, the
-//! sender drops the count before it clears `PARKED`, all `SeqCst`: one of
-//! them sees the other) and wakes the receiver if it was set.
+//! With the head slot not written (nothing sent yet, or a sender between
+//! its claim and its write), the receiver stores its waker (a mutex,
+//! touched once per park and per wake) and moves the slot from `EMPTY` to
+//! `PARKED` with a CAS; if the slot became `WRITTEN` meanwhile it takes
+//! the message instead. Never spinning there, a receiver that keeps up
+//! with a sender on another core does not pull the sender's cache lines
+//! message by message: it parks, and the sender's wake costs one swap it
+//! makes anyway. `try_recv` and `Drop` must tell *empty* from *being
+//! written*, so they read `tail` and wait (spin, then yield the thread)
+//! for a claimed slot's few remaining instructions.
+//!
+//! The end of the channel: `CLOSED` with the head at the final position,
+//! or no sender left (the count's acquire makes every send visible) and
+//! the head slot not written. The receiver sets `rx_waits` before it
+//! reads the count; the last sender drops the count before it reads
+//! `rx_waits` (all `SeqCst`): one of them sees the other, so the receiver
+//! either sees the end or is woken.
 //!
 //! The receiver's drop closes the channel and drops every message
 //! claimed before that (waiting for writes in progress), so after it
@@ -62,7 +70,7 @@ use std::mem::MaybeUninit;
 use std::panic::RefUnwindSafe;
 use std::ptr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -74,12 +82,17 @@ const BLOCK_CAP: usize = 31;
 const LAP: usize = BLOCK_CAP + 1;
 /// `tail` flag: sends fail.
 const CLOSED: usize = 1;
-/// `tail` flag: the receiver waits for a message.
-const PARKED: usize = 2;
-/// `tail` holds the position shifted past the flags.
-const SHIFT: usize = 2;
-/// Spins of a receiver waiting for a slot being written before it yields.
-const WRITE_SPINS: u32 = 128;
+/// `tail` holds the position shifted past the flag.
+const SHIFT: usize = 1;
+/// Spins waiting for another thread's few instructions before yielding.
+const SPINS: u32 = 128;
+
+/// Slot state: no message yet.
+const EMPTY: u8 = 0;
+/// Slot state: the message is in the slot.
+const WRITTEN: u8 = 1;
+/// Slot state: no message yet, and the receiver waits for this one.
+const PARKED: u8 = 2;
 
 /// Creates a channel without a bound: sends never wait.
 pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
@@ -89,8 +102,13 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
             tail: AtomicUsize::new(0),
             tail_block: AtomicPtr::new(block),
         }),
-        rx: CacheLine(UnsafeCell::new(Head { pos: 0, block })),
+        rx: CacheLine(UnsafeCell::new(Head {
+            pos: 0,
+            block,
+            closed: false,
+        })),
         senders: AtomicUsize::new(1),
+        rx_waits: AtomicBool::new(false),
         rx_waker: Mutex::new(None),
         spare: AtomicPtr::new(ptr::null_mut()),
     });
@@ -104,8 +122,8 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
 
 struct Slot<T> {
     value: UnsafeCell<MaybeUninit<T>>,
-    /// Set (release) once `value` holds the message.
-    written: AtomicBool,
+    /// `EMPTY`, `PARKED` or `WRITTEN` (module docs).
+    state: AtomicU8,
 }
 
 struct Block<T> {
@@ -118,8 +136,8 @@ impl<T> Block<T> {
     fn alloc() -> *mut Block<T> {
         let layout = Layout::new::<Block<T>>();
         // SAFETY: the layout is not zero-sized (`next` is a pointer), and
-        // all-zero bytes are a valid `Block`: a null `next`, every `written`
-        // false, and values that are `MaybeUninit`. Allocated with the
+        // all-zero bytes are a valid `Block`: a null `next`, every state
+        // `EMPTY`, and values that are `MaybeUninit`. Allocated with the
         // global allocator and `Block`'s layout, as `Box` does, so `free`
         // may take it back as a `Box`.
         let block = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Block<T>>();
@@ -153,7 +171,7 @@ fn messages_before(pos: usize) -> usize {
 struct CacheLine<T>(T);
 
 struct TxSide<T> {
-    /// Next position to claim `<< SHIFT`, `| CLOSED | PARKED`.
+    /// Next position to claim `<< SHIFT`, `| CLOSED`.
     tail: AtomicUsize,
     /// The block holding `tail`'s position (module docs).
     tail_block: AtomicPtr<Block<T>>,
@@ -163,6 +181,8 @@ struct TxSide<T> {
 struct Head<T> {
     pos: usize,
     block: *mut Block<T>,
+    /// The receiver set `CLOSED`.
+    closed: bool,
 }
 
 struct Chan<T> {
@@ -170,15 +190,18 @@ struct Chan<T> {
     /// Touched only by the one receiver, and by `Drop`.
     rx: CacheLine<UnsafeCell<Head<T>>>,
     senders: AtomicUsize,
+    /// The receiver has parked at least once: the last sender's drop wakes
+    /// it.
+    rx_waits: AtomicBool,
     /// The receiver's waker while it may park; kept when a sender wakes
-    /// it, so a sender that cleared `PARKED` always finds the latest.
+    /// it, so a sender that saw `PARKED` always finds the latest.
     rx_waker: Mutex<Option<Waker>>,
     /// A retired block for the next sender that installs one, or null.
     spare: AtomicPtr<Block<T>>,
 }
 
 // SAFETY: messages move from the senders' threads to the receiver's: a slot
-// is handed over by its `written` flag (release/acquire) and written once
+// is handed over by its state (`WRITTEN`, release/acquire) and written once
 // per use; the head is touched only by the single receiver (through
 // `&mut UnboundedReceiver`, or `&` for reads alone) and by `Drop`. So a
 // `Chan` shared between threads needs only `T: Send`.
@@ -231,12 +254,20 @@ impl<T> Chan<T> {
                 next_block = self.take_block();
             }
             let block = self.tx.0.tail_block.load(Acquire);
-            // Claims `pos` and clears `PARKED`; fails if anything changed.
+            // Claims `pos`; fails if anything changed.
             match self
                 .tail()
                 .compare_exchange_weak(tail, (pos + 1) << SHIFT, AcqRel, Acquire)
             {
                 Ok(_) => {
+                    // The race tests build with `--cfg tern_widen_races`:
+                    // some claimed slots then stay unwritten for a while,
+                    // so receivers (and their drops) meet slots being
+                    // written every time.
+                    #[cfg(tern_widen_races)]
+                    if pos % 4 == 1 || offset + 1 == BLOCK_CAP {
+                        std::thread::yield_now();
+                    }
                     if offset + 1 == BLOCK_CAP {
                         self.tx.0.tail_block.store(next_block, Release);
                         // Over the boundary, keeping `CLOSED` if it came.
@@ -245,19 +276,20 @@ impl<T> Chan<T> {
                         // receiver has not retired it (module docs).
                         unsafe { (*block).next.store(next_block, Release) };
                     }
-                    // SAFETY: the CAS gave us slot `offset` of `block`
-                    // (module docs): nobody else writes it, and the receiver
-                    // reads it only after `written`, which we set last.
-                    unsafe {
-                        let slot = &(*block).slots[offset];
-                        slot.value.get().write(MaybeUninit::new(value));
-                        slot.written.store(true, Release);
-                    }
                     if offset + 1 != BLOCK_CAP && !next_block.is_null() {
                         // Made for a last slot another sender took.
                         self.keep_spare(next_block);
                     }
-                    if tail & PARKED != 0 {
+                    // SAFETY: the CAS gave us slot `offset` of `block`
+                    // (module docs): nobody else writes its value, and the
+                    // receiver reads it only once `state` is `WRITTEN`,
+                    // which we set last, with our last touch of the block.
+                    let prev = unsafe {
+                        let slot = &(*block).slots[offset];
+                        slot.value.get().write(MaybeUninit::new(value));
+                        slot.state.swap(WRITTEN, AcqRel)
+                    };
+                    if prev == PARKED {
                         self.wake_rx();
                     }
                     return Ok(());
@@ -281,7 +313,8 @@ impl<T> Chan<T> {
         self.rx_waker.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Wakes the receiver (it set `PARKED`, which our caller cleared).
+    /// Wakes the receiver (it parked on our slot, or we are the last
+    /// sender).
     fn wake_rx(&self) {
         let waker = self.lock_waker().clone();
         if let Some(w) = waker {
@@ -294,9 +327,7 @@ impl<T> Chan<T> {
     }
 
     fn drop_sender(&self) {
-        if self.senders.fetch_sub(1, SeqCst) == 1
-            && self.tail().fetch_and(!PARKED, SeqCst) & PARKED != 0
-        {
+        if self.senders.fetch_sub(1, SeqCst) == 1 && self.rx_waits.load(SeqCst) {
             self.wake_rx();
         }
     }
@@ -305,8 +336,9 @@ impl<T> Chan<T> {
         self.tail().load(Acquire) & CLOSED != 0
     }
 
-    fn close(&self) {
+    fn close(&self, head: &mut Head<T>) {
         self.tail().fetch_or(CLOSED, SeqCst);
+        head.closed = true;
     }
 
     /// Takes the head message if it is written.
@@ -316,10 +348,10 @@ impl<T> Chan<T> {
         // SAFETY: the head block is live: it is retired only below, by the
         // receiver, after its last slot.
         let slot = unsafe { &(*head.block).slots[offset] };
-        if !slot.written.load(Acquire) {
+        if slot.state.load(Acquire) != WRITTEN {
             return None;
         }
-        // SAFETY: `written` (acquire) says the sender wrote the value and
+        // SAFETY: `WRITTEN` (acquire) says the sender wrote the value and
         // never touches it again; the head moves past it, so it is read once.
         let value = unsafe { slot.value.get().read().assume_init() };
         if offset + 1 == BLOCK_CAP {
@@ -342,7 +374,7 @@ impl<T> Chan<T> {
         unsafe {
             (*block).next.store(ptr::null_mut(), Relaxed);
             for slot in &(*block).slots {
-                slot.written.store(false, Relaxed);
+                slot.state.store(EMPTY, Relaxed);
             }
         }
         self.keep_spare(block);
@@ -367,63 +399,40 @@ impl<T> Chan<T> {
         let mut spins = 0u32;
         // SAFETY: the head block is live (see `pop`).
         let slot = unsafe { &(*head.block).slots[head.pos % LAP] };
-        while !slot.written.load(Acquire) {
+        while slot.state.load(Acquire) != WRITTEN {
             backoff(&mut spins);
         }
     }
 
-    /// The receiver's poll once `pop` found nothing.
+    /// The receiver's poll once `pop` found the head slot not written.
     #[cold]
     fn poll_recv_slow(&self, head: &mut Head<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let mut registered = false;
-        loop {
-            if let Some(v) = self.pop(head) {
-                return Poll::Ready(Some(v));
-            }
-            let tail = self.tail().load(Acquire);
-            if tail >> SHIFT != head.pos {
-                // Claimed, being written: a short wait, then let others run.
-                // SAFETY: the head block is live (see `pop`).
-                let slot = unsafe { &(*head.block).slots[head.pos % LAP] };
-                if (0..WRITE_SPINS).any(|_| {
-                    std::hint::spin_loop();
-                    slot.written.load(Acquire)
-                }) {
-                    continue;
-                }
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            if tail & CLOSED != 0 {
-                return Poll::Ready(None);
-            }
-            if self.senders.load(SeqCst) == 0 {
-                return self.after_last_sender(head);
-            }
-            if !registered {
-                self.register(cx.waker());
-                registered = true;
-            }
-            // Fails if a position was claimed (or the channel closed) since
-            // `tail` was read.
-            if self
-                .tail()
-                .compare_exchange(tail, tail | PARKED, SeqCst, Acquire)
-                .is_err()
-            {
-                continue;
-            }
-            if self.senders.load(SeqCst) == 0 {
-                return self.after_last_sender(head);
-            }
-            return Poll::Pending;
+        if head.closed && self.tail().load(Acquire) >> SHIFT == head.pos {
+            // Closed, and every message claimed before is taken.
+            return Poll::Ready(None);
         }
-    }
-
-    /// With no sender left (seen with acquire, so every send is visible):
-    /// the rest of the queue, then the end.
-    fn after_last_sender(&self, head: &mut Head<T>) -> Poll<Option<T>> {
-        Poll::Ready(self.pop(head))
+        // The waker is in place before the slot says `PARKED`, for the
+        // sender that reads `PARKED` (or, on a poll while parked, before we
+        // look at the slot again: a sender that wrote before it could see
+        // the new waker made `WRITTEN` visible to us).
+        self.register(cx.waker());
+        if !self.rx_waits.load(Relaxed) {
+            self.rx_waits.store(true, SeqCst);
+        }
+        // SAFETY: the head block is live (see `pop`).
+        let slot = unsafe { &(*head.block).slots[head.pos % LAP] };
+        if slot.state.compare_exchange(EMPTY, PARKED, AcqRel, Acquire) == Err(WRITTEN) {
+            return Poll::Ready(self.pop(head));
+        }
+        // `rx_waits` was set before this load, and the last sender drops
+        // the count before it reads `rx_waits` (all `SeqCst`): if the count
+        // is not 0 here, that sender will wake us.
+        if self.senders.load(SeqCst) == 0 {
+            // Every send happened before (the count's acquire): the head
+            // slot is written, or nothing more will come.
+            return Poll::Ready(self.pop(head));
+        }
+        Poll::Pending
     }
 
     /// Keeps `waker` for the senders; an older one is dropped unlocked.
@@ -442,12 +451,12 @@ impl<T> Chan<T> {
             if let Some(v) = self.pop(head) {
                 return Ok(v);
             }
-            let tail = self.tail().load(Acquire);
-            if tail >> SHIFT != head.pos {
+            if self.tail().load(Acquire) >> SHIFT != head.pos {
+                // Claimed, being written.
                 self.wait_written(head);
                 continue;
             }
-            if tail & CLOSED != 0 {
+            if head.closed {
                 return Err(TryRecvError::Disconnected);
             }
             if self.senders.load(SeqCst) == 0 {
@@ -473,10 +482,10 @@ impl<T> Drop for Chan<T> {
         while pos < tail {
             let offset = pos % LAP;
             // SAFETY: no other handle is left; blocks from the head on are
-            // live, and a slot with `written` set holds an unread message.
+            // live, and a `WRITTEN` slot holds an unread message.
             unsafe {
                 let slot = &(*block).slots[offset];
-                if slot.written.load(Relaxed) {
+                if slot.state.load(Relaxed) == WRITTEN {
                     drop(slot.value.get().read().assume_init());
                 }
                 if offset + 1 == BLOCK_CAP {
@@ -507,7 +516,7 @@ impl<T> Drop for Chan<T> {
 /// Spins, then yields the thread, while another thread finishes a few
 /// instructions.
 fn backoff(spins: &mut u32) {
-    if *spins < WRITE_SPINS {
+    if *spins < SPINS {
         *spins += 1;
         std::hint::spin_loop();
     } else {
@@ -606,7 +615,9 @@ impl<T> UnboundedReceiver<T> {
 
     /// Closes the channel; buffered messages can still be received.
     pub fn close(&mut self) {
-        self.chan.close()
+        // SAFETY: as in `poll_recv`.
+        let head = unsafe { self.chan.head() };
+        self.chan.close(head)
     }
 
     /// Messages buffered now.
@@ -625,7 +636,8 @@ impl<T> UnboundedReceiver<T> {
 
 impl<T> Drop for UnboundedReceiver<T> {
     fn drop(&mut self) {
-        self.chan.close();
+        // SAFETY: as in `poll_recv`.
+        self.chan.close(unsafe { self.chan.head() });
         // `CLOSED` fixed the last position: drop every message up to it,
         // waiting for the writes in progress. Each value is taken (the head
         // moved past it) before it is dropped, with no lock held.
