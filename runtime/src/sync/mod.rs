@@ -12,7 +12,10 @@
 //! # Implementation
 //!
 //! Each type keeps its state behind one `std::sync::Mutex` (or an
-//! `RwLock` for watch's value). On the runtime's own thread that lock is
+//! `RwLock` for watch's value), except the two channels that std threads
+//! feed most: `oneshot` (one state word) and the unbounded `mpsc` (a
+//! lock-free list of blocks; its mutex holds only the receiver's waker,
+//! touched once per park). On the runtime's own thread that lock is
 //! never contended, so an operation costs one uncontended lock and no
 //! syscall; a wake on the runtime thread is a push onto its run queue.
 //! Waiters wait in a `WaitQueue` ordered by arrival; wakers

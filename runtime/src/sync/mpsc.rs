@@ -9,7 +9,7 @@
 //!
 //! # Implementation
 //!
-//! One `std::sync::Mutex` guards the buffer, the receiver's waker and the
+//! The bounded channel: one `std::sync::Mutex` guards the buffer, the receiver's waker and the
 //! line of senders waiting for room (a `WaitQueue`). When the receiver
 //! takes a message while senders wait, the freed slot is *reserved* for
 //! the oldest of them and it is woken; nobody else can take that slot.
@@ -17,19 +17,11 @@
 //! the next waiter, so cancellation never shrinks the channel, and a
 //! waiting send that is dropped leaves the line without a trace. Values
 //! are always dropped outside the lock (a message may own a sender of
-//! its own channel).
+//! its own channel). The bounded receiver pops one message at a time,
+//! because each pop frees a slot for a waiting sender.
 //!
-//! The unbounded receiver takes the lock once per *batch*, not once per
-//! message: when its own buffer is empty it swaps the whole shared queue
-//! (everything sent so far) into it under one lock, then pops from it
-//! without locking. Its buffer only refills once empty, so it always
-//! holds messages older than the shared queue's: the order is kept. A
-//! sender on another thread thus contends for the lock with the receiver
-//! once per batch instead of once per message, and wakes the receiver
-//! only when it has emptied both queues and registered its waker (the
-//! sender takes the waker, so a burst wakes the task once). The bounded
-//! receiver pops one message at a time, because each pop frees a slot
-//! for a waiting sender.
+//! The unbounded channel is a lock-free list of blocks instead (see
+//! `unbounded.rs`).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -40,6 +32,10 @@ use std::task::{Context, Poll, Waker};
 
 use super::wait_queue::{wake_all, Place, WaitQueue};
 
+mod unbounded;
+
+pub use unbounded::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
 /// Creates a bounded channel holding at most `capacity` messages.
 ///
 /// # Panics
@@ -48,18 +44,6 @@ pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(capacity > 0, "mpsc::channel: capacity must be at least 1");
     let chan = Chan::new(capacity);
     (Sender { chan: chan.clone() }, Receiver { chan })
-}
-
-/// Creates a channel without a bound: sends never wait.
-pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
-    let chan = Chan::new(usize::MAX);
-    (
-        UnboundedSender { chan: chan.clone() },
-        UnboundedReceiver {
-            inner: Receiver { chan },
-            local: VecDeque::new(),
-        },
-    )
 }
 
 /// The channel is closed: the receiver is gone or closed it. Holds the
@@ -181,43 +165,6 @@ impl<T> Chan<T> {
         }
     }
 
-    /// [`poll_recv`](Chan::poll_recv) for the unbounded receiver, whose
-    /// own buffer `local` takes every queued message at once.
-    #[inline]
-    fn poll_recv_batch(&self, local: &mut VecDeque<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        std::task::ready!(crate::context::poll_budget(cx));
-        if let Some(v) = local.pop_front() {
-            return Poll::Ready(Some(v));
-        }
-        let mut st = self.lock();
-        if !st.queue.is_empty() {
-            // `local` is empty: what it gives back keeps its capacity for
-            // the senders.
-            std::mem::swap(&mut st.queue, local);
-            drop(st);
-            return Poll::Ready(local.pop_front());
-        }
-        st.end_or_wait(cx)
-    }
-
-    /// [`try_recv`](Chan::try_recv) for the unbounded receiver (see
-    /// [`poll_recv_batch`](Chan::poll_recv_batch)).
-    fn try_recv_batch(&self, local: &mut VecDeque<T>) -> Result<T, TryRecvError> {
-        if let Some(v) = local.pop_front() {
-            return Ok(v);
-        }
-        let mut st = self.lock();
-        if let Some(v) = st.queue.pop_front() {
-            std::mem::swap(&mut st.queue, local);
-            return Ok(v);
-        }
-        if st.senders == 0 || st.closed {
-            Err(TryRecvError::Disconnected)
-        } else {
-            Err(TryRecvError::Empty)
-        }
-    }
-
     fn try_recv(&self) -> Result<T, TryRecvError> {
         match self.pop() {
             Ok(v) => Ok(v),
@@ -325,37 +272,30 @@ impl<T> Sender<T> {
     }
 }
 
-/// `Clone` (one more sender), `Drop` (one fewer: the last wakes the
-/// receiver, which then sees the end of the channel) and `Debug` for a sender type `$t` with a `chan: Arc<Chan<T>>`
-/// field and an `is_closed` method.
-macro_rules! sender_traits {
-    ($t:ident) => {
-        impl<T> Clone for $t<T> {
-            fn clone(&self) -> $t<T> {
-                self.chan.add_sender();
-                $t {
-                    chan: self.chan.clone(),
-                }
-            }
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Sender<T> {
+        self.chan.add_sender();
+        Sender {
+            chan: self.chan.clone(),
         }
-
-        impl<T> Drop for $t<T> {
-            fn drop(&mut self) {
-                self.chan.drop_sender()
-            }
-        }
-
-        impl<T> fmt::Debug for $t<T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(concat!("mpsc::", stringify!($t)))
-                    .field("closed", &self.is_closed())
-                    .finish()
-            }
-        }
-    };
+    }
 }
 
-sender_traits!(Sender);
+/// One sender fewer: the last wakes the receiver, which then sees the end
+/// of the channel.
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_sender()
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpsc::Sender")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
 
 /// The future of [`Sender::send`].
 #[must_use = "futures do nothing unless polled"]
@@ -501,92 +441,6 @@ impl<T> fmt::Debug for Receiver<T> {
         f.debug_struct("mpsc::Receiver")
             .field("len", &self.len())
             .finish()
-    }
-}
-
-// ===== impl UnboundedSender / UnboundedReceiver =====
-
-/// The sending half of an unbounded channel; cheap to clone.
-pub struct UnboundedSender<T> {
-    chan: Arc<Chan<T>>,
-}
-
-impl<T> UnboundedSender<T> {
-    /// Sends `value` at once; fails (giving it back) once the receiver is
-    /// gone or closed the channel.
-    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        let st = self.chan.lock();
-        if st.closed {
-            return Err(SendError(value));
-        }
-        self.chan.push(st, value);
-        Ok(())
-    }
-
-    /// Whether the receiver is gone or closed the channel.
-    pub fn is_closed(&self) -> bool {
-        self.chan.is_closed()
-    }
-}
-
-sender_traits!(UnboundedSender);
-
-/// The receiving half of an unbounded channel.
-pub struct UnboundedReceiver<T> {
-    inner: Receiver<T>,
-    /// Messages taken from the shared queue in one batch, oldest first;
-    /// all older than those still queued (module docs).
-    local: VecDeque<T>,
-}
-
-impl<T> fmt::Debug for UnboundedReceiver<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("mpsc::UnboundedReceiver")
-            .field("len", &self.len())
-            .finish()
-    }
-}
-
-impl<T> UnboundedReceiver<T> {
-    /// The next message; `None` once the buffer is empty and every sender
-    /// is gone (or the channel was closed). Cancel-safe.
-    pub async fn recv(&mut self) -> Option<T> {
-        poll_fn(|cx| self.poll_recv(cx)).await
-    }
-
-    /// Polls for the next message.
-    #[inline]
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.inner.chan.poll_recv_batch(&mut self.local, cx)
-    }
-
-    /// Receives from a thread outside any runtime, parking the thread until
-    /// a message comes or every sender is gone.
-    ///
-    /// # Panics
-    /// Inside a tern runtime.
-    pub fn blocking_recv(&mut self) -> Option<T> {
-        super::park::wait("mpsc::UnboundedReceiver::blocking_recv", self.recv())
-    }
-
-    /// Takes a message if one is buffered.
-    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        self.inner.chan.try_recv_batch(&mut self.local)
-    }
-
-    /// Closes the channel; buffered messages can still be received.
-    pub fn close(&mut self) {
-        self.inner.close()
-    }
-
-    /// Messages buffered now.
-    pub fn len(&self) -> usize {
-        self.local.len() + self.inner.len()
-    }
-
-    /// Whether no message is buffered now.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
