@@ -75,7 +75,7 @@ pub fn run(ctx: &Ctx) -> Vec<Metric> {
         Better::Lower,
         Summary::MedianOfReps,
         &o,
-        Target::AtMost(100.0),
+        Target::AtMost(64.0),
     ));
     out
 }
