@@ -53,7 +53,9 @@
 //! filled by another runtime is emptied first.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::future::poll_fn;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
@@ -96,9 +98,8 @@ struct State {
     on_port: u32,
     /// Queries in flight, each in a slot that does not move.
     pending: Slab<Pending>,
-    /// The ID and slot of each query in flight, scanned to find a reply's
-    /// query (eight bytes an entry, where a `Pending` is hundreds).
-    ids: Vec<(u16, usize)>,
+    /// The slot of each query in flight, by ID.
+    ids: HashMap<u16, usize, BuildHasherDefault<IdHasher>>,
     /// Encoded queries not sent yet, oldest first, by ID.
     outbox: Vec<(u16, Vec<u8>)>,
     /// Buffers of sent queries, to encode the next ones into.
@@ -122,12 +123,31 @@ struct Pending {
     got: Option<Result<Message, Error>>,
 }
 
+/// Hashes a query ID, which is random already: one multiply spreads its
+/// sixteen bits over the word the table takes its buckets and tags from.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+        self.0 = self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 impl State {
     fn slot(&self, id: u16) -> Option<usize> {
-        self.ids
-            .iter()
-            .find(|(i, _)| *i == id)
-            .map(|&(_, slot)| slot)
+        self.ids.get(&id).copied()
     }
 
     fn find(&mut self, id: u16) -> Option<&mut Pending> {
@@ -137,8 +157,7 @@ impl State {
 
     /// Removes query `id` (and its unsent datagram); its query and outcome.
     fn remove(&mut self, id: u16) -> Option<(Message, Option<Result<Message, Error>>)> {
-        let at = self.ids.iter().position(|(i, _)| *i == id)?;
-        let (_, slot) = self.ids.swap_remove(at);
+        let slot = self.ids.remove(&id)?;
         let p = self.pending.try_remove(slot)?;
         if let Some(at) = self.outbox.iter().position(|(i, _)| *i == id) {
             self.outbox.remove(at);
@@ -216,7 +235,7 @@ pub(crate) fn start(
             waker: None,
             got: None,
         });
-        st.ids.push((id, slot));
+        st.ids.insert(id, slot);
         st.on_port = st.on_port.saturating_add(1);
         id
     };
