@@ -5,41 +5,10 @@ use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
 
-#[macro_use]
-#[path = "common/forwarding_alloc.rs"]
-mod forwarding_alloc;
+#[path = "common/heap.rs"]
+mod heap;
 
-/// The system allocator, counting net bytes per thread while switched on
-/// (like `common/heap.rs`, but the count spans awaits inside `block_on`).
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static NET: Cell<isize> = const { Cell::new(0) };
-}
-
-fn note(delta: isize) {
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        let _ = NET.try_with(|n| n.set(n.get() + delta));
-    }
-}
-
-forwarding_allocator!(Counting, note);
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Starts counting this thread's net heap bytes from zero.
-fn start_counting() {
-    NET.with(|n| n.set(0));
-    COUNTING.with(|c| c.set(true));
-}
-
-/// Stops counting and returns the net bytes since [`start_counting`].
-fn stop_counting() -> isize {
-    COUNTING.with(|c| c.set(false));
-    NET.with(Cell::get)
-}
+use heap::{start_counting, stop_counting};
 
 const TASKS: usize = 10_000;
 

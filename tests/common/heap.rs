@@ -28,10 +28,22 @@ forwarding_allocator!(Counting, note);
 static ALLOCATOR: Counting = Counting;
 
 /// Net heap bytes this thread allocated while `f` ran.
+#[allow(dead_code)]
 pub fn net_heap_bytes(f: impl FnOnce()) -> isize {
+    start_counting();
+    f();
+    stop_counting()
+}
+
+/// Starts counting this thread's net heap bytes from zero (for a count
+/// that spans awaits, where a closure cannot).
+pub fn start_counting() {
     NET.with(|n| n.set(0));
     COUNTING.with(|c| c.set(true));
-    f();
+}
+
+/// Stops counting and returns the net bytes since [`start_counting`].
+pub fn stop_counting() -> isize {
     COUNTING.with(|c| c.set(false));
     NET.with(Cell::get)
 }
