@@ -189,17 +189,20 @@ impl TimerHeap {
         n
     }
 
+    /// Removes the entry at `pos`: the last entry fills the hole and moves
+    /// up or down to its place.
     fn remove_at(&mut self, pos: usize) {
-        let last = self.heap.len() - 1;
-        self.heap.swap(pos, last);
-        self.heap.pop();
-        if pos < self.heap.len() {
-            self.set_pos(pos);
-            if pos > 0 && self.heap[pos].key() < self.heap[(pos - 1) / 2].key() {
-                self.sift_up(pos);
-            } else {
-                self.sift_down(pos);
-            }
+        let Some(last) = self.heap.pop() else {
+            return;
+        };
+        if pos >= self.heap.len() {
+            // It was the last entry.
+            return;
+        }
+        if pos > 0 && last.key() < self.heap[(pos - 1) / 2].key() {
+            self.place_up(pos, last);
+        } else {
+            self.place_down(pos, last);
         }
     }
 
@@ -210,21 +213,34 @@ impl TimerHeap {
         }
     }
 
-    fn sift_up(&mut self, mut pos: usize) {
+    fn sift_up(&mut self, pos: usize) {
+        let entry = self.heap[pos];
+        self.place_up(pos, entry);
+    }
+
+    /// Puts `entry` into the hole at `pos` or above it: parents with a
+    /// later key move down into the hole (one write each, no swaps).
+    fn place_up(&mut self, mut pos: usize, entry: HeapEntry) {
+        let key = entry.key();
         while pos > 0 {
             let parent = (pos - 1) / 2;
-            if self.heap[pos].key() >= self.heap[parent].key() {
+            let above = self.heap[parent];
+            if key >= above.key() {
                 break;
             }
-            self.heap.swap(pos, parent);
+            self.heap[pos] = above;
             self.set_pos(pos);
             pos = parent;
         }
+        self.heap[pos] = entry;
         self.set_pos(pos);
     }
 
-    fn sift_down(&mut self, mut pos: usize) {
+    /// Puts `entry` into the hole at `pos` or below it: the earlier child
+    /// moves up into the hole while its key is before `entry`'s.
+    fn place_down(&mut self, mut pos: usize, entry: HeapEntry) {
         let len = self.heap.len();
+        let key = entry.key();
         loop {
             let left = 2 * pos + 1;
             if left >= len {
@@ -236,13 +252,15 @@ impl TimerHeap {
             } else {
                 left
             };
-            if self.heap[child].key() >= self.heap[pos].key() {
+            let below = self.heap[child];
+            if below.key() >= key {
                 break;
             }
-            self.heap.swap(pos, child);
+            self.heap[pos] = below;
             self.set_pos(pos);
             pos = child;
         }
+        self.heap[pos] = entry;
         self.set_pos(pos);
     }
 }
