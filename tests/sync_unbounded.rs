@@ -584,3 +584,55 @@ fn unbounded_receiver_moves_between_threads_and_sees_the_end() {
         }
     }
 }
+
+#[test]
+fn unbounded_len_counts_messages_being_written_and_try_recv_takes_them() {
+    // `len()` counts claimed slots, some still being written (under
+    // `tern_widen_races` often): each of them must then come out of
+    // `try_recv` (which waits for the write), never `Empty`, in order.
+    const SENDERS: usize = 3;
+    const PER: usize = 20_000;
+    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, usize)>();
+    let threads: Vec<_> = (0..SENDERS)
+        .map(|k| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for seq in 0..PER {
+                    tx.send((k, seq)).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut next = [0usize; SENDERS];
+    'outer: loop {
+        let n = rx.len();
+        // Only senders run meanwhile: the count can only grow.
+        assert!(n == 0 || !rx.is_empty());
+        if n == 0 {
+            match rx.try_recv() {
+                Ok((k, seq)) => {
+                    assert_eq!(seq, next[k]);
+                    next[k] += 1;
+                }
+                Err(TryRecvError::Empty) => std::thread::yield_now(),
+                Err(TryRecvError::Disconnected) => break 'outer,
+                Err(e) => panic!("{e}"),
+            }
+            continue;
+        }
+        for i in 0..n {
+            match rx.try_recv() {
+                Ok((k, seq)) => {
+                    assert_eq!(seq, next[k], "sender {k}");
+                    next[k] += 1;
+                }
+                Err(e) => panic!("message {i} of {n} counted by len(): {e:?}"),
+            }
+        }
+    }
+    assert_eq!(next, [PER; SENDERS]);
+    for t in threads {
+        t.join().unwrap();
+    }
+}
