@@ -447,6 +447,38 @@ fn unbounded_receiver_drop_drops_every_message_when_one_panics() {
     }
 }
 
+#[test]
+fn unbounded_receiver_dropped_by_a_panic_with_a_panicking_message() {
+    // The receiver is dropped while its thread unwinds; a message's drop
+    // panics in it. Every message is still dropped, and the process goes
+    // on (a second unwind out of the drop would abort it).
+    const N: usize = 40;
+    let drops: Arc<Vec<AtomicU32>> = Arc::new((0..N).map(|_| AtomicU32::new(0)).collect());
+    let (tx, rx) = mpsc::unbounded_channel::<PanicOnDrop>();
+    for id in 0..N {
+        let m = PanicOnDrop {
+            id,
+            panics: id == 3,
+            drops: drops.clone(),
+        };
+        assert!(tx.send(m).is_ok());
+    }
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _rx = rx;
+        panic!("the receiver's owner panics (planted)");
+    }));
+    let payload = unwound.expect_err("the owner panicked");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"the receiver's owner panics (planted)"),
+        "the first panic goes on"
+    );
+    for (id, d) in drops.iter().enumerate() {
+        assert_eq!(d.load(SeqCst), 1, "message {id}");
+    }
+    assert!(tx.is_closed());
+}
+
 /// Drops of [`Zst`] messages.
 static ZST_DROPS: AtomicUsize = AtomicUsize::new(0);
 
