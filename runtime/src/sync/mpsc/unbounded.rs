@@ -645,7 +645,10 @@ impl<T> Drop for UnboundedReceiver<T> {
         let panic = self.chan.drop_messages();
         let waker = self.chan.lock_waker().take();
         drop(waker);
-        if let Some(payload) = panic {
+        // Unwinding already (the receiver dropped by a panic), a second
+        // unwind out of a drop would abort: the message's panic, reported
+        // by the hook, gives way to the first one.
+        if let Some(payload) = panic.filter(|_| !std::thread::panicking()) {
             std::panic::resume_unwind(payload);
         }
     }
