@@ -61,7 +61,8 @@
 //! The receiver's drop closes the channel and drops every message
 //! claimed before that (waiting for writes in progress), so after it
 //! returns no message is left: a message whose `Drop` panics does not
-//! stop the others, and the first panic goes on once all are dropped.
+//! stop the others, and the first panic goes on once all are dropped
+//! (unless the thread is unwinding already).
 //! The last handle to go frees the blocks.
 
 use std::alloc::Layout;
