@@ -341,3 +341,330 @@ async fn unbounded_order_and_len_across_blocks() {
     drop(tx);
     assert_eq!(end.await.unwrap(), None);
 }
+
+/// A waker that counts its wakes.
+struct CountWakes(AtomicUsize);
+
+impl std::task::Wake for CountWakes {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+fn counting_waker() -> (std::task::Waker, Arc<CountWakes>) {
+    let count = Arc::new(CountWakes(AtomicUsize::new(0)));
+    (std::task::Waker::from(count.clone()), count)
+}
+
+/// Polls `fut` once with `waker`.
+fn poll_with<F: std::future::Future>(
+    fut: std::pin::Pin<&mut F>,
+    waker: &std::task::Waker,
+) -> std::task::Poll<F::Output> {
+    fut.poll(&mut std::task::Context::from_waker(waker))
+}
+
+#[test]
+fn unbounded_cancelled_park_then_new_recv_gets_the_wake() {
+    // A recv parks on its slot and is dropped; the next recv (another
+    // waker) finds the slot still `PARKED`: the send must wake the new
+    // waker, not the stale one. Over two block boundaries, so that slots
+    // of reused blocks are parked on too.
+    use std::pin::pin;
+    use std::task::Poll;
+    let (tx, mut rx) = mpsc::unbounded_channel::<u32>();
+    for i in 0..70u32 {
+        let (old, old_wakes) = counting_waker();
+        let (new, new_wakes) = counting_waker();
+        {
+            let fut = pin!(rx.recv());
+            assert!(poll_with(fut, &old).is_pending(), "message {i}");
+        }
+        let mut fut = pin!(rx.recv());
+        assert!(poll_with(fut.as_mut(), &new).is_pending(), "message {i}");
+        tx.send(i).unwrap();
+        assert_eq!(new_wakes.0.load(SeqCst), 1, "message {i}: new waker");
+        assert_eq!(old_wakes.0.load(SeqCst), 0, "message {i}: stale waker");
+        assert_eq!(poll_with(fut, &new), Poll::Ready(Some(i)));
+    }
+    // Parked with a cancelled recv behind it: the last sender's drop wakes
+    // the current waker and the end is seen.
+    let (old, _) = counting_waker();
+    assert!(poll_with(pin!(rx.recv()), &old).is_pending());
+    let (new, new_wakes) = counting_waker();
+    let mut fut = pin!(rx.recv());
+    assert!(poll_with(fut.as_mut(), &new).is_pending());
+    drop(tx);
+    assert_eq!(new_wakes.0.load(SeqCst), 1);
+    assert_eq!(poll_with(fut, &new), Poll::Ready(None));
+}
+
+/// A message whose drop panics when told to, counting its drops.
+struct PanicOnDrop {
+    id: usize,
+    panics: bool,
+    drops: Arc<Vec<AtomicU32>>,
+}
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        self.drops[self.id].fetch_add(1, SeqCst);
+        if self.panics {
+            panic!("message {} panics on drop (planted)", self.id);
+        }
+    }
+}
+
+#[test]
+fn unbounded_receiver_drop_drops_every_message_when_one_panics() {
+    // Messages 5 and 40 (the second block) panic when dropped. The
+    // receiver's drop must still drop every buffered message, as a
+    // `VecDeque` does, and not leave them to the last sender (or leak).
+    const N: usize = 100;
+    let drops: Arc<Vec<AtomicU32>> = Arc::new((0..N).map(|_| AtomicU32::new(0)).collect());
+    let (tx, rx) = mpsc::unbounded_channel::<PanicOnDrop>();
+    for id in 0..N {
+        let panics = id == 5 || id == 40;
+        let m = PanicOnDrop {
+            id,
+            panics,
+            drops: drops.clone(),
+        };
+        assert!(tx.send(m).is_ok());
+    }
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(rx)));
+    assert!(dropped.is_err(), "the message's panic goes on");
+    assert!(tx.is_closed());
+    let by_rx: Vec<u32> = drops.iter().map(|d| d.load(SeqCst)).collect();
+    // Whatever the receiver left, the last sender's drop (a panic there is
+    // caught, so that a failure is reported rather than aborting).
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(tx)));
+    for (id, d) in by_rx.iter().enumerate() {
+        assert_eq!(*d, 1, "message {id}: drops by the receiver's drop");
+    }
+    for (id, d) in drops.iter().enumerate() {
+        assert_eq!(d.load(SeqCst), 1, "message {id}: drops in all");
+    }
+}
+
+#[test]
+fn unbounded_receiver_dropped_by_a_panic_with_a_panicking_message() {
+    // The receiver is dropped while its thread unwinds; a message's drop
+    // panics in it. Every message is still dropped, and the process goes
+    // on (a second unwind out of the drop would abort it).
+    const N: usize = 40;
+    let drops: Arc<Vec<AtomicU32>> = Arc::new((0..N).map(|_| AtomicU32::new(0)).collect());
+    let (tx, rx) = mpsc::unbounded_channel::<PanicOnDrop>();
+    for id in 0..N {
+        let m = PanicOnDrop {
+            id,
+            panics: id == 3,
+            drops: drops.clone(),
+        };
+        assert!(tx.send(m).is_ok());
+    }
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _rx = rx;
+        panic!("the receiver's owner panics (planted)");
+    }));
+    let payload = unwound.expect_err("the owner panicked");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"the receiver's owner panics (planted)"),
+        "the first panic goes on"
+    );
+    for (id, d) in drops.iter().enumerate() {
+        assert_eq!(d.load(SeqCst), 1, "message {id}");
+    }
+    assert!(tx.is_closed());
+}
+
+/// Drops of [`Zst`] messages.
+static ZST_DROPS: AtomicUsize = AtomicUsize::new(0);
+
+struct Zst;
+
+impl Drop for Zst {
+    fn drop(&mut self) {
+        ZST_DROPS.fetch_add(1, SeqCst);
+    }
+}
+
+#[test]
+fn unbounded_zero_sized_messages_across_blocks_and_receiver_drop() {
+    const SENDERS: usize = 3;
+    const PER: usize = 2_000;
+    let mut dropped_before = 0;
+    for round in 0..8usize {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Zst>();
+        let start = Arc::new(Barrier::new(SENDERS + 1));
+        let threads: Vec<_> = (0..SENDERS)
+            .map(|_| {
+                let (tx, start) = (tx.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    let mut ok = 0;
+                    for _ in 0..PER {
+                        match tx.send(Zst) {
+                            Ok(()) => ok += 1,
+                            Err(SendError(z)) => drop(z),
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        drop(tx);
+        start.wait();
+        let keep = round * 700;
+        let mut received = 0;
+        while received < keep {
+            match rx.blocking_recv() {
+                Some(z) => drop(z),
+                None => break,
+            }
+            received += 1;
+        }
+        drop(rx);
+        let accepted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        let failed = SENDERS * PER - accepted;
+        let drops = ZST_DROPS.load(SeqCst) - dropped_before;
+        dropped_before += drops;
+        assert_eq!(drops, SENDERS * PER, "round {round}: {failed} failed sends");
+    }
+}
+
+#[test]
+fn unbounded_receiver_moves_between_threads_and_sees_the_end() {
+    // Two senders, one slow (it yields between its claim and its write
+    // under `tern_widen_races`), each sends a few messages and drops; the
+    // receiver parks with blocking_recv, sometimes leaves a cancelled
+    // park behind, and moves to a new thread every few messages. It must
+    // get every message in order and then `None`, and never hang (a
+    // watchdog turns a hang into a failure).
+    const PER: usize = 40;
+    for round in 0..200usize {
+        let (tx, rx) = mpsc::unbounded_channel::<(usize, usize)>();
+        let senders: Vec<_> = (0..2)
+            .map(|k| {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    for seq in 0..PER {
+                        tx.send((k, seq)).unwrap();
+                        if (seq + k) % 9 == 0 {
+                            std::thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut rx = rx;
+            let mut next = [0usize; 2];
+            loop {
+                // A cancelled park now and then.
+                if (next[0] + next[1] + round) % 5 == 0 {
+                    let (w, _) = counting_waker();
+                    if let std::task::Poll::Ready(v) = poll_with(std::pin::pin!(rx.recv()), &w) {
+                        match v {
+                            Some((k, seq)) => {
+                                assert_eq!(seq, next[k]);
+                                next[k] += 1;
+                                continue;
+                            }
+                            None => break,
+                        }
+                    }
+                }
+                // Moves to another thread after every 7 messages.
+                let mut got = 0;
+                let (hand_tx, hand_rx) = std::sync::mpsc::channel();
+                let t = std::thread::spawn(move || {
+                    let mut end = false;
+                    while got < 7 {
+                        match rx.blocking_recv() {
+                            Some(m) => hand_tx.send(m).unwrap(),
+                            None => {
+                                end = true;
+                                break;
+                            }
+                        }
+                        got += 1;
+                    }
+                    (rx, end)
+                });
+                let (back, end) = t.join().unwrap();
+                rx = back;
+                for (k, seq) in hand_rx.try_iter() {
+                    assert_eq!(seq, next[k], "round {round}: sender {k}");
+                    next[k] += 1;
+                }
+                if end {
+                    break;
+                }
+            }
+            done_tx.send(next).unwrap();
+        });
+        let next = done_rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("round {round}: the receiver hung (or panicked)"));
+        assert_eq!(next, [PER; 2], "round {round}");
+        for s in senders {
+            s.join().unwrap();
+        }
+    }
+}
+
+#[test]
+fn unbounded_len_counts_messages_being_written_and_try_recv_takes_them() {
+    // `len()` counts claimed slots, some still being written (under
+    // `tern_widen_races` often): each of them must then come out of
+    // `try_recv` (which waits for the write), never `Empty`, in order.
+    const SENDERS: usize = 3;
+    const PER: usize = 20_000;
+    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, usize)>();
+    let threads: Vec<_> = (0..SENDERS)
+        .map(|k| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for seq in 0..PER {
+                    tx.send((k, seq)).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut next = [0usize; SENDERS];
+    'outer: loop {
+        let n = rx.len();
+        // Only senders run meanwhile: the count can only grow.
+        assert!(n == 0 || !rx.is_empty());
+        if n == 0 {
+            match rx.try_recv() {
+                Ok((k, seq)) => {
+                    assert_eq!(seq, next[k]);
+                    next[k] += 1;
+                }
+                Err(TryRecvError::Empty) => std::thread::yield_now(),
+                Err(TryRecvError::Disconnected) => break 'outer,
+                Err(e) => panic!("{e}"),
+            }
+            continue;
+        }
+        for i in 0..n {
+            match rx.try_recv() {
+                Ok((k, seq)) => {
+                    assert_eq!(seq, next[k], "sender {k}");
+                    next[k] += 1;
+                }
+                Err(e) => panic!("message {i} of {n} counted by len(): {e:?}"),
+            }
+        }
+    }
+    assert_eq!(next, [PER; SENDERS]);
+    for t in threads {
+        t.join().unwrap();
+    }
+}

@@ -60,14 +60,17 @@
 //!
 //! The receiver's drop closes the channel and drops every message
 //! claimed before that (waiting for writes in progress), so after it
-//! returns no message is left; the last handle to go frees the blocks.
+//! returns no message is left: a message whose `Drop` panics does not
+//! stop the others, and the first panic goes on once all are dropped
+//! (unless the thread is unwinding already).
+//! The last handle to go frees the blocks.
 
 use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::poll_fn;
 use std::mem::MaybeUninit;
-use std::panic::RefUnwindSafe;
+use std::panic::{AssertUnwindSafe, RefUnwindSafe};
 use std::ptr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize};
@@ -476,8 +479,9 @@ impl<T> Drop for Chan<T> {
     fn drop(&mut self) {
         let head = self.rx.0.get_mut();
         let mut block = head.block;
-        // The receiver's drop took every message; one left here would
-        // come from a message whose `Drop` panicked during it.
+        // The receiver's drop took every message (even when one's `Drop`
+        // panicked); this loop frees the blocks, and would drop a message
+        // only if that were not so.
         let tail = *self.tx.0.tail.get_mut() >> SHIFT;
         let mut pos = head.pos;
         while pos < tail {
@@ -639,24 +643,47 @@ impl<T> Drop for UnboundedReceiver<T> {
     fn drop(&mut self) {
         // SAFETY: as in `poll_recv`.
         self.chan.close(unsafe { self.chan.head() });
-        // `CLOSED` fixed the last position: drop every message up to it,
-        // waiting for the writes in progress. Each value is taken (the head
-        // moved past it) before it is dropped, with no lock held.
-        loop {
-            // SAFETY: as in `poll_recv`; renewed each round because a
-            // message's drop may run any code (not the receiver's).
-            let head = unsafe { self.chan.head() };
-            if let Some(v) = self.chan.pop(head) {
-                drop(v);
-                continue;
-            }
-            if self.chan.tail().load(Acquire) >> SHIFT == head.pos {
-                break;
-            }
-            self.chan.wait_written(head);
-        }
+        let panic = self.chan.drop_messages();
         let waker = self.chan.lock_waker().take();
         drop(waker);
+        // Unwinding already (the receiver dropped by a panic), a second
+        // unwind out of a drop would abort: the message's panic, reported
+        // by the hook, gives way to the first one.
+        if let Some(payload) = panic.filter(|_| !std::thread::panicking()) {
+            std::panic::resume_unwind(payload);
+        }
+    }
+}
+
+impl<T> Chan<T> {
+    /// The receiver's drop, once `CLOSED` fixed the last position: drops
+    /// every message up to it, waiting for the writes in progress. Each
+    /// value is taken (the head moved past it) before it is dropped, with
+    /// no lock held. A message whose `Drop` panics does not stop the
+    /// others from being dropped (none is left to the last sender); the
+    /// first panic is returned, to go on once all are dropped.
+    fn drop_messages(&self) -> Option<Box<dyn std::any::Any + Send>> {
+        let mut panic = None;
+        loop {
+            // SAFETY: called only by the receiver's drop; renewed each
+            // round because a message's drop may run any code (not the
+            // receiver's).
+            let head = unsafe { self.head() };
+            if let Some(v) = self.pop(head) {
+                // The value is ours alone and gone after this, and the
+                // channel is consistent (the head moved past it): nothing
+                // broken can be seen after a panic.
+                let dropped = std::panic::catch_unwind(AssertUnwindSafe(|| drop(v)));
+                if let Err(payload) = dropped {
+                    panic.get_or_insert(payload);
+                }
+                continue;
+            }
+            if self.tail().load(Acquire) >> SHIFT == head.pos {
+                return panic;
+            }
+            self.wait_written(head);
+        }
     }
 }
 
