@@ -55,6 +55,12 @@ use crate::config::Config;
 /// `attempts = u32::MAX` costs nothing until it is walked (the resolver's
 /// per-lookup deadline ends the walk).
 pub fn attempt_plan(config: &Config, rotation: usize) -> AttemptPlan {
+    AttemptPlan::new(server_round(config, rotation), config.attempts)
+}
+
+/// One round of [`attempt_plan`]: every server once, from where `rotation`
+/// says with `rotate`, else from the first.
+pub(crate) fn server_round(config: &Config, rotation: usize) -> Vec<SocketAddr> {
     let servers = &config.nameservers;
     let n = servers.len();
     let start = if config.rotate && n > 0 {
@@ -62,10 +68,9 @@ pub fn attempt_plan(config: &Config, rotation: usize) -> AttemptPlan {
     } else {
         0
     };
-    let round = (0..n)
+    (0..n)
         .filter_map(|i| servers.get((start + i) % n).copied())
-        .collect();
-    AttemptPlan::new(round, config.attempts)
+        .collect()
 }
 
 /// The servers to ask, one per attempt: a round of servers repeated

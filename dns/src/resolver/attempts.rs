@@ -13,7 +13,7 @@ use super::servers::next_client_cookie;
 use super::transport::{ask, Limit, QueryEdns};
 use super::{case, vc, Resolver};
 use crate::error::Error;
-use crate::exchange::{attempt_plan, negative_ttl, take_answer, AttemptPlan};
+use crate::exchange::{negative_ttl, server_round, take_answer, AttemptPlan};
 use crate::name::Name;
 use crate::record::{Record, RecordType};
 
@@ -71,9 +71,7 @@ impl Resolver {
         let config = self.config();
         let rotation = inner.rotation.get();
         inner.rotation.set(rotation.wrapping_add(1));
-        let round = attempt_plan(&config, rotation)
-            .take(config.nameservers.len())
-            .collect();
+        let round = server_round(&config, rotation);
         // One clock read orders the servers and starts the first attempt.
         let t0 = tern_runtime::time::now();
         let order = inner.servers.borrow().order(round, t0);
