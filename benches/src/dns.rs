@@ -38,8 +38,26 @@ pub(crate) const TIMEOUT: Duration = Duration::from_secs(2);
 
 static NEXT_NAME: AtomicU64 = AtomicU64::new(0);
 
+/// `host<n>.bench.test.` for a fresh `n`, built as the C driver's
+/// `snprintf` does (digits written by hand, one allocation), so the Rust
+/// columns pay no more than c-ares for naming their lookups.
 fn next_name() -> String {
-    format!("host{}.bench.test.", take_names(1))
+    let mut n = take_names(1);
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut name = String::with_capacity(32);
+    name.push_str("host");
+    name.extend(digits[at..].iter().map(|&d| char::from(d)));
+    name.push_str(".bench.test.");
+    name
 }
 
 /// Reserves `n` fresh name numbers; returns the first.
@@ -487,5 +505,15 @@ mod tests {
                     30417,,raw_syscalls:sys_enter,51475518,100.00,590.902,K/sec\n";
         assert_eq!(super::parse_perf_count(text), Some(30417));
         assert_eq!(super::parse_perf_count("<not counted>,,cycles\n"), None);
+    }
+
+    #[test]
+    fn names_are_numbered_in_decimal() {
+        let first = super::take_names(0);
+        let name = super::next_name();
+        assert_eq!(name, format!("host{first}.bench.test."));
+        super::NEXT_NAME.store(u64::MAX, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(super::next_name(), format!("host{}.bench.test.", u64::MAX));
+        assert_eq!(super::next_name(), "host0.bench.test.");
     }
 }

@@ -508,9 +508,29 @@ impl fmt::Debug for Name {
 // ===== comparison =====
 
 impl PartialEq for Name {
+    /// Equal ignoring ASCII case, eight bytes at a time (as [`Hash`]).
     fn eq(&self, other: &Name) -> bool {
-        self.as_wire().eq_ignore_ascii_case(other.as_wire())
+        let (a, b) = (self.as_wire(), other.as_wire());
+        if a.len() != b.len() {
+            return false;
+        }
+        let (mut wa, mut wb) = (a.chunks_exact(8), b.chunks_exact(8));
+        for (x, y) in (&mut wa).zip(&mut wb) {
+            if lower_word(word(x)) != lower_word(word(y)) {
+                return false;
+            }
+        }
+        lower_word(word(wa.remainder())) == lower_word(word(wb.remainder()))
     }
+}
+
+/// Up to eight bytes as a little-endian word, zero-padded.
+fn word(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    if let Some(head) = w.get_mut(..bytes.len()) {
+        head.copy_from_slice(bytes);
+    }
+    u64::from_le_bytes(w)
 }
 
 impl Eq for Name {}
@@ -522,16 +542,9 @@ impl Hash for Name {
         let wire = self.as_wire();
         let mut words = wire.chunks_exact(8);
         for chunk in &mut words {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(chunk);
-            state.write_u64(lower_word(u64::from_le_bytes(w)));
+            state.write_u64(lower_word(word(chunk)));
         }
-        let rest = words.remainder();
-        let mut w = [0u8; 8];
-        if let Some(head) = w.get_mut(..rest.len()) {
-            head.copy_from_slice(rest);
-        }
-        state.write_u64(lower_word(u64::from_le_bytes(w)) ^ ((wire.len() as u64) << 56));
+        state.write_u64(lower_word(word(words.remainder())) ^ ((wire.len() as u64) << 56));
     }
 }
 

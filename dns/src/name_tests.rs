@@ -262,3 +262,29 @@ fn lower_word_folds_like_to_ascii_lowercase() {
         }
     }
 }
+
+/// Equality ignores ASCII case and nothing else, at every length and
+/// position (the comparison runs eight bytes at a time).
+#[test]
+fn equality_ignores_ascii_case_only() {
+    for len in 1..=40usize {
+        let text: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+        let lower = name(&text);
+        assert_eq!(lower, name(&text.to_ascii_uppercase()), "{text}");
+        for at in 0..len {
+            let mut other = text.clone().into_bytes();
+            other[at] = if other[at] == b'z' {
+                b'y'
+            } else {
+                other[at] + 1
+            };
+            let other = name(std::str::from_utf8(&other).unwrap());
+            assert_ne!(lower, other, "{text} at {at}");
+        }
+        // A byte that differs from a letter only in the 0x20 bit but is
+        // not a letter ('@' vs '`') is not a case difference.
+        let at_sign = name(&format!("{text}@"));
+        assert_ne!(at_sign, name(&format!("{text}`")));
+        assert_ne!(lower, name(&format!("{text}a")), "lengths differ");
+    }
+}
