@@ -177,20 +177,23 @@ impl Drop for Reentrant {
     }
 }
 
+/// A task that never finishes.
+async fn idle() -> u32 {
+    pending::<()>().await;
+    0
+}
+
+/// Polls `h` once with a counting waker (so it waits) and stashes it.
+fn stash(mut h: JoinHandle<u32>) -> Arc<Counting> {
+    let (c, w) = counting();
+    assert!(poll_once(&mut h, &w).is_pending());
+    STASH.with(|s| s.borrow_mut().push(h));
+    c
+}
+
 /// Stashes `n` waiting handles of pending tasks.
 fn stash_waiting(n: usize) -> Vec<Arc<Counting>> {
-    (0..n)
-        .map(|_| {
-            let (c, w) = counting();
-            let mut h = tern::spawn(async {
-                pending::<()>().await;
-                0u32
-            });
-            assert!(poll_once(&mut h, &w).is_pending());
-            STASH.with(|s| s.borrow_mut().push(h));
-            c
-        })
-        .collect()
+    (0..n).map(|_| stash(tern::spawn(idle()))).collect()
 }
 
 /// The awaiter's waker re-enters at completion: it drops and polls other
@@ -420,18 +423,7 @@ fn waiting_handles_at_thread_exit() {
 
 /// [`stash_waiting`] for a runtime that is not running.
 fn stash_waiting_in(rt: &Runtime, n: usize) -> Vec<Arc<Counting>> {
-    (0..n)
-        .map(|_| {
-            let (c, w) = counting();
-            let mut h = rt.spawn(async {
-                pending::<()>().await;
-                0u32
-            });
-            assert!(poll_once(&mut h, &w).is_pending());
-            STASH.with(|s| s.borrow_mut().push(h));
-            c
-        })
-        .collect()
+    (0..n).map(|_| stash(rt.spawn(idle()))).collect()
 }
 
 /// A panic in the awaited task, in its output's drop and in the waiter's

@@ -135,23 +135,41 @@ fn send_all(
     (ok, failed)
 }
 
+/// A channel and `senders` std threads each waiting at the returned barrier
+/// (which also waits for the receiver's side), then sending `per` messages
+/// with [`send_all`]; the senders' own `tx` is dropped, so the channel ends
+/// when they do.
+#[allow(clippy::type_complexity)]
+fn spawn_senders(
+    senders: usize,
+    per: usize,
+    rx_gone: &Arc<AtomicBool>,
+) -> (
+    Arc<Ledger>,
+    mpsc::UnboundedReceiver<Msg>,
+    Arc<Barrier>,
+    Vec<std::thread::JoinHandle<(usize, bool)>>,
+) {
+    let ledger = Ledger::new(senders * per);
+    let (tx, rx) = mpsc::unbounded_channel::<Msg>();
+    let start = Arc::new(Barrier::new(senders + 1));
+    let threads = (0..senders)
+        .map(|k| {
+            let (tx, ledger, gone, start) =
+                (tx.clone(), ledger.clone(), rx_gone.clone(), start.clone());
+            std::thread::spawn(move || send_all(tx, ledger, k, per, gone, start))
+        })
+        .collect();
+    (ledger, rx, start, threads)
+}
+
 #[test]
 fn unbounded_receiver_dropped_mid_stream_by_racing_threads() {
     const SENDERS: usize = 4;
     const PER: usize = 1_500;
     for round in 0..24 {
-        let ledger = Ledger::new(SENDERS * PER);
-        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
         let rx_gone = Arc::new(AtomicBool::new(false));
-        let start = Arc::new(Barrier::new(SENDERS + 1));
-        let threads: Vec<_> = (0..SENDERS)
-            .map(|k| {
-                let (tx, ledger, gone, start) =
-                    (tx.clone(), ledger.clone(), rx_gone.clone(), start.clone());
-                std::thread::spawn(move || send_all(tx, ledger, k, PER, gone, start))
-            })
-            .collect();
-        drop(tx);
+        let (ledger, mut rx, start, threads) = spawn_senders(SENDERS, PER, &rx_gone);
         // Received before the drop: from none to about all of them.
         let keep = round * 263 % (SENDERS * PER);
         let received = tern::block_on(async {
@@ -194,18 +212,8 @@ async fn unbounded_cancelled_recvs_lose_nothing() {
     // and then it uses try_recv. Nothing is lost or duplicated.
     const SENDERS: usize = 4;
     const PER: usize = 4_000;
-    let ledger = Ledger::new(SENDERS * PER);
-    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let never = Arc::new(AtomicBool::new(false));
-    let start = Arc::new(Barrier::new(SENDERS + 1));
-    let threads: Vec<_> = (0..SENDERS)
-        .map(|k| {
-            let (tx, ledger, never, start) =
-                (tx.clone(), ledger.clone(), never.clone(), start.clone());
-            std::thread::spawn(move || send_all(tx, ledger, k, PER, never, start))
-        })
-        .collect();
-    drop(tx);
+    let (ledger, mut rx, start, threads) = spawn_senders(SENDERS, PER, &never);
     let start2 = start.clone();
     tern::spawn_blocking(move || start2.wait()).await.unwrap();
     let mut order = Order::new(SENDERS);
@@ -252,18 +260,8 @@ fn unbounded_senders_racing_runtime_shutdown() {
     const SENDERS: usize = 3;
     const PER: usize = 50_000;
     for round in 0..16usize {
-        let ledger = Ledger::new(SENDERS * PER);
-        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
         let never = Arc::new(AtomicBool::new(false));
-        let start = Arc::new(Barrier::new(SENDERS + 1));
-        let threads: Vec<_> = (0..SENDERS)
-            .map(|k| {
-                let (tx, ledger, never, start) =
-                    (tx.clone(), ledger.clone(), never.clone(), start.clone());
-                std::thread::spawn(move || send_all(tx, ledger, k, PER, never, start))
-            })
-            .collect();
-        drop(tx);
+        let (ledger, mut rx, start, threads) = spawn_senders(SENDERS, PER, &never);
         let received = Arc::new(AtomicUsize::new(0));
         let got = received.clone();
         tern::block_on(async move {
