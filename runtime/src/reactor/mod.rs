@@ -322,6 +322,7 @@ impl Reactor {
     /// which operations no longer block, and their edges may not come
     /// again. Readability also stays while urgent data is pending (see the
     /// module docs).
+    #[inline]
     pub(crate) fn clear_ready(&self, token: Token, dir: Direction) {
         if let Some(io) = slot(&mut self.sources.borrow_mut(), token) {
             if dir == Direction::Read && io.readiness & flags::PRIORITY != 0 {
