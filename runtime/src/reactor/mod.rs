@@ -349,6 +349,7 @@ impl Reactor {
 }
 
 /// The slot of `token`, if it still belongs to that registration.
+#[inline]
 fn slot(sources: &mut Slab<ScheduledIo>, token: Token) -> Option<&mut ScheduledIo> {
     sources
         .get_mut(token.index as usize)
