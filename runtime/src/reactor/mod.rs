@@ -252,6 +252,7 @@ impl Reactor {
     /// Like [`poll_ready`](Reactor::poll_ready) for a future holding
     /// `key`: its waker is kept until the future calls
     /// [`remove_waiter`](Reactor::remove_waiter).
+    #[inline]
     pub(crate) fn poll_ready_keyed(
         &self,
         token: Token,
@@ -262,6 +263,7 @@ impl Reactor {
         self.poll_ready_with(token, dir, |w| w.register_keyed(key, cx.waker()))
     }
 
+    #[inline]
     fn poll_ready_with(
         &self,
         token: Token,
@@ -304,6 +306,7 @@ impl Reactor {
     }
 
     /// Forgets the waiter entry `key` of a future that is being dropped.
+    #[inline]
     pub(crate) fn remove_waiter(&self, token: Token, dir: Direction, key: usize) {
         let waker = slot(&mut self.sources.borrow_mut(), token)
             .and_then(|io| io.waiters(dir).remove_keyed(key));

@@ -424,6 +424,7 @@ pub fn recv_batch(
 /// metadata. With one, the socket's queue was empty when the call
 /// returned, which a plain receive cannot tell: a datagram that arrives
 /// later raises a new readiness edge.
+#[inline]
 pub fn recv_two(
     fd: BorrowedFd<'_>,
     first: &mut [u8],
