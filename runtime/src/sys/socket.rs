@@ -116,6 +116,7 @@ fn from_storage(st: &libc::sockaddr_storage, len: libc::socklen_t) -> io::Result
 /// `len` bytes are initialised (the slot is not zeroed beforehand, which
 /// saves clearing 128 bytes per datagram), and only fields inside them are
 /// read. Fails as [`from_storage`] does.
+#[inline]
 fn from_written(
     name: &MaybeUninit<libc::sockaddr_storage>,
     len: libc::socklen_t,
@@ -262,6 +263,7 @@ pub(super) fn send_to_raw<A>(
 }
 
 /// `send(2)` with `MSG_NOSIGNAL`.
+#[inline]
 pub fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is live for the call and only read.
     let n = syscall!(unsafe {
