@@ -207,6 +207,7 @@ impl<'a> Waiter<'a> {
 }
 
 impl Drop for Waiter<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key {
             let s = self.source;

@@ -263,7 +263,7 @@ impl Reactor {
         self.poll_ready_with(token, dir, |w| w.register_keyed(key, cx.waker()))
     }
 
-    #[inline]
+    #[inline(always)]
     fn poll_ready_with(
         &self,
         token: Token,
