@@ -50,13 +50,18 @@ thread_local! {
 }
 
 /// Runs `f` with the current core, if this thread is inside `block_on`.
+///
+/// Only the pointer is read inside the thread-local access, so that access
+/// stays small enough to be inlined; `f` (a wake-up's run-queue push) runs
+/// after it.
+#[inline]
 pub(crate) fn with_core<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
-    CONTEXT.with(|c| {
-        let p = c.core.get();
-        // SAFETY: `core` is non-null only while an `Enter` guard lives, and
-        // the guard borrows the Core, so the pointer is valid (module docs).
-        f(unsafe { p.as_ref() })
-    })
+    let p = CONTEXT.with(|c| c.core.get());
+    // SAFETY: `core` is non-null only while an `Enter` guard lives, and the
+    // guard borrows the Core, so the pointer is valid (module docs). `f`
+    // runs on this thread, below the `block_on` frame that owns the guard,
+    // so the guard outlives the call.
+    f(unsafe { p.as_ref() })
 }
 
 /// The current runtime's reactor, if there is one.

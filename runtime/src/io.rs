@@ -79,6 +79,7 @@ impl IoSource {
     /// Admission of one operation (see the module docs): `Ready(Ok)` to go
     /// ahead, `Ready(Err)` for a source of another runtime, `Pending` (the
     /// task already re-woken) when its budget is spent.
+    #[inline]
     fn admit(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match context::admit_io(&self.reactor) {
             Admit::Go => Poll::Ready(Ok(())),
@@ -117,6 +118,7 @@ impl IoSource {
     /// read or write, when the kernel's buffer is known to be drained or
     /// full. Readability is kept while urgent (`MSG_OOB`) data is pending,
     /// because a read then stops short at the urgent mark.
+    #[inline]
     pub fn clear_ready(&self, dir: Direction) {
         self.reactor.clear_ready(self.token, dir)
     }
@@ -174,6 +176,7 @@ impl IoSource {
     /// Tells the runtime that a datagram was just sent from this source to
     /// `dest` (the loopback fast path); not part of the supported API.
     #[doc(hidden)]
+    #[inline]
     pub fn loopback_sent(&self, dest: SocketAddr) {
         self.reactor.loopback_sent(dest, &self.hint)
     }
@@ -195,6 +198,7 @@ impl<'a> Waiter<'a> {
         }
     }
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let s = self.source;
         s.reactor
@@ -203,6 +207,7 @@ impl<'a> Waiter<'a> {
 }
 
 impl Drop for Waiter<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key {
             let s = self.source;

@@ -51,8 +51,11 @@ use super::UdpSocket;
 const LANDING: usize = 65_536;
 
 thread_local! {
-    /// Where the second datagram of a receive lands (allocated on first use).
-    static SECOND: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Where the second datagram of a receive lands (allocated on first
+    /// use). A receive takes it out and puts it back, so each thread-local
+    /// access is a small, inlined one; a receive nested inside another
+    /// (none is today) would only allocate a landing buffer of its own.
+    static SECOND: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// Bytes of held-datagram storage a socket keeps between datagrams; a
@@ -150,13 +153,13 @@ impl UdpSocket {
             }
             return got;
         }
-        SECOND.with(|second| {
-            let mut second = second.borrow_mut();
-            if second.len() < LANDING {
-                second.resize(LANDING, 0);
-            }
-            let (got, meta) = socket::recv_two(fd, buf, &mut second)?;
-            if got >= 2 {
+        let mut second = SECOND.with(Cell::take);
+        if second.len() < LANDING {
+            second.resize(LANDING, 0);
+        }
+        let got = socket::recv_two(fd, buf, &mut second);
+        if let Ok((got, meta)) = &got {
+            if *got >= 2 {
                 // Readiness stays set: the next receive finds it.
                 self.ahead
                     .hold(&second[..meta[1].len.min(LANDING)], meta[1].addr);
@@ -165,8 +168,10 @@ impl UdpSocket {
                 // The queue was empty when the call returned.
                 self.io.clear_ready(Direction::Read);
             }
-            Ok((meta[0].len, meta[0].addr))
-        })
+        }
+        SECOND.with(|s| s.set(second));
+        let (_, meta) = got?;
+        Ok((meta[0].len, meta[0].addr))
     }
 
     /// Peeks at the next datagram: the held one, else the kernel's.

@@ -252,6 +252,7 @@ impl Reactor {
     /// Like [`poll_ready`](Reactor::poll_ready) for a future holding
     /// `key`: its waker is kept until the future calls
     /// [`remove_waiter`](Reactor::remove_waiter).
+    #[inline]
     pub(crate) fn poll_ready_keyed(
         &self,
         token: Token,
@@ -262,6 +263,7 @@ impl Reactor {
         self.poll_ready_with(token, dir, |w| w.register_keyed(key, cx.waker()))
     }
 
+    #[inline(always)]
     fn poll_ready_with(
         &self,
         token: Token,
@@ -304,6 +306,7 @@ impl Reactor {
     }
 
     /// Forgets the waiter entry `key` of a future that is being dropped.
+    #[inline]
     pub(crate) fn remove_waiter(&self, token: Token, dir: Direction, key: usize) {
         let waker = slot(&mut self.sources.borrow_mut(), token)
             .and_then(|io| io.waiters(dir).remove_keyed(key));
@@ -322,6 +325,7 @@ impl Reactor {
     /// which operations no longer block, and their edges may not come
     /// again. Readability also stays while urgent data is pending (see the
     /// module docs).
+    #[inline]
     pub(crate) fn clear_ready(&self, token: Token, dir: Direction) {
         if let Some(io) = slot(&mut self.sources.borrow_mut(), token) {
             if dir == Direction::Read && io.readiness & flags::PRIORITY != 0 {
@@ -348,6 +352,7 @@ impl Reactor {
 }
 
 /// The slot of `token`, if it still belongs to that registration.
+#[inline]
 fn slot(sources: &mut Slab<ScheduledIo>, token: Token) -> Option<&mut ScheduledIo> {
     sources
         .get_mut(token.index as usize)
