@@ -46,6 +46,13 @@
 //! as truncated (TC), so the query is asked again over TCP and gets the
 //! whole answer; nothing is cut silently.
 //!
+//! The pool keeps, per server, every channel and a stack of those with
+//! room: a query takes the top one (or opens a channel), and a channel
+//! that settles with room again goes back on top, so taking one costs the
+//! same with one query in flight or a thousand. A channel that settles
+//! while 64 others wait there ([`MAX_IDLE`]), or that is broken, leaves
+//! the pool and closes once its last query lets go.
+//!
 //! A channel belongs to the runtime that made it (its epoll registration).
 //! The pool is thread-local and remembers the runtime it was filled in
 //! ([`tern_runtime::current_runtime_id`]); the runtime drops its channels
@@ -90,6 +97,10 @@ pub(crate) struct Channel {
     st: RefCell<State>,
     /// Tickets dropped while `st` was borrowed, to withdraw at the next poll.
     withdrawn: RefCell<Vec<u16>>,
+    /// This channel, for the pool's list of channels with room.
+    me: Weak<Channel>,
+    /// The channel is on that list.
+    listed: Cell<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -414,8 +425,21 @@ impl Channel {
             && (self.max_queries == 0 || st.on_port < self.max_queries)
     }
 
+    /// Whether the channel, which has room, still has room once one more
+    /// query has started on it.
+    fn room_after_one(&self) -> bool {
+        let Ok(st) = self.st.try_borrow() else {
+            return false;
+        };
+        st.pending.len() + 1 < MAX_PENDING
+            && (self.max_queries == 0 || st.on_port + 1 < self.max_queries)
+    }
+
     /// After a query left: once none is in flight, the driver is told to
-    /// end, and the port is released if it has carried its queries.
+    /// end, the port is released if it has carried its queries, and the
+    /// channel, which has room again, goes back on its pool's list of
+    /// channels with room (or leaves the pool if it already keeps
+    /// [`MAX_IDLE`] of them, or if it is broken).
     fn settle(&self, st: &mut State) {
         if !st.pending.is_empty() {
             return;
@@ -427,31 +451,27 @@ impl Channel {
                 Err(_) => st.broken = true,
             }
         }
-        self.trim_idle();
-    }
-
-    /// Leaves the pool if it already keeps [`MAX_IDLE`] idle channels for
-    /// this server: after a burst, the sockets it needed are closed.
-    fn trim_idle(&self) {
+        let broken = st.broken;
         POOL.with(|pool| {
             let Ok(mut pool) = pool.try_borrow_mut() else {
                 return;
             };
             let key = (self.server, self.max_queries);
-            let Some((_, list)) = pool.lists.iter_mut().find(|(k, _)| *k == key) else {
+            let Some(list) = pool.lists.iter_mut().find(|l| l.key == key) else {
+                // The pool was emptied (runtime shutdown, close_idle_sockets):
+                // the channel closes when its last user lets go.
                 return;
             };
-            if list.len() <= MAX_IDLE {
+            if !broken && list.ready.len() < MAX_IDLE {
+                if !self.listed.replace(true) {
+                    list.ready.push(self.me.clone());
+                }
                 return;
             }
-            let me = |c: &Rc<Channel>| std::ptr::eq(Rc::as_ptr(c), self);
-            // This channel's state is borrowed by the caller: it is idle.
-            let idle = list
-                .iter()
-                .filter(|c| me(c) || c.st.try_borrow().is_ok_and(|s| s.pending.is_empty()))
-                .count();
-            if idle > MAX_IDLE {
-                list.retain(|c| !me(c));
+            // After a burst, the sockets it needed are closed.
+            list.chans.retain(|c| !std::ptr::eq(Rc::as_ptr(c), self));
+            if self.listed.replace(false) {
+                list.ready.retain(|w| !std::ptr::eq(w.as_ptr(), self));
             }
         });
     }
@@ -693,7 +713,19 @@ struct Pool {
     /// Channels by server and the `udp_max_queries` they were made with
     /// (resolvers with different settings do not share them). A list: a
     /// resolver has at most a few servers.
-    lists: Vec<(ChannelKey, Vec<Rc<Channel>>)>,
+    lists: Vec<PoolList>,
+}
+
+/// The channels to one server made with one `udp_max_queries`.
+#[derive(Debug)]
+struct PoolList {
+    key: ChannelKey,
+    /// Every channel the pool keeps.
+    chans: Vec<Rc<Channel>>,
+    /// Those that may have room for a query, most recently settled last:
+    /// taking a channel looks only at the top, so it costs the same with
+    /// one query in flight or a thousand.
+    ready: Vec<Weak<Channel>>,
 }
 
 thread_local! {
@@ -704,6 +736,7 @@ thread_local! {
 /// the pool that has, or a new one.
 fn take(server: SocketAddr, max_queries: u32) -> io::Result<Rc<Channel>> {
     let runtime = tern_runtime::current_runtime_id();
+    let key = (server, max_queries);
     let found = POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
         if pool.runtime != runtime {
@@ -716,37 +749,63 @@ fn take(server: SocketAddr, max_queries: u32) -> io::Result<Rc<Channel>> {
             tern_runtime::on_shutdown(drop_runtime_channels);
             return None;
         }
-        let key = (server, max_queries);
-        let (_, list) = pool.lists.iter_mut().find(|(k, _)| *k == key)?;
-        list.retain(|c| !c.st.borrow().broken);
-        list.iter().find(|c| c.has_room()).cloned()
+        let list = pool.lists.iter_mut().find(|l| l.key == key)?;
+        while let Some(top) = list.ready.last() {
+            let chan = top.upgrade().filter(|c| c.has_room());
+            match chan {
+                // Stays listed while the query about to start leaves it
+                // room (a shared channel); else it is listed again when it
+                // settles.
+                Some(chan) if chan.room_after_one() => return Some(chan),
+                Some(chan) => {
+                    list.ready.pop();
+                    chan.listed.set(false);
+                    return Some(chan);
+                }
+                None => {
+                    if let Some(gone) = list.ready.pop().and_then(|w| w.upgrade()) {
+                        gone.listed.set(false);
+                    }
+                }
+            }
+        }
+        None
     });
     if let Some(chan) = found {
         return Ok(chan);
     }
     let sock = UdpSocket::unbound(server)?;
     sock.set_recv_errors(true)?;
-    let chan = Rc::new(Channel {
+    let chan = Rc::new_cyclic(|me| Channel {
         sock,
         server,
         max_queries,
         st: RefCell::default(),
         withdrawn: RefCell::default(),
+        me: me.clone(),
+        listed: Cell::new(false),
     });
     POOL.with(|pool| {
         let Ok(mut pool) = pool.try_borrow_mut() else {
             return;
         };
-        let key = (server, max_queries);
-        let at = match pool.lists.iter().position(|(k, _)| *k == key) {
+        let at = match pool.lists.iter().position(|l| l.key == key) {
             Some(at) => at,
             None => {
-                pool.lists.push((key, Vec::new()));
+                pool.lists.push(PoolList {
+                    key,
+                    chans: Vec::new(),
+                    ready: Vec::new(),
+                });
                 pool.lists.len() - 1
             }
         };
-        if let Some((_, list)) = pool.lists.get_mut(at) {
-            list.push(chan.clone());
+        if let Some(list) = pool.lists.get_mut(at) {
+            list.chans.push(chan.clone());
+            if chan.room_after_one() {
+                chan.listed.set(true);
+                list.ready.push(Rc::downgrade(&chan));
+            }
         }
     });
     Ok(chan)
