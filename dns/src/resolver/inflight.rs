@@ -131,7 +131,7 @@ impl std::hash::Hasher for SeededHasher {
 pub(crate) enum Role<'a> {
     /// Ask the servers, then [`Leader::finish`].
     Leader(Leader<'a>),
-    /// Another lookup is asking: wait for its outcome with [`follow`].
+    /// Another lookup is asking: wait for its outcome with [`Follower::outcome`].
     Follower(Follower),
 }
 
