@@ -508,29 +508,18 @@ impl fmt::Debug for Name {
 // ===== comparison =====
 
 impl PartialEq for Name {
-    /// Equal ignoring ASCII case, eight bytes at a time (as [`Hash`]).
     fn eq(&self, other: &Name) -> bool {
-        let (a, b) = (self.as_wire(), other.as_wire());
-        if a.len() != b.len() {
-            return false;
-        }
-        let (mut wa, mut wb) = (a.chunks_exact(8), b.chunks_exact(8));
-        for (x, y) in (&mut wa).zip(&mut wb) {
-            if lower_word(word(x)) != lower_word(word(y)) {
-                return false;
-            }
-        }
-        lower_word(word(wa.remainder())) == lower_word(word(wb.remainder()))
+        self.as_wire().eq_ignore_ascii_case(other.as_wire())
     }
 }
 
-/// Up to eight bytes as a little-endian word, zero-padded.
+/// Up to eight bytes as a little-endian word, zero-padded (a short one
+/// byte by byte: a copy of a variable length would call `memcpy`).
 fn word(bytes: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    if let Some(head) = w.get_mut(..bytes.len()) {
-        head.copy_from_slice(bytes);
+    match <[u8; 8]>::try_from(bytes) {
+        Ok(w) => u64::from_le_bytes(w),
+        Err(_) => bytes.iter().rev().fold(0, |w, &b| (w << 8) | u64::from(b)),
     }
-    u64::from_le_bytes(w)
 }
 
 impl Eq for Name {}
