@@ -231,11 +231,20 @@ pub(crate) fn start(
     let chan = take(server, max_queries)?;
     let id = {
         let mut st = chan.st.borrow_mut();
-        let mut id = next_id()?;
         // At most MAX_PENDING IDs of 65,536 are taken: a few draws suffice.
-        while st.slot(id).is_some() {
-            id = next_id()?;
+        let mut drawn = next_id();
+        while matches!(drawn, Ok(id) if st.slot(id).is_some()) {
+            drawn = next_id();
         }
+        let id = match drawn {
+            Ok(id) => id,
+            Err(e) => {
+                // No query started: the channel goes back to the pool as
+                // it came (taking it may have taken it off the list).
+                chan.settle(&mut st);
+                return Err(e);
+            }
+        };
         let query = make(id);
         let buf = st.spare.pop().unwrap_or_default();
         let bytes = query.encode_into(option, buf);
