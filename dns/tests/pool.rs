@@ -11,7 +11,6 @@ use std::time::Duration;
 #[path = "common/reply.rs"]
 mod reply;
 
-use tern::dns::wire::Message;
 use tern::dns::{Config, RData, Record, RecordType, Resolver};
 use tern::net::UdpSocket;
 
@@ -25,12 +24,7 @@ fn start_server(delay: Duration) -> SocketAddr {
     drop(tern::spawn(async move {
         let mut buf = vec![0u8; 65535];
         loop {
-            let Ok((n, from)) = sock.recv_from(&mut buf).await else {
-                continue;
-            };
-            let Ok(q) = Message::decode(&buf[..n]) else {
-                continue;
-            };
+            let (q, from) = reply::next_query(&sock, &mut buf).await;
             let sock = sock.clone();
             drop(tern::spawn(async move {
                 tern::time::sleep(delay).await;

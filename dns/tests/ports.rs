@@ -56,12 +56,7 @@ impl PortServer {
             async move {
                 let mut buf = vec![0u8; 65535];
                 loop {
-                    let Ok((n, from)) = sock.recv_from(&mut buf).await else {
-                        continue;
-                    };
-                    let Ok(q) = Message::decode(&buf[..n]) else {
-                        continue;
-                    };
+                    let (q, from) = reply::next_query(&sock, &mut buf).await;
                     log.borrow_mut().push(Seen {
                         port: from.port(),
                         id: q.header.id,

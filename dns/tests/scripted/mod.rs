@@ -89,12 +89,7 @@ impl Server {
             tasks.push(tern::spawn(async move {
                 let mut buf = vec![0u8; 65535];
                 loop {
-                    let Ok((n, from)) = udp.recv_from(&mut buf).await else {
-                        continue;
-                    };
-                    let Ok(query) = Message::decode(&buf[..n]) else {
-                        continue;
-                    };
+                    let (query, from) = reply::next_query(&udp, &mut buf).await;
                     note(&log, &query, Transport::Udp);
                     let actions = script(&query, Transport::Udp);
                     let udp = udp.clone();
