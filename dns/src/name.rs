@@ -391,32 +391,46 @@ fn parse_escaped(text: &str) -> Result<Name, &'static str> {
     finish(&mut wire)
 }
 
-/// The common case of [`Name::from_str`], label by label instead of byte
-/// by byte: text of at most 253 bytes (so it cannot make a name too long)
+/// The common case of [`Name::from_str`], in one pass with no escapes to
+/// decode: text of at most 253 bytes (so it cannot make a name too long)
 /// holding only printable ASCII and no backslash. `None` for any other
 /// text, which the general parser takes; the errors are the ones it gives.
 fn parse_plain(text: &str) -> Option<Result<Name, &'static str>> {
     let bytes = text.as_bytes();
-    if bytes.len() > MAX_NAME_LEN - 2 || !bytes.iter().all(|&b| b.is_ascii_graphic() && b != b'\\')
-    {
+    if bytes.len() > MAX_NAME_LEN - 2 {
         return None;
     }
     let body = bytes.strip_suffix(b".").unwrap_or(bytes);
     let mut wire = Builder::new();
-    for label in body.split(|&b| b == b'.') {
-        let Ok(len) = u8::try_from(label.len()) else {
-            return Some(Err("label longer than 63 bytes"));
-        };
-        if len == 0 {
-            return Some(Err("empty label"));
+    // One pass: each byte is copied, each dot closes the label before it.
+    let mut label_start = 0;
+    wire.push(0); // length byte of the first label, patched at its end
+    for &b in body {
+        if b == b'.' {
+            if let Err(e) = close_plain_label(&mut wire, label_start) {
+                return Some(Err(e));
+            }
+            label_start = wire.len();
+            wire.push(0);
+        } else if b.is_ascii_graphic() && b != b'\\' {
+            wire.push(b);
+        } else {
+            return None;
         }
-        if usize::from(len) > MAX_LABEL_LEN {
-            return Some(Err("label longer than 63 bytes"));
-        }
-        wire.push(len);
-        wire.extend(label);
+    }
+    if let Err(e) = close_plain_label(&mut wire, label_start) {
+        return Some(Err(e));
     }
     Some(finish(&mut wire))
+}
+
+/// Ends the label whose length byte is at `start`: its length, checked.
+fn close_plain_label(wire: &mut Builder, start: usize) -> Result<(), &'static str> {
+    let len = wire.len() - start - 1;
+    if len == 0 {
+        return Err("empty label");
+    }
+    close_label(wire.as_mut(), start, len)
 }
 
 /// Writes the length byte of the label that starts at `start`.
