@@ -183,6 +183,14 @@ async fn idle() -> u32 {
     0
 }
 
+/// A waker that re-enters the runtime when it is dropped.
+fn reentrant_on_drop() -> Waker {
+    Waker::from(Arc::new(Reentrant {
+        on_drop: true,
+        wakes: AtomicUsize::new(0),
+    }))
+}
+
 /// Polls `h` once with a counting waker (so it waits) and stashes it.
 fn stash(mut h: JoinHandle<u32>) -> Arc<Counting> {
     let (c, w) = counting();
@@ -226,14 +234,8 @@ async fn a_join_waker_that_reenters_on_wake() {
 async fn a_join_waker_that_reenters_on_drop() {
     for replace in [true, false] {
         let others = stash_waiting(16);
-        let mut h = tern::spawn(async {
-            pending::<()>().await;
-            0u32
-        });
-        let w = Waker::from(Arc::new(Reentrant {
-            on_drop: true,
-            wakes: AtomicUsize::new(0),
-        }));
+        let mut h = tern::spawn(idle());
+        let w = reentrant_on_drop();
         assert!(poll_once(&mut h, &w).is_pending());
         drop(w);
         if replace {
@@ -402,14 +404,8 @@ fn waiting_handles_at_thread_exit() {
             let rt = Runtime::new().unwrap();
             let mut hs = Vec::new();
             for _ in 0..8 {
-                let mut h = rt.spawn(async {
-                    pending::<()>().await;
-                    0u32
-                });
-                let w = Waker::from(Arc::new(Reentrant {
-                    on_drop: true,
-                    wakes: AtomicUsize::new(0),
-                }));
+                let mut h = rt.spawn(idle());
+                let w = reentrant_on_drop();
                 assert!(poll_once(&mut h, &w).is_pending());
                 hs.push(h);
             }
