@@ -226,17 +226,8 @@ impl UdpSocket {
     /// a fresh source port without a new socket or epoll registration. A
     /// port bound by number (`bind` with a nonzero port) is kept.
     pub fn disconnect(&self) -> io::Result<usize> {
+        self.dissolve("disconnect")?;
         let fd = self.io.as_fd();
-        socket::disconnect(fd).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "disconnect udp fd {}: {e}",
-                    std::os::fd::AsRawFd::as_raw_fd(&fd)
-                ),
-            )
-        })?;
-        self.peer.set(None);
         // Nothing arrives once the association is gone; what came before
         // is read (cut to one byte) and dropped.
         // A pending error (ICMP from the old peer) is taken and dropped
@@ -264,12 +255,18 @@ impl UdpSocket {
     /// every datagram's sender and content anyway). A port bound by number
     /// is kept.
     pub fn release_port(&self) -> io::Result<()> {
+        self.dissolve("release port of")
+    }
+
+    /// `connect(AF_UNSPEC)`: the association (and an autobound port) is
+    /// gone; errors say `what` was done to which fd.
+    fn dissolve(&self, what: &str) -> io::Result<()> {
         let fd = self.io.as_fd();
         socket::disconnect(fd).map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!(
-                    "release port of udp fd {}: {e}",
+                    "{what} udp fd {}: {e}",
                     std::os::fd::AsRawFd::as_raw_fd(&fd)
                 ),
             )

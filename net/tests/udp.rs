@@ -156,19 +156,7 @@ async fn two_syscalls_per_udp_message_between_sockets_of_one_runtime() {
     let b = Rc::new(UdpSocket::bind(v4()).unwrap());
     a.connect(b.local_addr().unwrap()).unwrap();
     b.connect(a.local_addr().unwrap()).unwrap();
-    let echo = {
-        let b = b.clone();
-        tern::spawn(async move {
-            let mut buf = [0u8; 32];
-            loop {
-                let n = b.recv(&mut buf).await.unwrap();
-                if n == 1 {
-                    break;
-                }
-                b.send(&buf[..n]).await.unwrap();
-            }
-        })
-    };
+    let echo = echo_until_one_byte(b.clone());
     let per_message = ping_pong(&a, ROUNDS).await;
     assert!(
         per_message <= 2.1,
@@ -176,6 +164,21 @@ async fn two_syscalls_per_udp_message_between_sockets_of_one_runtime() {
     );
     a.send(&[1]).await.unwrap();
     echo.await.unwrap();
+}
+
+/// Echoes every datagram `b` receives back to its peer until a one-byte
+/// one arrives.
+fn echo_until_one_byte(b: Rc<UdpSocket>) -> tern::JoinHandle<()> {
+    tern::spawn(async move {
+        let mut buf = [0u8; 32];
+        loop {
+            let n = b.recv(&mut buf).await.unwrap();
+            if n == 1 {
+                break;
+            }
+            b.send(&buf[..n]).await.unwrap();
+        }
+    })
 }
 
 /// `ROUNDS` warm 32-byte round trips from `a`; returns tern's syscalls per
@@ -639,19 +642,7 @@ async fn a_burst_is_read_whole_and_in_order_then_request_response_is_two_syscall
         let n = a.recv(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], &[i]);
     }
-    let echo = {
-        let b = b.clone();
-        tern::spawn(async move {
-            let mut buf = [0u8; 32];
-            loop {
-                let n = b.recv(&mut buf).await.unwrap();
-                if n == 1 {
-                    break;
-                }
-                b.send(&buf[..n]).await.unwrap();
-            }
-        })
-    };
+    let echo = echo_until_one_byte(b.clone());
     let per_message = ping_pong(&a, 200).await;
     assert!(
         per_message <= 2.1,
