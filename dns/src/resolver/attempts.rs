@@ -1,6 +1,7 @@
 //! One name and type through the cache, then the servers: the attempt
-//! loop of the resolver. Servers are asked in [`attempt_plan`](crate::exchange::attempt_plan) order with
-//! failed ones moved last; each attempt gets the per-attempt timeout or
+//! loop of the resolver. Servers are asked in
+//! [`attempt_plan`](crate::exchange::attempt_plan) order with failed ones
+//! moved last; each attempt gets the per-attempt timeout or
 //! what is left of the lookup's deadline, whichever is less; what each
 //! attempt teaches (health, EDNS, the server's cookie) goes into
 //! `servers.rs`.
