@@ -42,6 +42,7 @@ pub use answer::{
     canonical_name, extract_answer, negative_ttl, take_answer, MAX_ANSWER_RECORDS, MAX_CNAME_CHAIN,
 };
 pub use reply::{check_cookie, classify, rcode_error, validate_reply, Reject, Step, Transport};
+pub(crate) use reply::{classify_step, validate_asked, Asked};
 
 use std::net::SocketAddr;
 

@@ -5,8 +5,10 @@
 use std::fmt;
 
 use crate::error::{malformed, Error};
+use crate::name::Name;
+use crate::record::RecordType;
 use crate::wire::cookie::{find_cookie, ReplyCookie, CLIENT_COOKIE_LEN};
-use crate::wire::{Header, Message, Problem, Rcode, Staged};
+use crate::wire::{Header, Message, Problem, Rcode, Staged, OPCODE_QUERY};
 
 /// How a reply arrived; truncation means something only over UDP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -106,19 +108,73 @@ pub fn validate_reply(
     reply: &[u8],
     transport: Transport,
 ) -> Result<Message, Reject> {
+    let (truncated, questionless_ok) =
+        check_header(query.header.id, query.header.opcode, reply, transport)?;
+    let check = |head: &Message| {
+        let questionless = head.questions.is_empty() && questionless_ok;
+        if !questionless && head.questions != query.questions {
+            return Err(Reject::QuestionMismatch);
+        }
+        Ok(())
+    };
+    accept(Message::decode_staged(reply, check), truncated)
+}
+
+/// A UDP query as the resolver keeps it while it waits for the reply: what
+/// the reply must echo, without the [`Message`] it was encoded from
+/// ([`Message::query`] with these fields).
+#[derive(Clone, Debug)]
+pub(crate) struct Asked {
+    /// The query's ID.
+    pub(crate) id: u16,
+    /// The name asked, in the case it was sent.
+    pub(crate) name: Name,
+    /// The type asked (class IN).
+    pub(crate) qtype: RecordType,
+    /// The query carried an OPT record.
+    pub(crate) edns: bool,
+}
+
+/// [`validate_reply`] over UDP for the query `asked` describes, comparing
+/// the echoed question on the wire instead of decoding it
+/// ([`Message::decode_echoing`]): it accepts the datagrams `validate_reply`
+/// accepts, and the message it returns is the same except that its
+/// question section is left empty when the question was echoed byte for
+/// byte.
+pub(crate) fn validate_asked(asked: &Asked, reply: &[u8]) -> Result<Message, Reject> {
+    let (truncated, questionless_ok) = check_header(asked.id, OPCODE_QUERY, reply, Transport::Udp)?;
+    let staged = Message::decode_echoing(
+        reply,
+        &asked.name,
+        asked.qtype,
+        questionless_ok,
+        Reject::QuestionMismatch,
+    );
+    accept(staged, truncated)
+}
+
+/// The header checks of [`validate_reply`]: QR set, the ID and the opcode
+/// sent. Whether the reply counts as truncated, and whether it may come
+/// without a question section.
+fn check_header(
+    id: u16,
+    opcode: u8,
+    reply: &[u8],
+    transport: Transport,
+) -> Result<(bool, bool), Reject> {
     let header = Header::decode(reply).map_err(Reject::Malformed)?;
     if !header.qr {
         return Err(Reject::NotResponse);
     }
-    if header.id != query.header.id {
+    if header.id != id {
         return Err(Reject::IdMismatch {
-            expected: query.header.id,
+            expected: id,
             got: header.id,
         });
     }
-    if header.opcode != query.header.opcode {
+    if header.opcode != opcode {
         return Err(Reject::OpcodeMismatch {
-            expected: query.header.opcode,
+            expected: opcode,
             got: header.opcode,
         });
     }
@@ -127,14 +183,13 @@ pub fn validate_reply(
         header.rcode,
         Rcode::FORMERR | Rcode::SERVFAIL | Rcode::NOTIMP | Rcode::REFUSED
     );
-    let check = |head: &Message| {
-        let questionless = head.questions.is_empty() && (truncated || error_reply);
-        if !questionless && head.questions != query.questions {
-            return Err(Reject::QuestionMismatch);
-        }
-        Ok(())
-    };
-    match Message::decode_staged(reply, check) {
+    Ok((truncated, truncated || error_reply))
+}
+
+/// The reply a staged decode came to: a truncated reply whose later
+/// sections are cut short counts with its head alone.
+fn accept(staged: Staged<Reject>, truncated: bool) -> Result<Message, Reject> {
+    match staged {
         Staged::Done(message) => Ok(message),
         Staged::RestFailed(head, _) if truncated => Ok(head),
         Staged::RestFailed(_, err) | Staged::HeadFailed(err) => Err(Reject::Malformed(err)),
@@ -204,6 +259,11 @@ pub enum Step {
 /// - SERVFAIL, REFUSED, NOTIMP, FORMERR and any other code →
 ///   [`Step::NextServer`] with the error it stands for.
 pub fn classify(query: &Message, reply: &Message, transport: Transport) -> Step {
+    classify_step(query.edns.is_some(), reply, transport)
+}
+
+/// [`classify`] for a query that carried an OPT record (`query_edns`) or not.
+pub(crate) fn classify_step(query_edns: bool, reply: &Message, transport: Transport) -> Step {
     if reply.header.tc && transport == Transport::Udp {
         return Step::RetryTcp;
     }
@@ -212,7 +272,7 @@ pub fn classify(query: &Message, reply: &Message, transport: Transport) -> Step 
         return Step::Done;
     }
     let edns_refused = matches!(rcode, Rcode::FORMERR | Rcode::NOTIMP) && reply.edns.is_none();
-    if query.edns.is_some() && (edns_refused || rcode == Rcode::BADVERS) {
+    if query_edns && (edns_refused || rcode == Rcode::BADVERS) {
         return Step::RetryWithoutEdns;
     }
     Step::NextServer(rcode_error(rcode).unwrap_or(Error::ServFail))

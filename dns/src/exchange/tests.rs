@@ -21,6 +21,52 @@ fn extract_answer(qname: &Name, qtype: RecordType, reply: &Message) -> Result<Ve
     borrowed
 }
 
+/// Every UDP validation test here checks [`super::validate_asked`] as
+/// well: for a query [`Message::query`] made, it must accept and reject
+/// what [`super::validate_reply`] does and give the same message, but for
+/// the question section it leaves out when the echo was byte for byte.
+fn validate_reply(query: &Message, reply: &[u8], transport: Transport) -> Result<Message, Reject> {
+    let full = super::validate_reply(query, reply, transport);
+    if transport == Transport::Udp {
+        if let Some(asked) = asked_of(query) {
+            same_verdict(&full, &validate_asked(&asked, reply), &asked);
+        }
+    }
+    full
+}
+
+/// What the resolver keeps of `query`, if `Message::query` made it.
+fn asked_of(query: &Message) -> Option<Asked> {
+    let q = query.questions.first()?;
+    let payload = query.edns.as_ref().map(|e| e.payload);
+    let made = Message::query(query.header.id, &q.name, q.qtype, payload);
+    (made == *query).then(|| Asked {
+        id: query.header.id,
+        name: q.name.clone(),
+        qtype: q.qtype,
+        edns: payload.is_some(),
+    })
+}
+
+fn same_verdict(full: &Result<Message, Reject>, fast: &Result<Message, Reject>, asked: &Asked) {
+    match (full, fast) {
+        (Ok(full), Ok(fast)) => {
+            let mut fast = fast.clone();
+            match (fast.questions.first(), full.questions.first()) {
+                (Some(echo), _) => assert_ne!(echo.name.as_wire(), asked.name.as_wire()),
+                (None, Some(echo)) => {
+                    assert_eq!(echo.name.as_wire(), asked.name.as_wire());
+                    fast.questions = full.questions.clone();
+                }
+                (None, None) => {}
+            }
+            assert_eq!(*full, fast);
+        }
+        (Err(_), Err(_)) => {}
+        _ => panic!("validate_reply gave {full:?}, validate_asked {fast:?}"),
+    }
+}
+
 fn cname(owner: &str, ttl: u32, target: &str) -> Record {
     Record {
         name: name(owner),
@@ -483,4 +529,85 @@ fn encode_with_option_appends_to_the_opt_record_only() {
     // Without an OPT record there is nowhere to put it.
     let plain = Message::query(1, &name("www.example"), RecordType::A, None);
     assert_eq!(plain.encode_with_option(&option), plain.encode());
+}
+
+/// The resolver's wire-level reply check agrees with the decoding one on
+/// replies damaged at random: bytes overwritten, letters recased, cut short.
+#[test]
+fn wire_question_check_agrees_with_decoding_on_damaged_replies() {
+    let q = query();
+    let mut bases = Vec::new();
+    let answer = reply_to(
+        &q,
+        Rcode::NOERROR,
+        vec![
+            cname("www.example", 60, "web.example"),
+            a("web.example", 30, 7),
+        ],
+    );
+    bases.push(answer.encode());
+    let mut nx = reply_to(&q, Rcode::NXDOMAIN, vec![]);
+    nx.authorities = vec![soa("example", 300, 60)];
+    bases.push(nx.encode());
+    let mut tc = reply_to(&q, Rcode::NOERROR, vec![a("www.example", 60, 1)]);
+    tc.header.tc = true;
+    bases.push(tc.encode());
+    let mut fail = reply_to(&q, Rcode::SERVFAIL, vec![]);
+    fail.questions.clear();
+    bases.push(fail.encode());
+    let mut accepted = 0;
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..20_000u64 {
+        let base = &bases[(round % bases.len() as u64) as usize];
+        let mut bytes = base.clone();
+        for _ in 0..=next() % 3 {
+            let at = (next() % bytes.len() as u64) as usize;
+            match next() % 4 {
+                0 => bytes[at] = next() as u8,
+                1 => bytes[at] ^= 0x20,
+                2 => bytes.truncate(at),
+                _ => {}
+            }
+            if bytes.is_empty() {
+                break;
+            }
+        }
+        if validate_reply(&q, &bytes, Transport::Udp).is_ok() {
+            accepted += 1;
+        }
+    }
+    // Both outcomes are exercised.
+    assert!(accepted > 2_000 && accepted < 18_000, "{accepted}");
+}
+
+/// The resolver encodes its queries without building a message: the same
+/// bytes as `Message::query` encoded with the same option.
+#[test]
+fn queries_encode_alike_without_a_message() {
+    let cookie = [10u8, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+    for host in [
+        "www.example",
+        "a",
+        "Mixed.Case.Example.ORG",
+        &"x".repeat(63),
+    ] {
+        for qtype in [RecordType::A, RecordType::AAAA, RecordType::Other(65)] {
+            for payload in [None, Some(512), Some(1232)] {
+                for option in [&[][..], &cookie[..]] {
+                    let n = name(host);
+                    let message = Message::query(0x1234, &n, qtype, payload);
+                    let want = message.encode_with_option(option);
+                    let reused = vec![0xff; 700];
+                    let got = crate::wire::encode_query(0x1234, &n, qtype, payload, option, reused);
+                    assert_eq!(got, want, "{host} {qtype:?} {payload:?} {option:?}");
+                }
+            }
+        }
+    }
 }

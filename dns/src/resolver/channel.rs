@@ -76,9 +76,11 @@ use super::transport::next_id;
 mod pool;
 
 use crate::error::Error;
-use crate::exchange::{check_cookie, validate_reply, Transport};
+use crate::exchange::{check_cookie, validate_asked, Asked};
+use crate::name::Name;
+use crate::record::RecordType;
 use crate::wire::cookie::CLIENT_COOKIE_LEN;
-use crate::wire::Message;
+use crate::wire::{encode_query, Message};
 pub use pool::close_idle_sockets;
 use pool::take;
 
@@ -130,7 +132,7 @@ struct State {
 
 #[derive(Debug)]
 struct Pending {
-    query: Message,
+    query: Asked,
     /// The client cookie the query carried, which a reply must echo.
     sent_client: Option<[u8; CLIENT_COOKIE_LEN]>,
     waker: Option<Waker>,
@@ -170,7 +172,7 @@ impl State {
     }
 
     /// Removes query `id` (and its unsent datagram); its query and outcome.
-    fn remove(&mut self, id: u16) -> Option<(Message, Option<Result<Message, Error>>)> {
+    fn remove(&mut self, id: u16) -> Option<(Asked, Option<Result<Message, Error>>)> {
         let slot = self.ids.remove(&id)?;
         let p = self.pending.try_remove(slot)?;
         if let Some(at) = self.outbox.iter().position(|(i, _)| *i == id) {
@@ -221,14 +223,23 @@ pub(crate) struct Ticket {
     done: bool,
 }
 
-/// Registers the query `make(id)` for `server` on a channel with room (see
-/// the module docs), with an ID no other query in flight there has. It is
-/// sent when the ticket is first polled.
+/// What a query asks: the name (in the case to send), the type, and the
+/// EDNS payload to offer with the EDNS option to add, if it has an OPT
+/// record.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Question<'a> {
+    pub(crate) name: &'a Name,
+    pub(crate) qtype: RecordType,
+    pub(crate) edns: Option<(u16, &'a [u8])>,
+}
+
+/// Registers a query of `question` for `server` on a channel with room
+/// (see the module docs), with an ID no other query in flight there has.
+/// It is sent when the ticket is first polled.
 pub(crate) fn start(
     server: SocketAddr,
     max_queries: u32,
-    make: impl FnOnce(u16) -> Message,
-    option: &[u8],
+    question: Question<'_>,
     sent_client: Option<[u8; CLIENT_COOKIE_LEN]>,
 ) -> Result<Ticket, Error> {
     let chan = take(server, max_queries)?;
@@ -248,10 +259,23 @@ pub(crate) fn start(
                 return Err(e);
             }
         };
-        let query = make(id);
         let buf = st.spare.pop().unwrap_or_default();
-        let bytes = query.encode_into(option, buf);
+        let (payload, option) = question.edns.unzip();
+        let bytes = encode_query(
+            id,
+            question.name,
+            question.qtype,
+            payload,
+            option.unwrap_or_default(),
+            buf,
+        );
         st.outbox.push((id, bytes));
+        let query = Asked {
+            id,
+            name: question.name.clone(),
+            qtype: question.qtype,
+            edns: payload.is_some(),
+        };
         let slot = st.pending.insert(Pending {
             query,
             sent_client,
@@ -272,11 +296,11 @@ pub(crate) fn start(
 impl Ticket {
     /// Sends the query if it has not left yet and waits for the reply; the
     /// query and the reply (or the error that ended the wait).
-    pub(crate) async fn exchange(mut self) -> (Message, Result<Message, Error>) {
+    pub(crate) async fn exchange(mut self) -> (Asked, Result<Message, Error>) {
         poll_fn(|cx| self.poll_exchange(cx)).await
     }
 
-    fn poll_exchange(&mut self, cx: &mut Context<'_>) -> Poll<(Message, Result<Message, Error>)> {
+    fn poll_exchange(&mut self, cx: &mut Context<'_>) -> Poll<(Asked, Result<Message, Error>)> {
         let chan = Rc::clone(&self.chan);
         let id = self.id;
         let mut st = chan.st.borrow_mut();
@@ -404,7 +428,7 @@ impl Drop for Ticket {
 
 impl Channel {
     /// Query `id` and its outcome, if it has one; the channel is settled.
-    fn take_done(&self, id: u16, st: &mut State) -> Option<(Message, Result<Message, Error>)> {
+    fn take_done(&self, id: u16, st: &mut State) -> Option<(Asked, Result<Message, Error>)> {
         if st.find(id).is_none_or(|p| p.got.is_none()) {
             return None;
         }
@@ -615,9 +639,9 @@ impl Channel {
                 if let Some(flags) = cut.get_mut(2) {
                     *flags |= 0x02;
                 }
-                validate_reply(&p.query, &cut, Transport::Udp)
+                validate_asked(&p.query, &cut)
             } else {
-                validate_reply(&p.query, data, Transport::Udp)
+                validate_asked(&p.query, data)
             };
             // A forged or malformed COOKIE option: dropped like a wrong ID.
             let reply = reply

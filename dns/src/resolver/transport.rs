@@ -23,7 +23,7 @@ use tern_runtime::time::timeout_at;
 
 use super::channel;
 use crate::error::Error;
-use crate::exchange::{check_cookie, classify, validate_reply, Step, Transport};
+use crate::exchange::{check_cookie, classify_step, validate_reply, Asked, Step, Transport};
 use crate::name::Name;
 use crate::record::RecordType;
 use crate::wire::cookie::Cookie;
@@ -127,16 +127,18 @@ pub(crate) async fn ask(
         let sent_cookie = cookie.is_some();
         let (query, reply) = udp_exchange(
             server,
-            |id| Message::query(id, name, rtype, payload),
+            (name, rtype, payload),
             cookie,
             step_deadline,
             udp_max_queries,
         )
         .await?;
+        // The TCP retry asks the same question with the same ID.
+        let tcp_query = || Message::query(query.id, name, rtype, payload);
         let bad_cookie = sent_cookie && reply.rcode() == Rcode::BADCOOKIE;
-        let (reply, transport) = match classify(&query, &reply, Transport::Udp) {
+        let (reply, transport) = match classify_step(query.edns, &reply, Transport::Udp) {
             Step::RetryTcp => (
-                Box::pin(tcp_exchange(server, &query, limit)).await?,
+                Box::pin(tcp_exchange(server, &tcp_query(), limit)).await?,
                 Transport::Tcp,
             ),
             _ if bad_cookie && bad_cookies == 0 => {
@@ -145,12 +147,12 @@ pub(crate) async fn ask(
                 continue;
             }
             _ if bad_cookie => (
-                Box::pin(tcp_exchange(server, &query, limit)).await?,
+                Box::pin(tcp_exchange(server, &tcp_query(), limit)).await?,
                 Transport::Tcp,
             ),
             _ => (reply, Transport::Udp),
         };
-        match classify(&query, &reply, transport) {
+        match classify_step(query.edns, &reply, transport) {
             Step::Done => return Ok(reply),
             // Only offered when the query had EDNS, so this loops once
             // (and drops the cookie with the OPT record).
@@ -167,19 +169,25 @@ pub(crate) async fn ask(
     }
 }
 
-/// One query over UDP: the query sent and the reply accepted, or the
-/// error (`Timeout` at `deadline`).
+/// One query over UDP for `name`/`qtype`, with an OPT record offering
+/// `payload` if there is one (and then the cookie, if any): the query sent
+/// and the reply accepted, or the error (`Timeout` at `deadline`).
 async fn udp_exchange(
     server: SocketAddr,
-    make_query: impl FnOnce(u16) -> Message,
+    (name, qtype, payload): (&Name, RecordType, Option<u16>),
     cookie: Option<&mut Cookie>,
     deadline: Instant,
     udp_max_queries: u32,
-) -> Result<(Message, Message), Error> {
+) -> Result<(Asked, Message), Error> {
     let option = cookie.as_deref().map(Cookie::option);
     let sent_client = cookie.as_deref().map(|c| *c.client());
     let option = option.as_ref().map_or(&[][..], |o| o.as_bytes());
-    let ticket = channel::start(server, udp_max_queries, make_query, option, sent_client)?;
+    let question = channel::Question {
+        name,
+        qtype,
+        edns: payload.map(|p| (p, option)),
+    };
+    let ticket = channel::start(server, udp_max_queries, question, sent_client)?;
     // Sent after the other ready tasks have had their turn: queries started
     // in one pass of the run queue then leave together, in one `sendmmsg`
     // per channel, and a server that sleeps between queries is woken once

@@ -125,35 +125,83 @@ impl Message {
         check: impl FnOnce(&Message) -> Result<(), E>,
     ) -> Staged<E> {
         let mut r = Reader::new(msg);
-        let (mut message, counts) = match decode_head(&mut r) {
+        let (message, counts) = match decode_head(&mut r) {
             Ok(head) => head,
             Err(e) => return Staged::HeadFailed(e),
         };
         if let Err(e) = check(&message) {
             return Staged::Rejected(e);
         }
-        let [_, an, ns, ar] = counts;
-        let rest = (|| {
-            message.answers = decode_records(&mut r, an, Section::Answer, &mut message.edns)?;
-            message.authorities =
-                decode_records(&mut r, ns, Section::Authority, &mut message.edns)?;
-            message.additionals =
-                decode_records(&mut r, ar, Section::Additional, &mut message.edns)?;
-            if r.remaining() != 0 {
-                return Err(malformed("message", r.pos(), Problem::TrailingData));
+        decode_rest(&mut r, counts, message)
+    }
+
+    /// Decodes a reply to the query that asked `name`/`qtype` in class IN
+    /// with one question, as [`Message::decode_staged`] does with a check
+    /// that the question is echoed, but compares the question on the wire
+    /// instead of decoding it: equal ignoring ASCII case, as decoded names
+    /// compare. With `questionless_ok` a reply without a question section
+    /// passes too. A question that is not ours is `Rejected(mismatch)`.
+    ///
+    /// The returned message's question section is left empty when the echo
+    /// was byte for byte (the caller has that question: it sent it), and
+    /// holds the echoed question when it differs in case, so a caller that
+    /// randomised the case can tell.
+    pub(crate) fn decode_echoing<E>(
+        msg: &[u8],
+        name: &Name,
+        qtype: RecordType,
+        questionless_ok: bool,
+        mismatch: E,
+    ) -> Staged<E> {
+        let mut r = Reader::new(msg);
+        let head = (|| {
+            let id = r.u16("header")?;
+            let flags = r.u16("header")?;
+            let mut counts = [0u16; 4];
+            for count in &mut counts {
+                *count = r.u16("header")?;
             }
-            Ok(())
+            Ok((Header::from_bits(id, flags), counts))
         })();
-        match rest {
-            Ok(()) => Staged::Done(message),
-            Err(e) => {
-                message.answers.clear();
-                message.authorities.clear();
-                message.additionals.clear();
-                message.edns = None;
-                Staged::RestFailed(message, e)
+        let (header, counts) = match head {
+            Ok(head) => head,
+            Err(e) => return Staged::HeadFailed(e),
+        };
+        let mut message = Message {
+            header,
+            ..Message::default()
+        };
+        match counts[0] {
+            0 if questionless_ok => {}
+            1 => {
+                let wire = name.as_wire();
+                let echo = (|| {
+                    let echoed = r.bytes(wire.len(), "question name")?;
+                    let qt = r.u16("question type")?;
+                    let qclass = r.u16("question class")?;
+                    Ok((echoed, qt, qclass))
+                })();
+                let (echoed, qt, qclass) = match echo {
+                    Ok(echo) => echo,
+                    Err(e) => return Staged::HeadFailed(e),
+                };
+                // Length bytes are below 64, so folding ASCII case leaves
+                // them be: equal ignoring case means the same labels.
+                if !echoed.eq_ignore_ascii_case(wire) || qt != qtype.to_u16() || qclass != CLASS_IN
+                {
+                    return Staged::Rejected(mismatch);
+                }
+                if echoed != wire {
+                    message.questions.push(Question {
+                        name: Name::from_checked_wire(echoed),
+                        qtype,
+                        qclass,
+                    });
+                }
             }
+            _ => return Staged::Rejected(mismatch),
         }
+        decode_rest(&mut r, counts, message)
     }
 
     /// Decodes the header and the question section only, leaving the other
@@ -265,6 +313,68 @@ pub(crate) enum Staged<E> {
     RestFailed(Message, Error),
     /// The whole message.
     Done(Message),
+}
+
+/// Reads the answer, authority and additional sections (`counts` from
+/// the header) into `message`, whose head has been read.
+fn decode_rest<E>(r: &mut Reader<'_>, counts: [u16; 4], mut message: Message) -> Staged<E> {
+    let [_, an, ns, ar] = counts;
+    let rest = (|| {
+        message.answers = decode_records(r, an, Section::Answer, &mut message.edns)?;
+        message.authorities = decode_records(r, ns, Section::Authority, &mut message.edns)?;
+        message.additionals = decode_records(r, ar, Section::Additional, &mut message.edns)?;
+        if r.remaining() != 0 {
+            return Err(malformed("message", r.pos(), Problem::TrailingData));
+        }
+        Ok(())
+    })();
+    match rest {
+        Ok(()) => Staged::Done(message),
+        Err(e) => {
+            message.answers.clear();
+            message.authorities.clear();
+            message.additionals.clear();
+            message.edns = None;
+            Staged::RestFailed(message, e)
+        }
+    }
+}
+
+/// Encodes the query [`Message::query`] makes for these arguments, with
+/// `option` added as [`Message::encode_with_option`] adds it, into `buf`
+/// (cleared first): the same bytes, without building the message.
+pub(crate) fn encode_query(
+    id: u16,
+    name: &Name,
+    qtype: RecordType,
+    edns_payload: Option<u16>,
+    option: &[u8],
+    mut buf: Vec<u8>,
+) -> Vec<u8> {
+    let wire = name.as_wire();
+    let opt = edns_payload.map_or(0, |_| 11 + option.len());
+    buf.clear();
+    buf.reserve(HEADER_LEN + wire.len() + 4 + opt);
+    let mut w = Writer::from_buf(buf);
+    let header = Header {
+        id,
+        rd: true,
+        opcode: OPCODE_QUERY,
+        ..Header::default()
+    };
+    w.u16(id);
+    w.u16(header.flag_bits());
+    w.u16(1);
+    w.bytes(&[0; 6]); // no answers, no authorities; additionals below
+    w.bytes(wire);
+    w.u16(qtype.to_u16());
+    w.u16(CLASS_IN);
+    if let Some(payload) = edns_payload {
+        if encode_opt(&mut w, &Edns::new(payload), option) {
+            w.patch_u16(10, 1);
+        }
+    }
+    w.finish()
 }
 
 /// Reads the header, the counts and the questions.
