@@ -81,14 +81,43 @@ pub fn is_localhost(name: &Name) -> bool {
 /// are not valid names, the root, or make the name too long are left out,
 /// and duplicates appear once.
 pub fn search_candidates(host: &str, config: &Config) -> Result<Vec<Name>, Error> {
-    if scoped_ipv6(host).is_some() || host.contains(':') {
+    candidates(host, config).map(|c| match c {
+        Candidates::One(name) => vec![name],
+        Candidates::Many(names) => names,
+    })
+}
+
+/// The names of [`search_candidates`]; one name (no search list, or an
+/// absolute name) needs no vector.
+#[derive(Debug)]
+pub(crate) enum Candidates {
+    One(Name),
+    Many(Vec<Name>),
+}
+
+impl std::ops::Deref for Candidates {
+    type Target = [Name];
+
+    fn deref(&self) -> &[Name] {
+        match self {
+            Candidates::One(name) => std::slice::from_ref(name),
+            Candidates::Many(names) => names,
+        }
+    }
+}
+
+/// [`search_candidates`], as the resolver takes them.
+pub(crate) fn candidates(host: &str, config: &Config) -> Result<Candidates, Error> {
+    // Every IPv6 address has a colon, scoped or not; no host name has one
+    // that the resolver would send.
+    if host.contains(':') {
         return Err(Error::InvalidName(format!(
             "{host:?}: an IPv6 address (with a zone), not a host name"
         )));
     }
     let absolute: Name = host.parse()?;
-    if ends_with_unescaped_dot(host) {
-        return Ok(vec![absolute]);
+    if config.search.is_empty() || ends_with_unescaped_dot(host) {
+        return Ok(Candidates::One(absolute));
     }
     // Dots that separate labels: `a\.b` is one label.
     let dots = absolute.label_count().saturating_sub(1);
@@ -113,7 +142,7 @@ pub fn search_candidates(host: &str, config: &Config) -> Result<Vec<Name>, Error
     if !as_typed_first && !names.contains(&absolute) {
         names.push(absolute);
     }
-    Ok(names)
+    Ok(Candidates::Many(names))
 }
 
 /// Whether `host` ends in a dot that is not escaped (`a\\.` does, `a\.`

@@ -61,6 +61,20 @@ pub fn extract_answer(
 /// are moved out of its answer section, which is kept as the result, so
 /// nothing is copied or allocated.
 pub fn take_answer(qname: &Name, qtype: RecordType, reply: Message) -> Result<Vec<Record>, Error> {
+    // The usual reply holds just the records asked for: they are the
+    // answer, with no chain to follow or records to drop.
+    let plain = |r: &Record| r.rtype() == qtype && r.name == *qname;
+    if !reply.answers.is_empty()
+        && reply.answers.iter().all(plain)
+        && rcode_error(reply.rcode()).is_none()
+    {
+        let mut records = reply.answers;
+        records.truncate(MAX_ANSWER_RECORDS);
+        for r in &mut records {
+            r.ttl = clamp_ttl(r.ttl);
+        }
+        return Ok(records);
+    }
     let (owner, chain_ttl) = answer_owner(qname, qtype, &reply)?;
     let owner = owner.clone();
     let mut records = reply.answers;

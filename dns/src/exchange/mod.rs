@@ -78,9 +78,33 @@ pub(crate) fn server_round(config: &Config, rotation: usize) -> Vec<SocketAddr> 
 /// `attempts` times (at least once). From [`attempt_plan`].
 #[derive(Clone, Debug)]
 pub struct AttemptPlan {
-    round: Vec<SocketAddr>,
+    round: Round,
     next: usize,
     rounds_left: u32,
+}
+
+/// The servers of one round: one server (the usual configuration) needs
+/// no vector.
+#[derive(Clone, Debug)]
+enum Round {
+    One(SocketAddr),
+    Many(Vec<SocketAddr>),
+}
+
+impl Round {
+    fn get(&self, i: usize) -> Option<SocketAddr> {
+        match self {
+            Round::One(server) => (i == 0).then_some(*server),
+            Round::Many(servers) => servers.get(i).copied(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Round::One(_) => 1,
+            Round::Many(servers) => servers.len(),
+        }
+    }
 }
 
 impl AttemptPlan {
@@ -88,7 +112,17 @@ impl AttemptPlan {
     pub fn new(round: Vec<SocketAddr>, attempts: u32) -> AttemptPlan {
         AttemptPlan {
             rounds_left: if round.is_empty() { 0 } else { attempts.max(1) },
-            round,
+            round: Round::Many(round),
+            next: 0,
+        }
+    }
+
+    /// `server` alone, `attempts` times (at least once): what
+    /// [`AttemptPlan::new`] makes of a round of one server.
+    pub(crate) fn one(server: SocketAddr, attempts: u32) -> AttemptPlan {
+        AttemptPlan {
+            rounds_left: attempts.max(1),
+            round: Round::One(server),
             next: 0,
         }
     }
@@ -106,7 +140,7 @@ impl Iterator for AttemptPlan {
         if self.rounds_left == 0 {
             return None;
         }
-        let server = self.round.get(self.next).copied();
+        let server = self.round.get(self.next);
         self.next += 1;
         if self.next >= self.round.len() {
             self.next = 0;

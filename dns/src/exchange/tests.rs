@@ -385,6 +385,12 @@ fn attempt_plans() {
     c.nameservers.clear();
     assert!(attempt_plan(&c, 0).is_empty());
     assert_eq!(attempt_plan(&c, 0).next(), None);
+    // The resolver's plan for one server walks as the general one does.
+    for attempts in [0, 1, 2, 5, u32::MAX] {
+        let one: Vec<_> = AttemptPlan::one(s(9), attempts).take(9).collect();
+        let general: Vec<_> = AttemptPlan::new(vec![s(9)], attempts).take(9).collect();
+        assert_eq!(one, general, "{attempts} attempts");
+    }
 }
 
 #[test]

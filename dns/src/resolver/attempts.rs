@@ -72,12 +72,18 @@ impl Resolver {
         let config = self.config();
         let rotation = inner.rotation.get();
         inner.rotation.set(rotation.wrapping_add(1));
-        let round = server_round(&config, rotation);
         // One clock read orders the servers and starts the first attempt.
         let t0 = tern_runtime::time::now();
-        let order = inner.servers.borrow().order(round, t0);
+        let plan = match config.nameservers[..] {
+            // Nothing to order.
+            [server] => AttemptPlan::one(server, config.attempts),
+            _ => {
+                let round = server_round(&config, rotation);
+                let order = inner.servers.borrow().order(round, t0);
+                AttemptPlan::new(order, config.attempts)
+            }
+        };
         let mut clock = Some(t0);
-        let plan = AttemptPlan::new(order, config.attempts);
         if plan.is_empty() {
             return (Err(Error::NoNameservers), None);
         }

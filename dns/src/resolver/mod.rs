@@ -52,7 +52,7 @@ use crate::error::Error;
 use crate::hosts::Hosts;
 use crate::name::Name;
 use crate::record::{RData, Record, RecordType};
-use crate::search::{ip_literal, localhost_addrs, search_candidates};
+use crate::search::{candidates, ip_literal, localhost_addrs, Candidates};
 
 pub use channel::close_idle_sockets;
 pub use happy::connect;
@@ -204,7 +204,7 @@ impl Resolver {
         if let Some(ips) = localhost_addrs(host) {
             return Ok(of_family(ips));
         }
-        let candidates = search_candidates(host, &self.config())?;
+        let candidates = candidates(host, &self.config())?;
         if let Some(ips) = self
             .hosts_addrs(host)
             .map(of_family)
@@ -228,7 +228,7 @@ impl Resolver {
         let now = tern_runtime::time::now();
         self.refresh_at(now);
         let rtype = rtype.normalized();
-        let candidates = search_candidates(name, &self.config())?;
+        let candidates = candidates(name, &self.config())?;
         if let Some(records) = localhost_records(name, rtype) {
             return records;
         }
@@ -241,13 +241,13 @@ impl Resolver {
     /// `lookup`'s walk over the search candidates.
     async fn search(
         &self,
-        candidates: Vec<Name>,
+        candidates: Candidates,
         rtype: RecordType,
         deadline: Instant,
     ) -> Result<Vec<Record>, Error> {
         let mut outcome = SearchOutcome::default();
-        for candidate in candidates {
-            match self.query(&candidate, rtype, deadline).await {
+        for candidate in candidates.iter() {
+            match self.query(candidate, rtype, deadline).await {
                 Ok(records) => return Ok(records),
                 Err(e) => {
                     if let Some(e) = outcome.note(e) {

@@ -440,7 +440,7 @@ fn decode_records(
         }
         let data = rdata::decode(rtype, data)?;
         if records.capacity() == 0 {
-            records.reserve_exact(room);
+            records = Vec::with_capacity(room);
         }
         records.push(Record { name, ttl, data });
     }
