@@ -5,8 +5,11 @@
 //!
 //! # Implementation
 //!
-//! The resolver keeps a map from (name, type) to a [`Shared`] slot. The
-//! first lookup holds a [`Leader`] guard: it fills the slot when it has the
+//! The resolver keeps a map from the keyed hash of (name, type) to the
+//! name, the type and a [`Shared`] slot; the leader keeps the hash, so
+//! leaving the map costs no hashing and no name comparison. Two lookups
+//! whose keys collide but differ are not shared: the second leads a query
+//! of its own, outside the map. The first lookup holds a [`Leader`] guard: it fills the slot when it has the
 //! result and wakes the followers. If the leader is dropped before that
 //! (its lookup cancelled), the entry is removed and the followers are woken
 //! with no result: each of them tries again, and one becomes the new
@@ -17,6 +20,7 @@ use std::cell::RefCell;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::future::poll_fn;
+use std::hash::{BuildHasher, BuildHasherDefault};
 use std::io;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
@@ -48,12 +52,37 @@ impl Shared {
 /// The followers' share of a lookup in flight, made when the first comes.
 type Slot = Option<Rc<Shared>>;
 
+/// A lookup in flight: its name and type, and the followers' slot.
+type Flight = (Name, RecordType, Slot);
+
 /// Lookups in flight, by name and type.
 #[derive(Default)]
 pub(crate) struct InFlight {
-    /// The slot is made when the first follower comes: a lookup nobody
-    /// shares costs no allocation for it.
-    map: RefCell<HashMap<(Name, RecordType), Slot, Seeded>>,
+    /// By the hash of name and type (keyed with `seed`). The slot is made
+    /// when the first follower comes: a lookup nobody shares costs no
+    /// allocation for it.
+    map: RefCell<HashMap<u64, Flight, BuildHasherDefault<Spent>>>,
+    seed: Seeded,
+}
+
+/// The map's hasher: its keys are hashes already.
+#[derive(Default)]
+struct Spent(u64);
+
+impl std::hash::Hasher for Spent {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// A multiply-rotate hash with a random key per map: a few instructions per
@@ -64,12 +93,11 @@ struct Seeded(u64);
 
 impl Default for Seeded {
     fn default() -> Seeded {
-        use std::hash::BuildHasher;
         Seeded(std::collections::hash_map::RandomState::new().hash_one(0x7465_726e_u64) | 1)
     }
 }
 
-impl std::hash::BuildHasher for Seeded {
+impl BuildHasher for Seeded {
     type Hasher = SeededHasher;
     fn build_hasher(&self) -> SeededHasher {
         SeededHasher(self.0)
@@ -138,7 +166,9 @@ pub(crate) enum Role<'a> {
 /// The lookup that asks the servers for everyone.
 pub(crate) struct Leader<'a> {
     flight: &'a InFlight,
-    key: Option<(Name, RecordType)>,
+    /// Its entry's key; `None` once it has left the map, or if it leads
+    /// outside it (a colliding key).
+    key: Option<u64>,
 }
 
 /// A lookup waiting for a leader.
@@ -149,15 +179,24 @@ pub(crate) struct Follower {
 impl InFlight {
     /// Joins the lookup of `name`/`rtype` in flight, or leads a new one.
     pub(crate) fn enter(&self, name: &Name, rtype: RecordType) -> Role<'_> {
-        let key = (name.clone(), rtype);
+        let key = self.seed.hash_one((name, rtype));
         let mut map = self.map.borrow_mut();
         match map.entry(key) {
-            Entry::Occupied(mut e) => Role::Follower(Follower {
-                shared: e.get_mut().get_or_insert_with(Rc::default).clone(),
-            }),
+            Entry::Occupied(mut e) => {
+                let (their_name, their_type, slot) = e.get_mut();
+                if *their_name != *name || *their_type != rtype {
+                    // Another lookup's key collides: not shared.
+                    return Role::Leader(Leader {
+                        flight: self,
+                        key: None,
+                    });
+                }
+                Role::Follower(Follower {
+                    shared: slot.get_or_insert_with(Rc::default).clone(),
+                })
+            }
             Entry::Vacant(e) => {
-                let key = e.key().clone();
-                e.insert(None);
+                e.insert((name.clone(), rtype, None));
                 Role::Leader(Leader {
                     flight: self,
                     key: Some(key),
@@ -183,8 +222,10 @@ impl Leader<'_> {
 
     /// Leaves the map; the followers' slot, if any came.
     fn remove(&mut self) -> Option<Rc<Shared>> {
+        // Only the leader removes its entry, so the one under its key is
+        // still its own.
         let key = self.key.take()?;
-        self.flight.map.borrow_mut().remove(&key).flatten()
+        self.flight.map.borrow_mut().remove(&key)?.2
     }
 }
 
@@ -255,5 +296,27 @@ mod tests {
         drop(leader);
         assert_eq!(f.len(), 0);
         assert!(matches!(f.enter(&name, RecordType::A), Role::Leader(_)));
+    }
+
+    #[test]
+    fn colliding_keys_are_not_shared() {
+        let f = InFlight::default();
+        let name: Name = "a.test".parse().unwrap();
+        let other: Name = "b.test".parse().unwrap();
+        // Plant another lookup under the key `name` hashes to.
+        let key = f.seed.hash_one((&name, RecordType::A));
+        f.map
+            .borrow_mut()
+            .insert(key, (other.clone(), RecordType::A, None));
+        let first = f.enter(&name, RecordType::A);
+        assert!(matches!(first, Role::Leader(Leader { key: None, .. })));
+        assert!(
+            matches!(f.enter(&name, RecordType::A), Role::Leader(_)),
+            "a lookup of a.test must not follow b.test's"
+        );
+        drop(first);
+        // The planted lookup still owns its entry.
+        assert_eq!(f.len(), 1);
+        assert!(f.map.borrow().get(&key).is_some_and(|e| e.0 == other));
     }
 }

@@ -231,7 +231,7 @@ impl Core {
             hooks_due: Cell::new(false),
             owned: OwnedTasks::default(),
             reactor: Rc::new(reactor),
-            timers: Rc::new(Timers::new(Instant::now())),
+            timers: Rc::new(Timers::new()),
             remote_woken: RefCell::new(Vec::new()),
             timer_wakers: RefCell::new(Vec::new()),
             polls: Cell::new(0),

@@ -24,7 +24,7 @@
 //! it, so a slot key is never reused behind its owner's back.
 
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use slab::Slab;
 
@@ -32,13 +32,15 @@ const FIRED: u32 = u32::MAX;
 
 #[derive(Clone, Copy, Debug)]
 struct HeapEntry {
-    when: u64,
+    /// The deadline itself: comparing instants costs less than turning
+    /// each into nanoseconds since a base.
+    when: Instant,
     seq: u64,
     slot: u32,
 }
 
 impl HeapEntry {
-    fn key(&self) -> (u64, u64) {
+    fn key(&self) -> (Instant, u64) {
         (self.when, self.seq)
     }
 }
@@ -52,25 +54,18 @@ struct Slot {
 /// Pending timers of one runtime.
 #[derive(Debug)]
 pub(crate) struct TimerHeap {
-    base: Instant,
     heap: Vec<HeapEntry>,
     slots: Slab<Slot>,
     seq: u64,
 }
 
 impl TimerHeap {
-    pub(crate) fn new(base: Instant) -> TimerHeap {
+    pub(crate) fn new() -> TimerHeap {
         TimerHeap {
-            base,
             heap: Vec::new(),
             slots: Slab::new(),
             seq: 0,
         }
-    }
-
-    fn nanos(&self, t: Instant) -> u64 {
-        let d = t.saturating_duration_since(self.base);
-        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Number of timers waiting to fire.
@@ -90,7 +85,7 @@ impl TimerHeap {
 
     fn push(&mut self, key: usize, deadline: Instant) {
         let entry = HeapEntry {
-            when: self.nanos(deadline),
+            when: deadline,
             seq: self.seq,
             slot: key as u32,
         };
@@ -161,15 +156,12 @@ impl TimerHeap {
 
     /// The earliest pending deadline.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.heap
-            .first()
-            .map(|e| self.base + Duration::from_nanos(e.when))
+        self.heap.first().map(|e| e.when)
     }
 
     /// Fires every timer whose deadline is at or before `now`, in deadline
     /// order, appending their wakers to `out`. Returns how many fired.
     pub(crate) fn fire(&mut self, now: Instant, out: &mut Vec<Waker>) -> usize {
-        let now = self.nanos(now);
         let mut n = 0;
         while let Some(top) = self.heap.first() {
             if top.when > now {
@@ -270,6 +262,7 @@ mod tests {
     use super::*;
     use futures_task::noop_waker;
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     fn ms(base: Instant, n: u64) -> Instant {
         base + Duration::from_millis(n)
@@ -278,7 +271,7 @@ mod tests {
     #[test]
     fn fires_in_deadline_order_then_creation_order() {
         let base = Instant::now();
-        let mut h = TimerHeap::new(base);
+        let mut h = TimerHeap::new();
         let keys: Vec<usize> = [5, 1, 3, 1, 4]
             .iter()
             .map(|&d| h.insert(ms(base, d), noop_waker()))
@@ -296,7 +289,7 @@ mod tests {
     #[test]
     fn never_fires_early() {
         let base = Instant::now();
-        let mut h = TimerHeap::new(base);
+        let mut h = TimerHeap::new();
         let d = base + Duration::from_nanos(1_000_001);
         let k = h.insert(d, noop_waker());
         let mut out = Vec::new();
@@ -320,7 +313,7 @@ mod tests {
     #[test]
     fn remove_and_reschedule_keep_heap_valid() {
         let base = Instant::now();
-        let mut h = TimerHeap::new(base);
+        let mut h = TimerHeap::new();
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut seed = 0x2545F4914F6CDD1Du64;
         // (key, deadline in ms, creation order) of every timer.
@@ -378,7 +371,7 @@ mod tests {
     #[test]
     fn memory_is_given_back_after_a_peak() {
         let base = Instant::now();
-        let mut h = TimerHeap::new(base);
+        let mut h = TimerHeap::new();
         let keys: Vec<usize> = (0..100_000)
             .map(|i| h.insert(base + Duration::from_nanos(i), noop_waker()))
             .collect();

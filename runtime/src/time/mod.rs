@@ -98,9 +98,9 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
-    pub(crate) fn new(base: Instant) -> Timers {
+    pub(crate) fn new() -> Timers {
         Timers {
-            heap: RefCell::new(TimerHeap::new(base)),
+            heap: RefCell::new(TimerHeap::new()),
             clock: Clock::default(),
         }
     }
