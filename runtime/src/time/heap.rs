@@ -1,34 +1,48 @@
-//! The timer queue: a binary min-heap of deadlines with back-pointers, so a
-//! timer can be cancelled or moved in place.
+//! The timer queue: sorted runs for the usual deadlines, a binary min-heap
+//! for the rest, each with back-pointers so a timer can be cancelled or
+//! moved in place.
 //!
 //! # Implementation
 //!
-//! Why a heap and not a hierarchical wheel: deadlines here have nanosecond
-//! resolution (tern promises sub-millisecond sleeps), and a wheel at that
-//! resolution either needs many levels or rounds deadlines to a tick, which
-//! would make timers late. A heap orders exact deadlines. Its costs fit the
-//! workloads a runtime sees:
+//! Why not a hierarchical wheel: deadlines here have nanosecond resolution
+//! (tern promises sub-millisecond sleeps), and a wheel at that resolution
+//! either needs many levels or rounds deadlines to a tick, which would make
+//! timers late. Runs and the heap order exact deadlines.
 //!
-//! - insert is O(log n) worst case but O(1) expected for the common
-//!   `now + constant` deadlines, which land at the bottom and stay there;
-//! - cancel is a real removal (swap with the last entry, sift), O(log n),
-//!   and O(1) for the just-inserted timer of a `timeout` that did not fire;
-//!   there are no tombstones, so memory tracks the live timer count even
-//!   with 1,000,000 timers created and dropped;
-//! - the next deadline is `heap[0]`, read on every park.
+//! Most timers are `now + constant` (a timeout per request, a retry
+//! delay), so their deadlines come in order. Such a timer is appended to a
+//! *run*: a doubly linked list, sorted because a timer joins a run only if
+//! its deadline is not before the run's last one. Each of [`RUNS`] runs
+//! takes one such stream (say, lookup timeouts and per-attempt timeouts
+//! interleaved); a timer joins the run whose last deadline is the latest
+//! one not after its own, or an empty run. Insert and cancel are O(1)
+//! there: timeouts are usually cancelled in the order they were made, which
+//! in a heap is the worst case (the root goes, and the last entry sinks
+//! through every level).
 //!
-//! Each timer owns a slot in a slab (its waker and its position in the
-//! heap); the heap holds `(deadline, sequence, slot)`, the sequence number
-//! making equal deadlines fire in creation order. A fired timer keeps its
-//! slot (marked `FIRED`) until its owner, a [`Sleep`](super::Sleep), removes
-//! it, so a slot key is never reused behind its owner's back.
+//! A timer that fits no run goes to the heap: O(log n) insert and cancel
+//! (the last entry fills the hole and sifts). There are no tombstones in
+//! either, so memory tracks the live timer count even with 1,000,000
+//! timers created and dropped. The next deadline is the earliest of the
+//! heap's root and the runs' heads.
+//!
+//! Each timer owns a slot in a slab (deadline, sequence number, waker, and
+//! where it is: a heap position, or a run and its neighbours); the heap
+//! holds `(deadline, sequence, slot)`. The sequence number makes equal
+//! deadlines fire in creation order across the runs and the heap. A fired
+//! timer keeps its slot (marked fired) until its owner, a
+//! [`Sleep`](super::Sleep), removes it, so a slot key is never reused
+//! behind its owner's back.
 
 use std::task::Waker;
 use std::time::Instant;
 
 use slab::Slab;
 
-const FIRED: u32 = u32::MAX;
+/// Runs kept for in-order deadlines.
+const RUNS: usize = 4;
+/// No slot: the end of a run, or an empty run.
+const NONE: u32 = u32::MAX;
 
 #[derive(Clone, Copy, Debug)]
 struct HeapEntry {
@@ -45,24 +59,66 @@ impl HeapEntry {
     }
 }
 
+/// Where a timer is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    /// In the heap, at this position.
+    Heap(u32),
+    /// In run `run`, between the slots `prev` and `next` ([`NONE`] at the
+    /// ends).
+    Run { run: u8, prev: u32, next: u32 },
+    /// Fired (or not placed yet).
+    Fired,
+}
+
 #[derive(Debug)]
 struct Slot {
-    pos: u32,
+    when: Instant,
+    seq: u64,
+    place: Place,
     waker: Option<Waker>,
+}
+
+impl Slot {
+    fn key(&self) -> (Instant, u64) {
+        (self.when, self.seq)
+    }
+}
+
+/// A sorted run: its first and last slots.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    head: u32,
+    tail: u32,
 }
 
 /// Pending timers of one runtime.
 #[derive(Debug)]
 pub(crate) struct TimerHeap {
     heap: Vec<HeapEntry>,
+    runs: [Run; RUNS],
+    /// Timers in the runs.
+    in_runs: usize,
     slots: Slab<Slot>,
     seq: u64,
+}
+
+/// Which queue holds the earliest timer.
+#[derive(Clone, Copy)]
+enum Source {
+    Heap,
+    Run(usize),
 }
 
 impl TimerHeap {
     pub(crate) fn new() -> TimerHeap {
         TimerHeap {
             heap: Vec::new(),
+            runs: [Run {
+                head: NONE,
+                tail: NONE,
+            }; RUNS],
+            in_runs: 0,
             slots: Slab::new(),
             seq: 0,
         }
@@ -70,26 +126,145 @@ impl TimerHeap {
 
     /// Number of timers waiting to fire.
     pub(crate) fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.in_runs
     }
 
     /// Adds a timer; returns its slot key.
     pub(crate) fn insert(&mut self, deadline: Instant, waker: Waker) -> usize {
         let key = self.slots.insert(Slot {
-            pos: FIRED,
+            when: deadline,
+            seq: 0,
+            place: Place::Fired,
             waker: Some(waker),
         });
-        self.push(key, deadline);
+        self.place(key, deadline);
         key
     }
 
-    fn push(&mut self, key: usize, deadline: Instant) {
+    /// Puts the timer in slot `key` (not placed) at `deadline`, with the
+    /// next sequence number: on the run it extends, else in the heap.
+    fn place(&mut self, key: usize, deadline: Instant) {
+        let seq = self.seq;
+        self.seq += 1;
+        if let Some(slot) = self.slots.get_mut(key) {
+            slot.when = deadline;
+            slot.seq = seq;
+        }
+        match self.run_for(deadline) {
+            Some(run) => self.append(run, key),
+            None => self.push(key, deadline, seq),
+        }
+    }
+
+    /// The run a timer due at `deadline` extends: the one whose last
+    /// deadline is the latest not after it, or else an empty one.
+    fn run_for(&self, deadline: Instant) -> Option<usize> {
+        let mut best: Option<(usize, Instant)> = None;
+        let mut empty = None;
+        for (i, run) in self.runs.iter().enumerate() {
+            match self.slots.get(run.tail as usize) {
+                Some(tail) if tail.when <= deadline => {
+                    if best.is_none_or(|(_, at)| tail.when > at) {
+                        best = Some((i, tail.when));
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    if empty.is_none() {
+                        empty = Some(i);
+                    }
+                }
+            }
+        }
+        best.map(|(i, _)| i).or(empty)
+    }
+
+    /// Appends slot `key` to run `run`, whose last deadline is not after
+    /// its own.
+    fn append(&mut self, run: usize, key: usize) {
+        let Some(r) = self.runs.get_mut(run) else {
+            return;
+        };
+        let prev = r.tail;
+        r.tail = key as u32;
+        if prev == NONE {
+            r.head = key as u32;
+        } else {
+            self.set_link(prev as usize, None, Some(key as u32));
+        }
+        if let Some(slot) = self.slots.get_mut(key) {
+            slot.place = Place::Run {
+                run: run as u8,
+                prev,
+                next: NONE,
+            };
+        }
+        self.in_runs += 1;
+    }
+
+    /// Sets the neighbours of slot `key`, which is in a run.
+    fn set_link(&mut self, key: usize, new_prev: Option<u32>, new_next: Option<u32>) {
+        if let Some(Slot {
+            place: Place::Run { prev, next, .. },
+            ..
+        }) = self.slots.get_mut(key)
+        {
+            if let Some(p) = new_prev {
+                *prev = p;
+            }
+            if let Some(n) = new_next {
+                *next = n;
+            }
+        }
+    }
+
+    /// Takes slot `key` out of its run (it stays in the slab, not placed).
+    fn unlink(&mut self, key: usize) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        let Place::Run { run, prev, next } = slot.place else {
+            return;
+        };
+        slot.place = Place::Fired;
+        self.in_runs -= 1;
+        let Some(r) = self.runs.get_mut(usize::from(run)) else {
+            return;
+        };
+        if prev == NONE {
+            r.head = next;
+        }
+        if next == NONE {
+            r.tail = prev;
+        }
+        if prev != NONE {
+            self.set_link(prev as usize, None, Some(next));
+        }
+        if next != NONE {
+            self.set_link(next as usize, Some(prev), None);
+        }
+    }
+
+    /// Takes slot `key` out of the run or the heap it is in.
+    fn unplace(&mut self, key: usize) {
+        match self.slots.get(key).map(|s| s.place) {
+            Some(Place::Heap(pos)) => {
+                self.remove_at(pos as usize);
+                if let Some(slot) = self.slots.get_mut(key) {
+                    slot.place = Place::Fired;
+                }
+            }
+            Some(Place::Run { .. }) => self.unlink(key),
+            Some(Place::Fired) | None => {}
+        }
+    }
+
+    fn push(&mut self, key: usize, deadline: Instant, seq: u64) {
         let entry = HeapEntry {
             when: deadline,
-            seq: self.seq,
+            seq,
             slot: key as u32,
         };
-        self.seq += 1;
         self.heap.push(entry);
         let pos = self.heap.len() - 1;
         self.sift_up(pos);
@@ -97,7 +272,7 @@ impl TimerHeap {
 
     /// Whether the timer has fired.
     pub(crate) fn is_fired(&self, key: usize) -> bool {
-        self.slots.get(key).is_none_or(|s| s.pos == FIRED)
+        self.slots.get(key).is_none_or(|s| s.place == Place::Fired)
     }
 
     /// Replaces the timer's waker unless it would wake the same task.
@@ -113,10 +288,8 @@ impl TimerHeap {
     /// Removes the timer (fired or not); returns its waker to be dropped by
     /// the caller outside borrows.
     pub(crate) fn remove(&mut self, key: usize) -> Option<Waker> {
+        self.unplace(key);
         let slot = self.slots.try_remove(key)?;
-        if slot.pos != FIRED {
-            self.remove_at(slot.pos as usize);
-        }
         self.give_back_memory();
         slot.waker
     }
@@ -145,32 +318,53 @@ impl TimerHeap {
 
     /// Moves the timer to a new deadline; it is pending again.
     pub(crate) fn reschedule(&mut self, key: usize, deadline: Instant) {
-        let Some(slot) = self.slots.get(key) else {
+        if !self.slots.contains(key) {
             return;
-        };
-        if slot.pos != FIRED {
-            self.remove_at(slot.pos as usize);
         }
-        self.push(key, deadline);
+        self.unplace(key);
+        self.place(key, deadline);
+    }
+
+    /// The earliest pending timer: its deadline, sequence number and queue.
+    fn earliest(&self) -> Option<((Instant, u64), Source)> {
+        let mut best = self.heap.first().map(|e| (e.key(), Source::Heap));
+        for (i, run) in self.runs.iter().enumerate() {
+            if let Some(head) = self.slots.get(run.head as usize) {
+                if best.is_none_or(|(key, _)| head.key() < key) {
+                    best = Some((head.key(), Source::Run(i)));
+                }
+            }
+        }
+        best
     }
 
     /// The earliest pending deadline.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.heap.first().map(|e| e.when)
+        self.earliest().map(|((when, _), _)| when)
     }
 
     /// Fires every timer whose deadline is at or before `now`, in deadline
     /// order, appending their wakers to `out`. Returns how many fired.
     pub(crate) fn fire(&mut self, now: Instant, out: &mut Vec<Waker>) -> usize {
         let mut n = 0;
-        while let Some(top) = self.heap.first() {
-            if top.when > now {
+        while let Some(((when, _), source)) = self.earliest() {
+            if when > now {
                 break;
             }
-            let slot = top.slot as usize;
-            self.remove_at(0);
+            let slot = match source {
+                Source::Heap => {
+                    let slot = self.heap.first().map_or(NONE, |e| e.slot) as usize;
+                    self.remove_at(0);
+                    slot
+                }
+                Source::Run(run) => {
+                    let slot = self.runs.get(run).map_or(NONE, |r| r.head) as usize;
+                    self.unlink(slot);
+                    slot
+                }
+            };
             if let Some(s) = self.slots.get_mut(slot) {
-                s.pos = FIRED;
+                s.place = Place::Fired;
                 out.extend(s.waker.take());
             }
             n += 1;
@@ -201,7 +395,7 @@ impl TimerHeap {
     fn set_pos(&mut self, pos: usize) {
         let slot = self.heap[pos].slot as usize;
         if let Some(s) = self.slots.get_mut(slot) {
-            s.pos = pos as u32;
+            s.place = Place::Heap(pos as u32);
         }
     }
 
@@ -366,6 +560,127 @@ mod tests {
                 "removed timer {key} still has a slot"
             );
         }
+    }
+
+    /// Checks every run is sorted and linked both ways, and the counts.
+    fn check_runs(h: &TimerHeap) {
+        let mut total = 0;
+        for (i, run) in h.runs.iter().enumerate() {
+            let mut prev = NONE;
+            let mut at = run.head;
+            let mut last: Option<(Instant, u64)> = None;
+            while at != NONE {
+                let slot = &h.slots[at as usize];
+                let Place::Run {
+                    run: r,
+                    prev: p,
+                    next,
+                } = slot.place
+                else {
+                    panic!("slot {at} on run {i} is placed {:?}", slot.place);
+                };
+                assert_eq!((usize::from(r), p), (i, prev), "links of slot {at}");
+                assert!(last.is_none_or(|k| k < slot.key()), "run {i} out of order");
+                last = Some(slot.key());
+                total += 1;
+                prev = at;
+                at = next;
+            }
+            assert_eq!(run.tail, prev, "tail of run {i}");
+        }
+        assert_eq!(total, h.in_runs);
+    }
+
+    /// Runs and heap together fire exactly what a sorted model fires, in
+    /// its order, under inserts in order (two interleaved timeouts) and out
+    /// of order, cancels from anywhere, moves, and fires at every step.
+    #[test]
+    fn runs_and_heap_fire_in_model_order() {
+        let base = Instant::now();
+        let mut h = TimerHeap::new();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rand = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        // The model: live timers as (deadline, sequence, key).
+        let mut live: Vec<(Instant, u64, usize)> = Vec::new();
+        let mut seq = 0u64;
+        let mut fired = Vec::new();
+        let mut now = 0u64;
+        for _ in 0..20_000 {
+            match rand(10) {
+                0..=5 => {
+                    let at = match rand(4) {
+                        0 => now + 5_000,
+                        1 => now + 2_000,
+                        2 => now + rand(3_000),
+                        _ => now + 5_000 + rand(3),
+                    };
+                    let key = h.slots.vacant_key();
+                    let waker = futures_task::waker(Arc::new(Logged {
+                        key,
+                        log: log.clone(),
+                    }));
+                    assert_eq!(h.insert(ms(base, at), waker), key);
+                    live.push((ms(base, at), seq, key));
+                    seq += 1;
+                }
+                6 | 7 if !live.is_empty() => {
+                    let (_, _, key) = live.swap_remove(rand(live.len() as u64) as usize);
+                    assert!(h.remove(key).is_some());
+                }
+                8 if !live.is_empty() => {
+                    let i = rand(live.len() as u64) as usize;
+                    let at = ms(base, now + rand(6_000));
+                    h.reschedule(live[i].2, at);
+                    live[i].0 = at;
+                    live[i].1 = seq;
+                    seq += 1;
+                }
+                _ => {
+                    now += rand(40);
+                    let mut out = Vec::new();
+                    h.fire(ms(base, now), &mut out);
+                    out.drain(..).for_each(Waker::wake);
+                    live.sort();
+                    let due = live.partition_point(|t| t.0 <= ms(base, now));
+                    for (_, _, key) in live.drain(..due) {
+                        fired.push(key);
+                        // Its owner removes it after the wake.
+                        assert!(h.is_fired(key));
+                        h.remove(key);
+                    }
+                }
+            }
+            assert_eq!(h.len(), live.len());
+            check_runs(&h);
+        }
+        assert_eq!(*log.lock().unwrap(), fired, "fired out of model order");
+        assert!(fired.len() > 1_000, "{} fired", fired.len());
+    }
+
+    /// Interleaved `now + constant` timeouts, cancelled in the order made
+    /// (a request timeout and a per-attempt one), never touch the heap.
+    #[test]
+    fn in_order_timeouts_stay_off_the_heap() {
+        let base = Instant::now();
+        let mut h = TimerHeap::new();
+        let mut keys = std::collections::VecDeque::new();
+        for t in 0..10_000u64 {
+            keys.push_back(h.insert(ms(base, t + 5_000), noop_waker()));
+            keys.push_back(h.insert(ms(base, t + 2_000), noop_waker()));
+            while keys.len() > 128 {
+                let k = keys.pop_front().unwrap();
+                h.remove(k);
+            }
+            assert!(h.heap.is_empty(), "timer {t} went to the heap");
+        }
+        assert_eq!(h.next_deadline(), Some(ms(base, 9_936 + 2_000)));
+        check_runs(&h);
     }
 
     #[test]
