@@ -1,4 +1,5 @@
-//! Builds the c-ares driver (`src/dns_cares.c`) against the system's
+//! Builds the DNS floor loop (`src/dns_floor.c`), and the c-ares driver
+//! (`src/dns_cares.c`) against the system's
 //! libc-ares (Debian `libc-ares-dev`), found with `pkg-config`. Without it
 //! the crate still builds: the `tern_cares` cfg stays off and the c-ares
 //! column of the DNS group says why it was skipped.
@@ -8,6 +9,12 @@ use std::process::Command;
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(tern_cares)");
     println!("cargo:rerun-if-changed=src/dns_cares.c");
+    println!("cargo:rerun-if-changed=src/dns_floor.c");
+    // The DNS floor loop needs only libc.
+    cc::Build::new()
+        .file("src/dns_floor.c")
+        .opt_level(2)
+        .compile("tern_dns_floor");
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
     let probe = |args: &[&str]| {
         Command::new("pkg-config")

@@ -72,14 +72,17 @@ enum Client {
     Cares,
     Hickory,
     Glibc,
+    Floor { fresh: bool },
 }
 
-const CLIENTS: [(&str, Client); 5] = [
+const CLIENTS: [(&str, Client); 7] = [
     ("tern", Client::Tern { udp_max_queries: 1 }),
     ("tern-reuse", Client::Tern { udp_max_queries: 0 }),
     ("c-ares", Client::Cares),
     ("hickory", Client::Hickory),
     ("glibc", Client::Glibc),
+    ("floor-fresh", Client::Floor { fresh: true }),
+    ("floor-reuse", Client::Floor { fresh: false }),
 ];
 
 impl Client {
@@ -91,6 +94,9 @@ impl Client {
             Client::Cares => crate::dns_cares::cares_lookups(server, inflight, count),
             Client::Hickory => hickory_lookups(server, inflight, count),
             Client::Glibc => crate::dns_glibc::glibc_lookups(server, inflight, count),
+            Client::Floor { fresh } => {
+                crate::dns_floor::floor_lookups(server, inflight, count, fresh)
+            }
         }
     }
 }
@@ -196,7 +202,7 @@ fn measure(
             );
             reuse
                 .cells
-                .retain(|(c, _)| *c == "tern-reuse" || *c == "c-ares");
+                .retain(|(c, _)| matches!(*c, "tern-reuse" | "c-ares" | "floor-reuse"));
             for (c, _) in &mut reuse.cells {
                 if *c == "tern-reuse" {
                     *c = "tern";

@@ -13,6 +13,7 @@ mod cpuinfo;
 mod cross;
 mod dns;
 mod dns_cares;
+mod dns_floor;
 mod dns_glibc;
 mod dns_nsd;
 mod dns_server;

@@ -25,11 +25,13 @@ pub const COLUMNS: &[(&str, &str)] = &[
     ("glibc", "glibc getaddrinfo"),
     ("tokio-hickory", "tokio + hickory"),
     ("tokio-mt", "tokio (multi-thread, 2 workers)"),
+    ("floor-fresh", "C floor: raw UDP, fresh port per query"),
+    ("floor-reuse", "C floor: raw UDP, one socket"),
 ];
 
 /// Columns that are not peers: floors for reference (blocking std
-/// sockets) and tern's own variants.
-const FLOORS: &[&str] = &["std", "tern-reuse"];
+/// sockets, the DNS group's raw UDP loops) and tern's own variants.
+const FLOORS: &[&str] = &["std", "tern-reuse", "floor-fresh", "floor-reuse"];
 
 /// Whether smaller or larger values are better.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
