@@ -20,6 +20,7 @@ pub const COLUMNS: &[(&str, &str)] = &[
     ("tokio", "tokio (current_thread)"),
     ("smol", "smol"),
     ("std", "std blocking"),
+    ("std-mmsg", "std, recvmmsg of 2 (tern's receive)"),
     ("hickory", "hickory (tokio)"),
     ("c-ares", "c-ares (C, one thread)"),
     ("glibc", "glibc getaddrinfo"),
@@ -30,8 +31,15 @@ pub const COLUMNS: &[(&str, &str)] = &[
 ];
 
 /// Columns that are not peers: floors for reference (blocking std
-/// sockets, the DNS group's raw UDP loops) and tern's own variants.
-const FLOORS: &[&str] = &["std", "tern-reuse", "floor-fresh", "floor-reuse"];
+/// sockets, std receiving as tern does, the DNS group's raw UDP loops) and
+/// tern's own variants.
+const FLOORS: &[&str] = &[
+    "std",
+    "std-mmsg",
+    "tern-reuse",
+    "floor-fresh",
+    "floor-reuse",
+];
 
 /// Whether smaller or larger values are better.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,9 @@
 //! UDP: 32-byte ping-pong over 127.0.0.1 between two tasks on one runtime
 //! thread, against the same loop with blocking std sockets on one thread
-//! (the floor: two syscalls per message), and syscalls per message.
+//! (the floor: two syscalls per message), the std loop receiving as tern
+//! does (`recvmmsg` of two slots, non-blocking: the kernel's floor for
+//! tern's receive, which knows the queue is empty after each datagram),
+//! and syscalls per message.
 //!
 //! tern counts its own syscalls (`tern::sys::syscall_count`); the peers are
 //! counted with `strace -c -f` on a child re-exec of this binary
@@ -37,6 +40,7 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
         Case::new("tokio", move || ping_pong::<Tokio>(n)),
         Case::new("smol", move || ping_pong::<Smol>(n)),
         Case::new("std", move || std_ping_pong(n)),
+        Case::new("std-mmsg", move || std_mmsg_ping_pong(n)),
     ];
     let o = run_interleaved(ctx.reps, &mut cases);
     let mut out = vec![metric_with_target(
@@ -162,6 +166,61 @@ fn std_ping_pong(n: usize) -> Result<Rep, String> {
     let (a, b) = std_pair().map_err(err)?;
     let start = Instant::now();
     std_loop(&a, &b, n).map_err(err)?;
+    Ok(Rep::value(start.elapsed().as_secs_f64() * 1e6 / n as f64))
+}
+
+/// Receives one datagram with a non-blocking `recvmmsg` of two slots, as
+/// tern's receive does (the second slot tells that the queue is empty).
+fn recv_two(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut spare = [0u8; 64];
+    let mut iov = [
+        libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        },
+        libc::iovec {
+            iov_base: spare.as_mut_ptr().cast(),
+            iov_len: spare.len(),
+        },
+    ];
+    // SAFETY: zeroed mmsghdr is valid (null name, no control data).
+    let mut msgs: [libc::mmsghdr; 2] = unsafe { std::mem::zeroed() };
+    for (m, v) in msgs.iter_mut().zip(iov.iter_mut()) {
+        m.msg_hdr.msg_iov = v;
+        m.msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: `msgs` points at two headers whose iovecs point into `buf`
+    // and `spare`, all live for the call.
+    let n = unsafe {
+        libc::recvmmsg(
+            sock.as_raw_fd(),
+            msgs.as_mut_ptr(),
+            2,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    match n {
+        1 => Ok(msgs[0].msg_len as usize),
+        n if n < 0 => Err(io::Error::last_os_error()),
+        n => Err(io::Error::other(format!("recvmmsg took {n} datagrams"))),
+    }
+}
+
+/// The std loop with tern's receive: the kernel's floor for the correct
+/// receive path (a floor for reference, not a peer).
+fn std_mmsg_ping_pong(n: usize) -> Result<Rep, String> {
+    let (a, b) = std_pair().map_err(err)?;
+    let msg = [7u8; MSG];
+    let mut buf = [0u8; 64];
+    let start = Instant::now();
+    for _ in 0..n {
+        a.send(&msg).map_err(err)?;
+        let k = recv_two(&b, &mut buf).map_err(err)?;
+        b.send(&buf[..k]).map_err(err)?;
+        recv_two(&a, &mut buf).map_err(err)?;
+    }
     Ok(Rep::value(start.elapsed().as_secs_f64() * 1e6 / n as f64))
 }
 
