@@ -1,7 +1,8 @@
 //! Timers: [`sleep`], [`sleep_until`], [`timeout`] and [`interval`].
 //!
-//! Deadlines are exact [`Instant`]s kept in the runtime's timer heap and are
-//! never fired early. The runtime parks until shortly before the earliest
+//! Deadlines are exact [`Instant`]s kept in the runtime's timer queue (sorted
+//! runs for in-order deadlines, a heap for the rest) and are never fired
+//! early. The runtime parks until shortly before the earliest
 //! deadline and finishes the wait with a short spin, so `sleep(1ms)` takes
 //! about 1.0x ms rather than the 5-10 % later that the kernel's timed
 //! waits end on their own.
