@@ -39,28 +39,47 @@ pub fn floor_lookups(
 ) -> Result<Rep, String> {
     let ip = CString::new(server.ip().to_string()).map_err(|e| format!("server address: {e}"))?;
     let inflight = i32::try_from(inflight.max(1)).map_err(|e| format!("inflight: {e}"))?;
+    run_c(count, |first, timeout_ms, lat, err, errlen| {
+        // SAFETY: `ip` is NUL-terminated and outlives the call; `run_c`
+        // gives room for `count` latencies and `errlen` bytes of message.
+        unsafe {
+            tern_floor_run(
+                ip.as_ptr(),
+                i32::from(server.port()),
+                inflight,
+                count,
+                first,
+                i32::from(fresh),
+                timeout_ms,
+                lat,
+                err,
+                errlen,
+            )
+        }
+    })
+}
+
+/// Runs a C driver of `count` lookups: `call(first name number, timeout
+/// in ms, latencies out, error message out, its room)` returns 0, or -1
+/// with a NUL-terminated message. The rate, with the latencies as samples.
+pub(crate) fn run_c(
+    count: usize,
+    call: impl FnOnce(u64, i32, *mut f64, *mut c_char, usize) -> i32,
+) -> Result<Rep, String> {
     let timeout_ms = i32::try_from(TIMEOUT.as_millis()).unwrap_or(i32::MAX);
     let first = take_names(count);
     let mut lat = vec![0.0f64; count];
     let mut err = [0 as c_char; 256];
     let start = Instant::now();
-    // SAFETY: `ip` is NUL-terminated; `lat` has room for `count` values and
-    // `err` for `err.len()` bytes, and both outlive the call, which keeps no
-    // pointer after it returns.
-    let rc = unsafe {
-        tern_floor_run(
-            ip.as_ptr(),
-            i32::from(server.port()),
-            inflight,
-            count,
-            first,
-            i32::from(fresh),
-            timeout_ms,
-            lat.as_mut_ptr(),
-            err.as_mut_ptr(),
-            err.len(),
-        )
-    };
+    // `lat` has room for `count` values and `err` for `err.len()` bytes,
+    // and both outlive the call, which keeps no pointer after it returns.
+    let rc = call(
+        first,
+        timeout_ms,
+        lat.as_mut_ptr(),
+        err.as_mut_ptr(),
+        err.len(),
+    );
     let secs = start.elapsed().as_secs_f64();
     if rc != 0 {
         // SAFETY: the C side always leaves a NUL-terminated string in `err`
