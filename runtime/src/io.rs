@@ -31,7 +31,7 @@ use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
 use crate::context::{self, Admit};
-use crate::reactor::{Reactor, Token};
+use crate::reactor::{self, Reactor, ScheduledIo, Token};
 
 pub use crate::reactor::Direction;
 
@@ -44,6 +44,8 @@ pub use crate::reactor::Direction;
 #[doc(alias = "AsyncFd")]
 pub struct IoSource {
     fd: OwnedFd,
+    /// Readiness and waiters, shared with the reactor.
+    sched: Rc<ScheduledIo>,
     token: Token,
     reactor: Rc<Reactor>,
     /// The last loopback-hint lookup of a send from this source.
@@ -67,9 +69,10 @@ impl IoSource {
                 fd.as_raw_fd()
             ))
         })?;
-        let token = reactor.register(fd.as_raw_fd())?;
+        let (token, sched) = reactor.register(fd.as_raw_fd())?;
         Ok(IoSource {
             fd,
+            sched,
             token,
             reactor,
             hint: Default::default(),
@@ -104,12 +107,12 @@ impl IoSource {
     /// (one waker per waiting task; it is dropped at the next edge).
     pub fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<()>> {
         ready!(self.admit(cx))?;
-        self.reactor.poll_ready(self.token, dir, cx).map(Ok)
+        reactor::poll_ready(&self.sched, dir, cx).map(Ok)
     }
 
     /// Whether the cached readiness allows progress in `dir` now.
     pub fn is_ready(&self, dir: Direction) -> bool {
-        self.reactor.is_ready(self.token, dir)
+        self.sched.is_ready(dir)
     }
 
     /// Forgets that `dir` is ready (hang-up and error states are kept), so
@@ -120,7 +123,7 @@ impl IoSource {
     /// because a read then stops short at the urgent mark.
     #[inline]
     pub fn clear_ready(&self, dir: Direction) {
-        self.reactor.clear_ready(self.token, dir)
+        self.sched.clear_ready(dir)
     }
 
     /// Runs the non-blocking operation `op` once the cached readiness allows
@@ -135,10 +138,10 @@ impl IoSource {
     ) -> Poll<io::Result<R>> {
         ready!(self.admit(cx))?;
         loop {
-            ready!(self.reactor.poll_ready(self.token, dir, cx));
+            ready!(reactor::poll_ready(&self.sched, dir, cx));
             match op(self.fd.as_fd()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.reactor.clear_would_block(self.token, dir)
+                    self.sched.clear_would_block(dir)
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
@@ -170,7 +173,7 @@ impl IoSource {
     /// reactor's `loopback` module); not part of the supported API.
     #[doc(hidden)]
     pub fn set_local_addr(&self, addr: SocketAddr) {
-        self.reactor.set_local_addr(self.token, addr)
+        self.reactor.set_local_addr(&self.sched, addr)
     }
 
     /// Tells the runtime that a datagram was just sent from this source to
@@ -200,9 +203,7 @@ impl<'a> Waiter<'a> {
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let s = self.source;
-        s.reactor
-            .poll_ready_keyed(s.token, self.dir, &mut self.key, cx)
+        reactor::poll_ready_keyed(&self.source.sched, self.dir, &mut self.key, cx)
     }
 }
 
@@ -210,8 +211,7 @@ impl Drop for Waiter<'_> {
     #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key {
-            let s = self.source;
-            s.reactor.remove_waiter(s.token, self.dir, key);
+            reactor::remove_waiter(&self.source.sched, self.dir, key);
         }
     }
 }
@@ -238,9 +238,9 @@ where
         loop {
             ready!(this.waiter.poll_ready(cx));
             match (this.op)(source.fd.as_fd()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => source
-                    .reactor
-                    .clear_would_block(source.token, this.waiter.dir),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    source.sched.clear_would_block(this.waiter.dir)
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
             }

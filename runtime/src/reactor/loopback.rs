@@ -27,37 +27,59 @@
 //! to them come through epoll. The map does not tell protocols apart, so
 //! only datagram sockets may register.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::rc::Rc;
 
-use super::{slot, Reactor, Token};
+use super::{Reactor, ScheduledIo};
 
 /// Datagram sources of one reactor by the loopback or wildcard address
 /// they are bound to.
 #[derive(Debug, Default)]
 pub(super) struct LoopbackMap {
-    by_addr: HashMap<SocketAddr, Token, BuildHasherDefault<AddrHasher>>,
+    by_addr: HashMap<SocketAddr, Rc<ScheduledIo>, BuildHasherDefault<AddrHasher>>,
     /// Bumped on every change, so a sender's cached answer
     /// ([`HintCache`]) is known to be current.
     version: u64,
 }
 
-/// A sender's last answer from the map: `dest` was `target` (or no source)
-/// at map `version`. Saves the map lookup of a socket that keeps sending
-/// to the same peer.
-pub type HintCache = std::cell::Cell<Option<(SocketAddr, Option<Token>, u64)>>;
+/// A sender's last answer from the map: `dest` was the address of
+/// `target` (or of no source) at map `version`. Saves the map lookup of a
+/// socket that keeps sending to the same peer. The `Rc` may outlive the
+/// target's registration, but the map's version moves on when it goes, so
+/// a stale answer is never used.
+#[derive(Default)]
+pub struct HintCache {
+    version: Cell<u64>,
+    dest: Cell<Option<SocketAddr>>,
+    target: Cell<Option<Rc<ScheduledIo>>>,
+}
+
+impl std::fmt::Debug for HintCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HintCache")
+            .field("version", &self.version.get())
+            .field("dest", &self.dest.get())
+            .finish_non_exhaustive()
+    }
+}
 
 impl LoopbackMap {
-    /// Forgets `addr` if it still names `token`.
-    pub(super) fn forget(&mut self, addr: SocketAddr, token: Token) {
-        if self.by_addr.get(&addr) == Some(&token) {
+    /// Forgets `addr` if it still names `io`.
+    pub(super) fn forget(&mut self, addr: SocketAddr, io: &Rc<ScheduledIo>) {
+        if self.by_addr.get(&addr).is_some_and(|t| Rc::ptr_eq(t, io)) {
             self.by_addr.remove(&addr);
-            self.version = self.version.wrapping_add(1);
+            self.bump();
         }
     }
 
-    fn target(&self, dest: SocketAddr) -> Option<Token> {
+    fn bump(&mut self) {
+        self.version = self.version.wrapping_add(1);
+    }
+
+    fn target(&self, dest: SocketAddr) -> Option<Rc<ScheduledIo>> {
         if self.by_addr.is_empty() {
             return None;
         }
@@ -65,30 +87,30 @@ impl LoopbackMap {
         self.by_addr
             .get(&map_key(dest))
             .or_else(|| self.by_addr.get(&wildcard))
-            .copied()
+            .cloned()
     }
 }
 
 impl Reactor {
-    /// Records that datagram source `token` is bound to `addr`. Only
+    /// Records that datagram source `io` is bound to `addr`. Only
     /// loopback and wildcard addresses are kept. A second source bound to
     /// the same address (`SO_REUSEPORT`) takes over the entry; the kernel
     /// may pick either, and a wrong guess only costs a `WouldBlock`.
-    pub(crate) fn set_local_addr(&self, token: Token, addr: SocketAddr) {
+    pub(crate) fn set_local_addr(&self, io: &Rc<ScheduledIo>, addr: SocketAddr) {
         if !(addr.ip().is_loopback() || addr.ip().is_unspecified()) {
             return;
         }
         let addr = map_key(addr);
-        let mut sources = self.sources.borrow_mut();
-        let Some(io) = slot(&mut sources, token) else {
-            return;
-        };
         let mut map = self.loopback.borrow_mut();
-        if let Some(old) = io.local.replace(addr) {
-            map.forget(old, token);
+        if let Some(old) = io.local.replace(Some(addr)) {
+            map.forget(old, io);
         }
-        map.by_addr.insert(addr, token);
-        map.version = map.version.wrapping_add(1);
+        // The entry replaced (another source's) is dropped after the
+        // borrow; it holds no wakers that matter here, but stay tidy.
+        let replaced = map.by_addr.insert(addr, io.clone());
+        map.bump();
+        drop(map);
+        drop(replaced);
     }
 
     /// A datagram was just sent to `dest`. If `dest` is a loopback address
@@ -97,24 +119,32 @@ impl Reactor {
     ///
     /// `cache` is the sender's memory of its last lookup: while the map is
     /// unchanged, a send to the same address skips the lookup.
+    #[inline]
     pub(crate) fn loopback_sent(&self, dest: SocketAddr, cache: &HintCache) {
         if !dest.ip().is_loopback() {
             return;
         }
-        let target = {
-            let map = self.loopback.borrow();
-            match cache.get() {
-                Some((addr, target, version)) if version == map.version && addr == dest => target,
-                _ => {
-                    let target = map.target(dest);
-                    cache.set(Some((dest, target, map.version)));
-                    target
-                }
-            }
-        };
-        if let Some(target) = target {
-            self.wake_readers(target);
+        let version = self.loopback.borrow().version;
+        if cache.version.get() != version || cache.dest.get() != Some(dest) {
+            self.refresh_hint(dest, cache, version);
         }
+        // No user code runs while the target is out of the cache: the
+        // readers' wakers are taken, the target put back, and only then
+        // are they called.
+        let Some(target) = cache.target.take() else {
+            return;
+        };
+        let woken = self.make_readable(&target);
+        cache.target.set(Some(target));
+        self.wake(woken);
+    }
+
+    #[cold]
+    fn refresh_hint(&self, dest: SocketAddr, cache: &HintCache, version: u64) {
+        let target = self.loopback.borrow().target(dest);
+        cache.version.set(version);
+        cache.dest.set(Some(dest));
+        drop(cache.target.replace(target));
     }
 }
 
