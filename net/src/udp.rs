@@ -1,7 +1,6 @@
 //! [`UdpSocket`]; its socket options are in `udp/options.rs` and its
 //! batched receive and send (`recvmmsg`/`sendmmsg`) in `udp/batch.rs`.
 
-use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
@@ -31,8 +30,6 @@ const DRAIN_LIMIT: usize = 4096;
 /// ```
 pub struct UdpSocket {
     io: IoSource,
-    /// The peer set by `connect`, if any: where `send` goes.
-    peer: Cell<Option<SocketAddr>>,
     /// A datagram received ahead of its reader (see `udp/ahead.rs`).
     ahead: ahead::Ahead,
 }
@@ -70,7 +67,7 @@ impl UdpSocket {
         socket::connect(fd.as_fd(), &peer)
             .map_err(|e| io::Error::new(e.kind(), format!("connect udp {peer}: {e}")))?;
         let sock = UdpSocket::from_fd(fd)?;
-        sock.peer.set(Some(peer));
+        sock.set_peer(Some(peer));
         Ok(sock)
     }
 
@@ -91,7 +88,7 @@ impl UdpSocket {
         let fd = OwnedFd::from(s);
         socket::set_nonblocking(fd.as_fd())?;
         let sock = UdpSocket::from_fd(fd)?;
-        sock.peer.set(peer);
+        sock.set_peer(peer);
         sock.io.set_local_addr(local);
         Ok(sock)
     }
@@ -99,7 +96,6 @@ impl UdpSocket {
     fn from_fd(fd: OwnedFd) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
             io: IoSource::new(fd)?,
-            peer: Cell::new(None),
             ahead: ahead::Ahead::default(),
         })
     }
@@ -109,8 +105,14 @@ impl UdpSocket {
     pub fn connect(&self, addr: SocketAddr) -> io::Result<()> {
         socket::connect(self.io.as_fd(), &addr)
             .map_err(|e| io::Error::new(e.kind(), format!("connect udp {addr}: {e}")))?;
-        self.peer.set(Some(addr));
+        self.set_peer(Some(addr));
         Ok(())
+    }
+
+    /// Remembers the connected peer (where `send` goes) for the runtime's
+    /// loopback hint.
+    fn set_peer(&self, peer: Option<SocketAddr>) {
+        self.io.set_peer(peer);
     }
 
     /// Sends a datagram to `target`.
@@ -142,9 +144,7 @@ impl UdpSocket {
             .io
             .io(Direction::Write, |fd| socket::send(fd, buf))
             .await?;
-        if let Some(peer) = self.peer.get() {
-            self.io.loopback_sent(peer);
-        }
+        self.io.loopback_sent_to_peer();
         Ok(n)
     }
 
@@ -197,9 +197,7 @@ impl UdpSocket {
         let n = ready!(self
             .io
             .poll_io(cx, Direction::Write, |fd| socket::send(fd, buf)))?;
-        if let Some(peer) = self.peer.get() {
-            self.io.loopback_sent(peer);
-        }
+        self.io.loopback_sent_to_peer();
         Poll::Ready(Ok(n))
     }
 
@@ -271,7 +269,7 @@ impl UdpSocket {
                 ),
             )
         })?;
-        self.peer.set(None);
+        self.set_peer(None);
         Ok(())
     }
 

@@ -626,6 +626,35 @@ async fn a_senders_remembered_hint_follows_a_socket_rebound_on_the_port() {
 }
 
 #[tern::test]
+async fn a_connected_senders_hint_follows_each_connect() {
+    // `send` on a connected socket hints the peer it remembers from
+    // `connect`; connecting to another socket of the runtime must move the
+    // hint to it (no epoll wait before it is read). The sockets are all
+    // bound first, so the runtime's map of them does not change between
+    // the rounds: only the connect tells the sender its peer moved.
+    let s = UdpSocket::bind(v4()).unwrap();
+    let peers = [
+        Rc::new(UdpSocket::bind(v4()).unwrap()),
+        Rc::new(UdpSocket::bind(v4()).unwrap()),
+    ];
+    for round in 0..4u8 {
+        let peer = &peers[usize::from(round % 2)];
+        s.connect(peer.local_addr().unwrap()).unwrap();
+        let reader = receive_one(peer.clone());
+        tern::yield_now().await;
+        let before = tern::sys::syscall_count();
+        s.send(&[round]).await.unwrap();
+        assert_eq!(reader.await.unwrap(), [round]);
+        // The send and one receive of two; a stale hint would add the wait.
+        let used = tern::sys::syscall_count() - before;
+        assert!(
+            used <= 2,
+            "round {round}: {used} syscalls: the hint missed the new peer"
+        );
+    }
+}
+
+#[tern::test]
 async fn a_burst_is_read_whole_and_in_order_then_request_response_is_two_syscalls_again() {
     // 50 datagrams queued at once put the receiver in burst mode (plain
     // receives until one finds the queue empty); all arrive, in order, and

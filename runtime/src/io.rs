@@ -50,6 +50,9 @@ pub struct IoSource {
     reactor: Rc<Reactor>,
     /// The last loopback-hint lookup of a send from this source.
     hint: crate::reactor::HintCache,
+    /// The loopback-hint lookup of the connected peer (see
+    /// [`set_peer`](IoSource::set_peer)).
+    peer_hint: crate::reactor::HintCache,
 }
 
 impl IoSource {
@@ -76,6 +79,7 @@ impl IoSource {
             token,
             reactor,
             hint: Default::default(),
+            peer_hint: Default::default(),
         })
     }
 
@@ -182,6 +186,24 @@ impl IoSource {
     #[inline]
     pub fn loopback_sent(&self, dest: SocketAddr) {
         self.reactor.loopback_sent(dest, &self.hint)
+    }
+
+    /// Records that this source, a datagram socket, is connected to
+    /// `peer` (or to none), for
+    /// [`loopback_sent_to_peer`](IoSource::loopback_sent_to_peer); not part
+    /// of the supported API.
+    #[doc(hidden)]
+    pub fn set_peer(&self, peer: Option<SocketAddr>) {
+        self.peer_hint.set_peer(peer)
+    }
+
+    /// Tells the runtime that a datagram was just sent from this source to
+    /// the peer given to [`set_peer`](IoSource::set_peer) (the loopback fast
+    /// path, without comparing addresses); not part of the supported API.
+    #[doc(hidden)]
+    #[inline]
+    pub fn loopback_sent_to_peer(&self) {
+        self.reactor.loopback_sent_to_peer(&self.peer_hint)
     }
 }
 

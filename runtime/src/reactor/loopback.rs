@@ -27,7 +27,7 @@
 //! to them come through epoll. The map does not tell protocols apart, so
 //! only datagram sockets may register.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -37,12 +37,22 @@ use super::{Reactor, ScheduledIo};
 
 /// Datagram sources of one reactor by the loopback or wildcard address
 /// they are bound to.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct LoopbackMap {
-    by_addr: HashMap<SocketAddr, Rc<ScheduledIo>, BuildHasherDefault<AddrHasher>>,
+    by_addr: RefCell<HashMap<SocketAddr, Rc<ScheduledIo>, BuildHasherDefault<AddrHasher>>>,
     /// Bumped on every change, so a sender's cached answer
-    /// ([`HintCache`]) is known to be current.
-    version: u64,
+    /// ([`HintCache`]) is known to be current. Starts at 1: a cache
+    /// holding 0 is known to be stale.
+    version: Cell<u64>,
+}
+
+impl Default for LoopbackMap {
+    fn default() -> LoopbackMap {
+        LoopbackMap {
+            by_addr: RefCell::default(),
+            version: Cell::new(1),
+        }
+    }
 }
 
 /// A sender's last answer from the map: `dest` was the address of
@@ -50,11 +60,25 @@ pub(super) struct LoopbackMap {
 /// socket that keeps sending to the same peer. The `Rc` may outlive the
 /// target's registration, but the map's version moves on when it goes, so
 /// a stale answer is never used.
+///
+/// A connected socket keeps a second one for its peer
+/// ([`Reactor::loopback_sent_to_peer`]): `dest` is then the peer, set at
+/// `connect` ([`HintCache::set_peer`]), and a send checks only the version.
 #[derive(Default)]
 pub struct HintCache {
     version: Cell<u64>,
     dest: Cell<Option<SocketAddr>>,
     target: Cell<Option<Rc<ScheduledIo>>>,
+}
+
+impl HintCache {
+    /// Makes `peer` the address this cache answers for, and the answer
+    /// stale.
+    pub(crate) fn set_peer(&self, peer: Option<SocketAddr>) {
+        self.dest.set(peer);
+        self.version.set(0);
+        drop(self.target.take());
+    }
 }
 
 impl std::fmt::Debug for HintCache {
@@ -68,25 +92,33 @@ impl std::fmt::Debug for HintCache {
 
 impl LoopbackMap {
     /// Forgets `addr` if it still names `io`.
-    pub(super) fn forget(&mut self, addr: SocketAddr, io: &Rc<ScheduledIo>) {
-        if self.by_addr.get(&addr).is_some_and(|t| Rc::ptr_eq(t, io)) {
-            self.by_addr.remove(&addr);
+    pub(super) fn forget(&self, addr: SocketAddr, io: &Rc<ScheduledIo>) {
+        let removed = {
+            let mut by_addr = self.by_addr.borrow_mut();
+            if by_addr.get(&addr).is_some_and(|t| Rc::ptr_eq(t, io)) {
+                by_addr.remove(&addr)
+            } else {
+                None
+            }
+        };
+        if removed.is_some() {
             self.bump();
         }
     }
 
-    fn bump(&mut self) {
-        self.version = self.version.wrapping_add(1);
+    fn bump(&self) {
+        self.version.set(self.version.get().wrapping_add(1));
     }
 
     fn target(&self, dest: SocketAddr) -> Option<Rc<ScheduledIo>> {
-        if self.by_addr.is_empty() {
+        let by_addr = self.by_addr.borrow();
+        if by_addr.is_empty() {
             return None;
         }
         let wildcard = SocketAddr::new(unspecified(dest.ip()), dest.port());
-        self.by_addr
+        by_addr
             .get(&map_key(dest))
-            .or_else(|| self.by_addr.get(&wildcard))
+            .or_else(|| by_addr.get(&wildcard))
             .cloned()
     }
 }
@@ -101,15 +133,12 @@ impl Reactor {
             return;
         }
         let addr = map_key(addr);
-        let mut map = self.loopback.borrow_mut();
+        let map = &self.loopback;
         if let Some(old) = io.local.replace(Some(addr)) {
             map.forget(old, io);
         }
-        // The entry replaced (another source's) is dropped after the
-        // borrow; it holds no wakers that matter here, but stay tidy.
-        let replaced = map.by_addr.insert(addr, io.clone());
+        let replaced = map.by_addr.borrow_mut().insert(addr, io.clone());
         map.bump();
-        drop(map);
         drop(replaced);
     }
 
@@ -124,10 +153,29 @@ impl Reactor {
         if !dest.ip().is_loopback() {
             return;
         }
-        let version = self.loopback.borrow().version;
+        let version = self.loopback.version.get();
         if cache.version.get() != version || cache.dest.get() != Some(dest) {
-            self.refresh_hint(dest, cache, version);
+            cache.dest.set(Some(dest));
+            self.refresh_hint(cache, version);
         }
+        self.hint(cache);
+    }
+
+    /// A datagram was just sent to the connected peer that `cache` was
+    /// given ([`HintCache::set_peer`]): as [`loopback_sent`](Reactor::loopback_sent),
+    /// without comparing addresses while the map is unchanged.
+    #[inline]
+    pub(crate) fn loopback_sent_to_peer(&self, cache: &HintCache) {
+        let version = self.loopback.version.get();
+        if cache.version.get() != version {
+            self.refresh_hint(cache, version);
+        }
+        self.hint(cache);
+    }
+
+    /// Wakes the target `cache` holds, if any.
+    #[inline]
+    fn hint(&self, cache: &HintCache) {
         // No user code runs while the target is out of the cache: the
         // readers' wakers are taken, the target put back, and only then
         // are they called.
@@ -139,11 +187,15 @@ impl Reactor {
         self.wake(woken);
     }
 
+    /// Looks up `cache`'s address (none, or one that is not loopback, has
+    /// no target) and records the answer at `version`.
     #[cold]
-    fn refresh_hint(&self, dest: SocketAddr, cache: &HintCache, version: u64) {
-        let target = self.loopback.borrow().target(dest);
+    fn refresh_hint(&self, cache: &HintCache, version: u64) {
+        let target = match cache.dest.get() {
+            Some(dest) if dest.ip().is_loopback() => self.loopback.target(dest),
+            _ => None,
+        };
         cache.version.set(version);
-        cache.dest.set(Some(dest));
         drop(cache.target.replace(target));
     }
 }

@@ -102,7 +102,7 @@ pub(crate) struct Reactor {
     sources: RefCell<Slab<Slot>>,
     next_generation: Cell<u32>,
     to_wake: RefCell<Vec<Waker>>,
-    loopback: RefCell<LoopbackMap>,
+    loopback: LoopbackMap,
 }
 
 impl Reactor {
@@ -116,7 +116,7 @@ impl Reactor {
             sources: RefCell::new(Slab::new()),
             next_generation: Cell::new(0),
             to_wake: RefCell::new(Vec::new()),
-            loopback: RefCell::new(LoopbackMap::default()),
+            loopback: LoopbackMap::default(),
         })
     }
 
@@ -211,7 +211,7 @@ impl Reactor {
             match slot(&sources, token) {
                 Some(io) => {
                     if let Some(addr) = io.local.take() {
-                        self.loopback.borrow_mut().forget(addr, io);
+                        self.loopback.forget(addr, io);
                     }
                     Some(sources.remove(token.index as usize))
                 }

@@ -101,9 +101,18 @@ impl Waiters {
 
     /// The one stored waker, taken, if at most one is stored (`Ok(None)`:
     /// none); `Err` if there are more, for [`take_into`](Waiters::take_into).
+    #[inline]
     pub(super) fn take_single(&mut self) -> Result<Option<Waker>, ()> {
+        if self.polled.is_empty() && self.pending.is_empty() {
+            // The usual case: one future, in the inline entry.
+            return Ok(self.first.as_mut().and_then(Option::take));
+        }
+        self.take_single_slow()
+    }
+
+    #[cold]
+    fn take_single_slow(&mut self) -> Result<Option<Waker>, ()> {
         match (self.polled.len(), self.pending.len()) {
-            (0, 0) => Ok(self.first.as_mut().and_then(Option::take)),
             (1, 0) if self.first.is_none() => Ok(self.polled.pop()),
             (0, 1) if self.first.is_none() => {
                 Ok(self.pending.iter_mut().next().and_then(|(_, w)| w.take()))
