@@ -253,6 +253,7 @@ where
 {
     type Output = io::Result<R>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
         let this = self.get_mut();
         let source = this.waiter.source;

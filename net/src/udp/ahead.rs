@@ -141,6 +141,7 @@ fn copy(data: &[u8], buf: &mut [u8]) -> usize {
 impl UdpSocket {
     /// One receive into `buf`: the held datagram, else a receive of two.
     /// A datagram longer than `buf` is cut to it, as `recvfrom` does.
+    #[inline]
     pub(super) fn receive(
         &self,
         fd: BorrowedFd<'_>,
