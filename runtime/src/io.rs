@@ -188,6 +188,17 @@ impl IoSource {
         self.reactor.loopback_sent(dest, &self.hint)
     }
 
+    /// Scratch space shared by the sources of this runtime, empty until a
+    /// caller sizes it: tern-net's UDP receive-ahead lands a second
+    /// datagram there. Borrowed for the caller's own few steps (no user
+    /// code may run while it is held; a second borrow panics); not part of
+    /// the supported API.
+    #[doc(hidden)]
+    #[inline]
+    pub fn landing(&self) -> std::cell::RefMut<'_, Vec<u8>> {
+        self.reactor.landing()
+    }
+
     /// Records that this source, a datagram socket, is connected to
     /// `peer` (or to none), for
     /// [`loopback_sent_to_peer`](IoSource::loopback_sent_to_peer); not part

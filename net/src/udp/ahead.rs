@@ -25,7 +25,7 @@
 //!
 //! # Invariants
 //!
-//! - The second datagram lands in a per-thread buffer of 64 KiB, larger
+//! - The second datagram lands in a per-runtime buffer of 64 KiB, larger
 //!   than any datagram, so it is never cut; it is then copied to storage
 //!   the socket keeps from one held datagram to the next (no allocation
 //!   per datagram; storage over 2 KiB is given back once taken).
@@ -49,13 +49,6 @@ use super::UdpSocket;
 
 /// Larger than any UDP payload (65,507 bytes over IPv4, 65,527 over IPv6).
 const LANDING: usize = 65_536;
-
-thread_local! {
-    /// Where the second datagram of a receive lands (allocated on first
-    /// use). It is borrowed only around the syscall and the copy of a
-    /// second datagram into its socket's storage.
-    static SECOND: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
 
 /// Bytes of held-datagram storage a socket keeps between datagrams; a
 /// longer one's storage is given back once it is taken.
@@ -125,7 +118,7 @@ fn shrink(data: &mut Vec<u8>) {
     }
 }
 
-/// Sizes the landing buffer on its thread's first receive.
+/// Sizes the landing buffer on its runtime's first receive.
 #[cold]
 #[inline(never)]
 fn grow_landing(second: &mut Vec<u8>) {
@@ -150,23 +143,24 @@ impl UdpSocket {
         if self.ahead.is_held() || self.ahead.bursting.get() {
             return self.receive_queued(fd, buf);
         }
-        SECOND.with_borrow_mut(|second| {
-            if second.len() < LANDING {
-                grow_landing(second);
-            }
-            let got = socket::recv_two(fd, buf, second);
-            match &got {
-                // Readiness stays set: the next receive finds it.
-                Ok(Two {
-                    second: Some((len, from)),
-                    ..
-                }) => self.ahead.hold(&second[..(*len).min(LANDING)], *from),
-                // The queue was empty when the call returned.
-                Ok(_) => self.io.clear_ready(Direction::Read),
-                Err(_) => {}
-            }
-            got.map(|two| two.first)
-        })
+        // The runtime's scratch buffer, borrowed only around the syscall
+        // and the copy of a second datagram into this socket's storage.
+        let mut second = self.io.landing();
+        if second.len() < LANDING {
+            grow_landing(&mut second);
+        }
+        let got = socket::recv_two(fd, buf, &mut second);
+        match &got {
+            // Readiness stays set: the next receive finds it.
+            Ok(Two {
+                second: Some((len, from)),
+                ..
+            }) => self.ahead.hold(&second[..(*len).min(LANDING)], *from),
+            // The queue was empty when the call returned.
+            Ok(_) => self.io.clear_ready(Direction::Read),
+            Err(_) => {}
+        }
+        got.map(|two| two.first)
     }
 
     /// A receive while datagrams are coming faster than they are read:

@@ -103,6 +103,9 @@ pub(crate) struct Reactor {
     next_generation: Cell<u32>,
     to_wake: RefCell<Vec<Waker>>,
     loopback: LoopbackMap,
+    /// Scratch space of the runtime's datagram sockets (see
+    /// [`IoSource::landing`](crate::io::IoSource::landing)).
+    landing: RefCell<Vec<u8>>,
 }
 
 impl Reactor {
@@ -117,6 +120,7 @@ impl Reactor {
             next_generation: Cell::new(0),
             to_wake: RefCell::new(Vec::new()),
             loopback: LoopbackMap::default(),
+            landing: RefCell::new(Vec::new()),
         })
     }
 
@@ -222,6 +226,12 @@ impl Reactor {
         let wakers = removed.as_ref().map(|slot| slot.io.take_all());
         drop(wakers);
         drop(removed);
+    }
+
+    /// The scratch buffer (empty until a caller sizes it).
+    #[inline]
+    pub(crate) fn landing(&self) -> std::cell::RefMut<'_, Vec<u8>> {
+        self.landing.borrow_mut()
     }
 
     /// Makes `io` readable and takes its readers' wakers, as an edge
