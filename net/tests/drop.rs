@@ -142,3 +142,47 @@ async fn replaced_waker_polls_its_socket() {
     assert_eq!(n, 5);
     REENTER.with(|s| s.borrow_mut().take());
 }
+
+/// A waker that counts nothing; its `Arc`'s strong count tells whether
+/// the runtime still holds it.
+struct Held;
+
+impl std::task::Wake for Held {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+/// A socket is dropped while a poll-based receive's waker is stored, and
+/// while another socket still remembers it as the target of its loopback
+/// hint: the runtime lets go of the waker at once (the remembered target
+/// must not keep it, or the waiting task, alive).
+#[test]
+fn a_dropped_socket_lets_go_of_its_wakers_though_a_sender_remembers_it() {
+    let _turn = FD_COUNTING.lock().unwrap_or_else(|e| e.into_inner());
+    tern::block_on(async {
+        let sender = UdpSocket::bind(any()).unwrap();
+        let receiver = UdpSocket::bind(any()).unwrap();
+        let dest = receiver.local_addr().unwrap();
+        // The sender's hint now remembers the receiver.
+        sender.send_to(b"x", dest).await.unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(receiver.recv_from(&mut buf).await.unwrap().0, 1);
+        let held = std::sync::Arc::new(Held);
+        let waker = std::task::Waker::from(held.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(receiver.poll_recv_from(&mut cx, &mut buf).is_pending());
+        drop(waker);
+        assert_eq!(
+            std::sync::Arc::strong_count(&held),
+            2,
+            "the waker is stored"
+        );
+        drop(receiver);
+        assert_eq!(
+            std::sync::Arc::strong_count(&held),
+            1,
+            "the dropped socket's waker was kept"
+        );
+        assert_eq!(tern::current_metrics().unwrap().io_waiters, 0);
+        drop(sender);
+    });
+}

@@ -17,9 +17,13 @@
 //! after 128 operations (the context's `BUDGET`), so a fast peer
 //! cannot starve timers or other tasks).
 //!
-//! The futures of [`IoSource::io`] and [`IoSource::ready`] keep their
-//! waiter entry in the reactor under a key and remove it when dropped, so a
-//! cancelled wait leaves nothing behind.
+//! The source holds its readiness and waiters itself (an `Rc` it shares
+//! with the reactor; see the reactor's `scheduled_io` module), so an
+//! operation touches no reactor-wide state. The futures of
+//! [`IoSource::io`] and [`IoSource::ready`] keep their waiter entry there
+//! under a key and remove it when dropped, so a cancelled wait leaves
+//! nothing behind. `Io::poll` is inlined into the future awaiting it: a
+//! receive or send is then one state machine, with no call per poll.
 
 use std::fmt;
 use std::future::Future;

@@ -29,8 +29,13 @@
 //! waking the new source's tasks.
 //!
 //! Wakers are collected while the slab or a waiter list is borrowed and
-//! called after the borrow ends, because a waker may re-enter the runtime; a waker that
-//! panics is caught ([`crate::unwind`]).
+//! called (or dropped) after the borrow ends, because a waker may re-enter
+//! the runtime; a waker that panics is caught ([`crate::unwind`]).
+//!
+//! The reactor also lends its datagram sockets one scratch buffer
+//! ([`Reactor::landing`]): tern-net's receive-ahead lands a second
+//! datagram there, so a receive reaches it through its own source instead
+//! of a thread-local.
 
 mod loopback;
 mod scheduled_io;
