@@ -150,11 +150,9 @@ impl UdpSocket {
 
     /// Receives a datagram from the connected peer.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let (n, _) = self
-            .io
-            .io(Direction::Read, |fd| self.receive(fd, &mut *buf))
-            .await?;
-        Ok(n)
+        self.io
+            .io(Direction::Read, |fd| self.receive_len(fd, &mut *buf))
+            .await
     }
 
     /// Polls to receive a datagram and its sender's address.
@@ -188,8 +186,7 @@ impl UdpSocket {
     /// Polls to receive a datagram from the connected peer.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.io
-            .poll_io(cx, Direction::Read, |fd| self.receive(fd, buf))
-            .map_ok(|(n, _)| n)
+            .poll_io(cx, Direction::Read, |fd| self.receive_len(fd, buf))
     }
 
     /// Polls to send a datagram to the connected peer.
@@ -279,7 +276,7 @@ impl UdpSocket {
     /// after a send (a peer on loopback often answers before the send
     /// returns); waiting is [`recv`](UdpSocket::recv)'s job.
     pub fn recv_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.receive(self.io.as_fd(), buf).map(|(n, _)| n)
+        self.receive_len(self.io.as_fd(), buf)
     }
 }
 

@@ -143,13 +143,38 @@ impl UdpSocket {
         if self.ahead.is_held() || self.ahead.bursting.get() {
             return self.receive_queued(fd, buf);
         }
+        let two = self.receive_two(fd, buf, true)?;
+        match two.first_from {
+            Some(from) => Ok((two.first_len, from)),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "udp receive: the kernel gave no sender address",
+            )),
+        }
+    }
+
+    /// As [`receive`](UdpSocket::receive), for a caller that has no use
+    /// for the sender (a connected socket's `recv`): the kernel is not
+    /// asked for the address.
+    #[inline]
+    pub(super) fn receive_len(&self, fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+        if self.ahead.is_held() || self.ahead.bursting.get() {
+            return self.receive_queued(fd, buf).map(|(n, _)| n);
+        }
+        Ok(self.receive_two(fd, buf, false)?.first_len)
+    }
+
+    /// A receive of two (see the module docs); the first datagram's sender
+    /// is asked for only with `sender`.
+    #[inline]
+    fn receive_two(&self, fd: BorrowedFd<'_>, buf: &mut [u8], sender: bool) -> io::Result<Two> {
         // The runtime's scratch buffer, borrowed only around the syscall
         // and the copy of a second datagram into this socket's storage.
         let mut second = self.io.landing();
         if second.len() < LANDING {
             grow_landing(&mut second);
         }
-        let got = socket::recv_two(fd, buf, &mut second);
+        let got = socket::recv_two(fd, buf, &mut second, sender);
         match &got {
             // Readiness stays set: the next receive finds it.
             Ok(Two {
@@ -160,7 +185,7 @@ impl UdpSocket {
             Ok(_) => self.io.clear_ready(Direction::Read),
             Err(_) => {}
         }
-        got.map(|two| two.first)
+        got
     }
 
     /// A receive while datagrams are coming faster than they are read:

@@ -421,12 +421,14 @@ pub fn recv_batch(
 }
 
 /// What [`recv_two`] received: the first datagram's length (cut to its
-/// buffer) and sender, and the same for a second one, if one was queued
-/// right behind it.
+/// buffer) and sender (if asked for), and the same for a second one, if
+/// one was queued right behind it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Two {
-    /// The first datagram.
-    pub first: (usize, SocketAddr),
+    /// The first datagram's length.
+    pub first_len: usize,
+    /// The first datagram's sender; `None` when it was not asked for.
+    pub first_from: Option<SocketAddr>,
     /// The second datagram, if one came.
     pub second: Option<(usize, SocketAddr)>,
 }
@@ -435,9 +437,17 @@ pub struct Two {
 /// second, if one is queued right behind it, into `second`
 /// (`WouldBlock` when none was queued). With one, the socket's queue was
 /// empty when the call returned, which a plain receive cannot tell: a
-/// datagram that arrives later raises a new readiness edge.
+/// datagram that arrives later raises a new readiness edge. The first
+/// datagram's sender is asked of the kernel only with `first_sender` (a
+/// connected socket's `recv` has no use for it); the second's always is,
+/// since it is held for a receive that may report it.
 #[inline]
-pub fn recv_two(fd: BorrowedFd<'_>, first: &mut [u8], second: &mut [u8]) -> io::Result<Two> {
+pub fn recv_two(
+    fd: BorrowedFd<'_>,
+    first: &mut [u8],
+    second: &mut [u8],
+    first_sender: bool,
+) -> io::Result<Two> {
     // Address slots are not zeroed: `from_written` reads only what the
     // kernel wrote.
     let mut names = [const { MaybeUninit::<libc::sockaddr_storage>::uninit() }; 2];
@@ -453,15 +463,23 @@ pub fn recv_two(fd: BorrowedFd<'_>, first: &mut [u8], second: &mut [u8]) -> io::
     ];
     // SAFETY: mmsghdr is plain old data; all-zero is a valid value.
     let mut hdrs: [libc::mmsghdr; 2] = unsafe { MaybeUninit::zeroed().assume_init() };
-    for ((hdr, name), v) in hdrs.iter_mut().zip(names.iter_mut()).zip(iov.iter_mut()) {
-        hdr.msg_hdr.msg_name = name.as_mut_ptr().cast();
-        hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    for (i, ((hdr, name), v)) in hdrs
+        .iter_mut()
+        .zip(names.iter_mut())
+        .zip(iov.iter_mut())
+        .enumerate()
+    {
+        // A null name (and length 0) asks for no address.
+        if i == 1 || first_sender {
+            hdr.msg_hdr.msg_name = name.as_mut_ptr().cast();
+            hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        }
         hdr.msg_hdr.msg_iov = v;
         hdr.msg_hdr.msg_iovlen = 1;
     }
-    // SAFETY: both headers point at live, writable address slots of the
-    // size they give and at iovecs over `first` and `second`, all of which
-    // outlive the call; a null timeout means none.
+    // SAFETY: both headers point at iovecs over `first` and `second` and
+    // at live, writable address slots of the size they give (or at none),
+    // all of which outlive the call; a null timeout means none.
     let got = syscall!(unsafe {
         libc::recvmmsg(
             fd.as_raw_fd(),
@@ -471,18 +489,17 @@ pub fn recv_two(fd: BorrowedFd<'_>, first: &mut [u8], second: &mut [u8]) -> io::
             std::ptr::null_mut(),
         )
     })?;
-    // The kernel wrote `msg_namelen` bytes of each sender's address, and
-    // `msg_len` bytes of data (no more than the buffer).
-    let received = |i: usize| -> io::Result<(usize, SocketAddr)> {
-        let hdr = &hdrs[i].msg_hdr;
-        Ok((
-            hdrs[i].msg_len as usize,
-            from_written(&names[i], hdr.msg_namelen)?,
-        ))
-    };
+    // The kernel wrote `msg_namelen` bytes of each sender's address it
+    // was asked for, and `msg_len` bytes of data (no more than the buffer).
+    let from = |i: usize| from_written(&names[i], hdrs[i].msg_hdr.msg_namelen);
     Ok(Two {
-        first: received(0)?,
-        second: if got >= 2 { Some(received(1)?) } else { None },
+        first_len: hdrs[0].msg_len as usize,
+        first_from: if first_sender { Some(from(0)?) } else { None },
+        second: if got >= 2 {
+            Some((hdrs[1].msg_len as usize, from(1)?))
+        } else {
+            None
+        },
     })
 }
 
