@@ -22,6 +22,15 @@
 //! right one saves an epoll wait. Receiving sockets keep receiving until
 //! the kernel says `WouldBlock`, hint or no hint.
 //!
+//! # Remembered answers
+//!
+//! A sender keeps its last answer from the map ([`HintCache`]), valid
+//! while the map's version is unchanged; the map holds each target's
+//! [`ScheduledIo`], so a hint touches no slab. A connected socket keeps a
+//! second answer for its peer ([`Reactor::loopback_sent_to_peer`]): its
+//! `connect` names the peer and makes the answer stale, so a `send` checks
+//! only the version, not the address.
+//!
 //! Sockets made by `connect`ing an unbound socket are not registered (that
 //! would cost a `getsockname` per socket, e.g. per DNS query), so replies
 //! to them come through epoll. The map does not tell protocols apart, so
