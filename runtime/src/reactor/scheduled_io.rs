@@ -17,7 +17,11 @@
 //! Each direction's [`Waiters`] sits in its own `RefCell`, borrowed only
 //! for the few instructions that store or take a waker. Wakers are never
 //! called and never dropped while one is borrowed, because a waker may
-//! re-enter the runtime.
+//! re-enter the runtime. A waker is cloned while its list is borrowed
+//! (cloning outside would cost a second borrow and a second readiness
+//! check on every wait, about 8% of a UDP round trip): a waker whose
+//! `clone` itself uses the same direction of the same source panics
+//! ("already borrowed") instead of losing a wake-up.
 //!
 //! [`Token`]: super::Token
 
