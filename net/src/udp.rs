@@ -1,7 +1,6 @@
 //! [`UdpSocket`]; its socket options are in `udp/options.rs` and its
 //! batched receive and send (`recvmmsg`/`sendmmsg`) in `udp/batch.rs`.
 
-use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
@@ -31,8 +30,6 @@ const DRAIN_LIMIT: usize = 4096;
 /// ```
 pub struct UdpSocket {
     io: IoSource,
-    /// The peer set by `connect`, if any: where `send` goes.
-    peer: Cell<Option<SocketAddr>>,
     /// A datagram received ahead of its reader (see `udp/ahead.rs`).
     ahead: ahead::Ahead,
 }
@@ -70,7 +67,7 @@ impl UdpSocket {
         socket::connect(fd.as_fd(), &peer)
             .map_err(|e| io::Error::new(e.kind(), format!("connect udp {peer}: {e}")))?;
         let sock = UdpSocket::from_fd(fd)?;
-        sock.peer.set(Some(peer));
+        sock.set_peer(Some(peer));
         Ok(sock)
     }
 
@@ -91,7 +88,7 @@ impl UdpSocket {
         let fd = OwnedFd::from(s);
         socket::set_nonblocking(fd.as_fd())?;
         let sock = UdpSocket::from_fd(fd)?;
-        sock.peer.set(peer);
+        sock.set_peer(peer);
         sock.io.set_local_addr(local);
         Ok(sock)
     }
@@ -99,7 +96,6 @@ impl UdpSocket {
     fn from_fd(fd: OwnedFd) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
             io: IoSource::new(fd)?,
-            peer: Cell::new(None),
             ahead: ahead::Ahead::default(),
         })
     }
@@ -109,8 +105,14 @@ impl UdpSocket {
     pub fn connect(&self, addr: SocketAddr) -> io::Result<()> {
         socket::connect(self.io.as_fd(), &addr)
             .map_err(|e| io::Error::new(e.kind(), format!("connect udp {addr}: {e}")))?;
-        self.peer.set(Some(addr));
+        self.set_peer(Some(addr));
         Ok(())
+    }
+
+    /// Remembers the connected peer (where `send` goes) for the runtime's
+    /// loopback hint.
+    fn set_peer(&self, peer: Option<SocketAddr>) {
+        self.io.set_peer(peer);
     }
 
     /// Sends a datagram to `target`.
@@ -142,19 +144,15 @@ impl UdpSocket {
             .io
             .io(Direction::Write, |fd| socket::send(fd, buf))
             .await?;
-        if let Some(peer) = self.peer.get() {
-            self.io.loopback_sent(peer);
-        }
+        self.io.loopback_sent_to_peer();
         Ok(n)
     }
 
     /// Receives a datagram from the connected peer.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let (n, _) = self
-            .io
-            .io(Direction::Read, |fd| self.receive(fd, &mut *buf))
-            .await?;
-        Ok(n)
+        self.io
+            .io(Direction::Read, |fd| self.receive_len(fd, &mut *buf))
+            .await
     }
 
     /// Polls to receive a datagram and its sender's address.
@@ -188,8 +186,7 @@ impl UdpSocket {
     /// Polls to receive a datagram from the connected peer.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.io
-            .poll_io(cx, Direction::Read, |fd| self.receive(fd, buf))
-            .map_ok(|(n, _)| n)
+            .poll_io(cx, Direction::Read, |fd| self.receive_len(fd, buf))
     }
 
     /// Polls to send a datagram to the connected peer.
@@ -197,9 +194,7 @@ impl UdpSocket {
         let n = ready!(self
             .io
             .poll_io(cx, Direction::Write, |fd| socket::send(fd, buf)))?;
-        if let Some(peer) = self.peer.get() {
-            self.io.loopback_sent(peer);
-        }
+        self.io.loopback_sent_to_peer();
         Poll::Ready(Ok(n))
     }
 
@@ -271,7 +266,7 @@ impl UdpSocket {
                 ),
             )
         })?;
-        self.peer.set(None);
+        self.set_peer(None);
         Ok(())
     }
 
@@ -281,7 +276,7 @@ impl UdpSocket {
     /// after a send (a peer on loopback often answers before the send
     /// returns); waiting is [`recv`](UdpSocket::recv)'s job.
     pub fn recv_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.receive(self.io.as_fd(), buf).map(|(n, _)| n)
+        self.receive_len(self.io.as_fd(), buf)
     }
 }
 

@@ -74,3 +74,115 @@ fn sockets_outside_a_runtime_are_an_error_not_a_panic() {
         "the socket made before the error is closed"
     );
 }
+
+thread_local! {
+    /// The socket a [`PollsOnDrop`] waker polls when it is dropped.
+    static REENTER: std::cell::RefCell<Option<std::rc::Rc<UdpSocket>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A waker whose drop polls the socket in [`REENTER`] (both ways of
+/// receiving, so both kinds of waiter entry), as user code in a waker's
+/// destructor may.
+struct PollsOnDrop;
+
+impl std::task::Wake for PollsOnDrop {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+impl Drop for PollsOnDrop {
+    fn drop(&mut self) {
+        let Some(sock) = REENTER.with(|s| s.borrow().clone()) else {
+            return;
+        };
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut buf = [0u8; 8];
+        let _ = sock.poll_recv_from(&mut cx, &mut buf);
+        let mut recv = std::pin::pin!(sock.recv_from(&mut buf));
+        let _ = std::future::Future::poll(recv.as_mut(), &mut cx);
+    }
+}
+
+/// A receive's waker is replaced (the task polls it with a new waker),
+/// and the old one's destructor polls the same socket: the old waker is
+/// dropped after the socket's waiter list is released, so nothing is
+/// borrowed twice, and the receive still gets its datagram.
+#[test]
+fn a_replaced_waker_that_polls_its_socket_when_dropped() {
+    let _turn = FD_COUNTING.lock().unwrap_or_else(|e| e.into_inner());
+    tern::block_on(replaced_waker_polls_its_socket());
+}
+
+async fn replaced_waker_polls_its_socket() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    let sock = std::rc::Rc::new(UdpSocket::bind(any()).unwrap());
+    REENTER.with(|s| *s.borrow_mut() = Some(sock.clone()));
+    let mut buf = [0u8; 8];
+    let mut recv = std::pin::pin!(sock.recv_from(&mut buf));
+    let first = Waker::from(std::sync::Arc::new(PollsOnDrop));
+    assert!(recv
+        .as_mut()
+        .poll(&mut Context::from_waker(&first))
+        .is_pending());
+    drop(first);
+    // The stored waker is the last one: replacing it drops it.
+    assert!(recv
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+        .is_pending());
+    let sender = UdpSocket::bind(any()).unwrap();
+    sender
+        .send_to(b"after", sock.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (n, _) = std::future::poll_fn(|cx| recv.as_mut().poll(cx))
+        .await
+        .unwrap();
+    assert_eq!(n, 5);
+    REENTER.with(|s| s.borrow_mut().take());
+}
+
+/// A waker that counts nothing; its `Arc`'s strong count tells whether
+/// the runtime still holds it.
+struct Held;
+
+impl std::task::Wake for Held {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+/// A socket is dropped while a poll-based receive's waker is stored, and
+/// while another socket still remembers it as the target of its loopback
+/// hint: the runtime lets go of the waker at once (the remembered target
+/// must not keep it, or the waiting task, alive).
+#[test]
+fn a_dropped_socket_lets_go_of_its_wakers_though_a_sender_remembers_it() {
+    let _turn = FD_COUNTING.lock().unwrap_or_else(|e| e.into_inner());
+    tern::block_on(async {
+        let sender = UdpSocket::bind(any()).unwrap();
+        let receiver = UdpSocket::bind(any()).unwrap();
+        let dest = receiver.local_addr().unwrap();
+        // The sender's hint now remembers the receiver.
+        sender.send_to(b"x", dest).await.unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(receiver.recv_from(&mut buf).await.unwrap().0, 1);
+        let held = std::sync::Arc::new(Held);
+        let waker = std::task::Waker::from(held.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(receiver.poll_recv_from(&mut cx, &mut buf).is_pending());
+        drop(waker);
+        assert_eq!(
+            std::sync::Arc::strong_count(&held),
+            2,
+            "the waker is stored"
+        );
+        drop(receiver);
+        assert_eq!(
+            std::sync::Arc::strong_count(&held),
+            1,
+            "the dropped socket's waker was kept"
+        );
+        assert_eq!(tern::current_metrics().unwrap().io_waiters, 0);
+        drop(sender);
+    });
+}

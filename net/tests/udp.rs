@@ -626,6 +626,64 @@ async fn a_senders_remembered_hint_follows_a_socket_rebound_on_the_port() {
 }
 
 #[tern::test]
+async fn a_connected_senders_hint_follows_each_connect() {
+    // `send` on a connected socket hints the peer it remembers from
+    // `connect`; connecting to another socket of the runtime must move the
+    // hint to it (no epoll wait before it is read). The sockets are all
+    // bound first, so the runtime's map of them does not change between
+    // the rounds: only the connect tells the sender its peer moved.
+    let s = UdpSocket::bind(v4()).unwrap();
+    let peers = [
+        Rc::new(UdpSocket::bind(v4()).unwrap()),
+        Rc::new(UdpSocket::bind(v4()).unwrap()),
+    ];
+    for round in 0..4u8 {
+        let peer = &peers[usize::from(round % 2)];
+        s.connect(peer.local_addr().unwrap()).unwrap();
+        let reader = receive_one(peer.clone());
+        tern::yield_now().await;
+        let before = tern::sys::syscall_count();
+        s.send(&[round]).await.unwrap();
+        assert_eq!(reader.await.unwrap(), [round]);
+        // The send and one receive of two; a stale hint would add the wait.
+        let used = tern::sys::syscall_count() - before;
+        assert!(
+            used <= 2,
+            "round {round}: {used} syscalls: the hint missed the new peer"
+        );
+    }
+}
+
+#[tern::test]
+async fn a_connected_recv_holds_the_second_datagram_with_its_sender() {
+    // `recv` does not ask the kernel for the first datagram's sender, but
+    // the second, held for the next receive, keeps its own: `recv_from`
+    // then reports it. Loopback normally queues both before the sends
+    // return; the sender is checked every round, and at least one round
+    // must have held the second (no syscall for it).
+    let sender = std::net::UdpSocket::bind(v4()).unwrap();
+    let r = UdpSocket::bind(v4()).unwrap();
+    let from = sender.local_addr().unwrap();
+    r.connect(from).unwrap();
+    let to = r.local_addr().unwrap();
+    let mut held = 0;
+    for _ in 0..5 {
+        sender.send_to(b"one", to).unwrap();
+        sender.send_to(b"two", to).unwrap();
+        let mut buf = [0u8; 8];
+        let n = r.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"one");
+        let before = tern::sys::syscall_count();
+        let (n, got_from) = r.recv_from(&mut buf).await.unwrap();
+        assert_eq!((&buf[..n], got_from), (&b"two"[..], from));
+        if tern::sys::syscall_count() == before {
+            held += 1;
+        }
+    }
+    assert!(held > 0, "the second datagram was never held");
+}
+
+#[tern::test]
 async fn a_burst_is_read_whole_and_in_order_then_request_response_is_two_syscalls_again() {
     // 50 datagrams queued at once put the receiver in burst mode (plain
     // receives until one finds the queue empty); all arrive, in order, and

@@ -17,9 +17,13 @@
 //! after 128 operations (the context's `BUDGET`), so a fast peer
 //! cannot starve timers or other tasks).
 //!
-//! The futures of [`IoSource::io`] and [`IoSource::ready`] keep their
-//! waiter entry in the reactor under a key and remove it when dropped, so a
-//! cancelled wait leaves nothing behind.
+//! The source holds its readiness and waiters itself (an `Rc` it shares
+//! with the reactor; see the reactor's `scheduled_io` module), so an
+//! operation touches no reactor-wide state. The futures of
+//! [`IoSource::io`] and [`IoSource::ready`] keep their waiter entry there
+//! under a key and remove it when dropped, so a cancelled wait leaves
+//! nothing behind. `Io::poll` is inlined into the future awaiting it: a
+//! receive or send is then one state machine, with no call per poll.
 
 use std::fmt;
 use std::future::Future;
@@ -31,7 +35,7 @@ use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
 use crate::context::{self, Admit};
-use crate::reactor::{Reactor, Token};
+use crate::reactor::{self, Reactor, ScheduledIo, Token};
 
 pub use crate::reactor::Direction;
 
@@ -44,10 +48,15 @@ pub use crate::reactor::Direction;
 #[doc(alias = "AsyncFd")]
 pub struct IoSource {
     fd: OwnedFd,
+    /// Readiness and waiters, shared with the reactor.
+    sched: Rc<ScheduledIo>,
     token: Token,
     reactor: Rc<Reactor>,
     /// The last loopback-hint lookup of a send from this source.
     hint: crate::reactor::HintCache,
+    /// The loopback-hint lookup of the connected peer (see
+    /// [`set_peer`](IoSource::set_peer)).
+    peer_hint: crate::reactor::HintCache,
 }
 
 impl IoSource {
@@ -67,12 +76,14 @@ impl IoSource {
                 fd.as_raw_fd()
             ))
         })?;
-        let token = reactor.register(fd.as_raw_fd())?;
+        let (token, sched) = reactor.register(fd.as_raw_fd())?;
         Ok(IoSource {
             fd,
+            sched,
             token,
             reactor,
             hint: Default::default(),
+            peer_hint: Default::default(),
         })
     }
 
@@ -104,12 +115,12 @@ impl IoSource {
     /// (one waker per waiting task; it is dropped at the next edge).
     pub fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<()>> {
         ready!(self.admit(cx))?;
-        self.reactor.poll_ready(self.token, dir, cx).map(Ok)
+        reactor::poll_ready(&self.sched, dir, cx).map(Ok)
     }
 
     /// Whether the cached readiness allows progress in `dir` now.
     pub fn is_ready(&self, dir: Direction) -> bool {
-        self.reactor.is_ready(self.token, dir)
+        self.sched.is_ready(dir)
     }
 
     /// Forgets that `dir` is ready (hang-up and error states are kept), so
@@ -120,7 +131,7 @@ impl IoSource {
     /// because a read then stops short at the urgent mark.
     #[inline]
     pub fn clear_ready(&self, dir: Direction) {
-        self.reactor.clear_ready(self.token, dir)
+        self.sched.clear_ready(dir)
     }
 
     /// Runs the non-blocking operation `op` once the cached readiness allows
@@ -135,10 +146,10 @@ impl IoSource {
     ) -> Poll<io::Result<R>> {
         ready!(self.admit(cx))?;
         loop {
-            ready!(self.reactor.poll_ready(self.token, dir, cx));
+            ready!(reactor::poll_ready(&self.sched, dir, cx));
             match op(self.fd.as_fd()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.reactor.clear_would_block(self.token, dir)
+                    self.sched.clear_would_block(dir)
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
@@ -170,7 +181,7 @@ impl IoSource {
     /// reactor's `loopback` module); not part of the supported API.
     #[doc(hidden)]
     pub fn set_local_addr(&self, addr: SocketAddr) {
-        self.reactor.set_local_addr(self.token, addr)
+        self.reactor.set_local_addr(&self.sched, addr)
     }
 
     /// Tells the runtime that a datagram was just sent from this source to
@@ -179,6 +190,35 @@ impl IoSource {
     #[inline]
     pub fn loopback_sent(&self, dest: SocketAddr) {
         self.reactor.loopback_sent(dest, &self.hint)
+    }
+
+    /// Scratch space shared by the sources of this runtime, empty until a
+    /// caller sizes it: tern-net's UDP receive-ahead lands a second
+    /// datagram there. Borrowed for the caller's own few steps (no user
+    /// code may run while it is held; a second borrow panics); not part of
+    /// the supported API.
+    #[doc(hidden)]
+    #[inline]
+    pub fn landing(&self) -> std::cell::RefMut<'_, Vec<u8>> {
+        self.reactor.landing()
+    }
+
+    /// Records that this source, a datagram socket, is connected to
+    /// `peer` (or to none), for
+    /// [`loopback_sent_to_peer`](IoSource::loopback_sent_to_peer); not part
+    /// of the supported API.
+    #[doc(hidden)]
+    pub fn set_peer(&self, peer: Option<SocketAddr>) {
+        self.peer_hint.set_peer(peer)
+    }
+
+    /// Tells the runtime that a datagram was just sent from this source to
+    /// the peer given to [`set_peer`](IoSource::set_peer) (the loopback fast
+    /// path, without comparing addresses); not part of the supported API.
+    #[doc(hidden)]
+    #[inline]
+    pub fn loopback_sent_to_peer(&self) {
+        self.reactor.loopback_sent_to_peer(&self.peer_hint)
     }
 }
 
@@ -200,9 +240,7 @@ impl<'a> Waiter<'a> {
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let s = self.source;
-        s.reactor
-            .poll_ready_keyed(s.token, self.dir, &mut self.key, cx)
+        reactor::poll_ready_keyed(&self.source.sched, self.dir, &mut self.key, cx)
     }
 }
 
@@ -210,8 +248,7 @@ impl Drop for Waiter<'_> {
     #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key {
-            let s = self.source;
-            s.reactor.remove_waiter(s.token, self.dir, key);
+            reactor::remove_waiter(&self.source.sched, self.dir, key);
         }
     }
 }
@@ -231,6 +268,7 @@ where
 {
     type Output = io::Result<R>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
         let this = self.get_mut();
         let source = this.waiter.source;
@@ -238,9 +276,9 @@ where
         loop {
             ready!(this.waiter.poll_ready(cx));
             match (this.op)(source.fd.as_fd()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => source
-                    .reactor
-                    .clear_would_block(source.token, this.waiter.dir),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    source.sched.clear_would_block(this.waiter.dir)
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
             }

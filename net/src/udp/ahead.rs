@@ -25,7 +25,7 @@
 //!
 //! # Invariants
 //!
-//! - The second datagram lands in a per-thread buffer of 64 KiB, larger
+//! - The second datagram lands in a per-runtime buffer of 64 KiB, larger
 //!   than any datagram, so it is never cut; it is then copied to storage
 //!   the socket keeps from one held datagram to the next (no allocation
 //!   per datagram; storage over 2 KiB is given back once taken).
@@ -43,20 +43,12 @@ use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
 
 use tern_runtime::io::Direction;
-use tern_runtime::sys::socket::{self, RecvMeta};
+use tern_runtime::sys::socket::{self, RecvMeta, Two};
 
 use super::UdpSocket;
 
 /// Larger than any UDP payload (65,507 bytes over IPv4, 65,527 over IPv6).
 const LANDING: usize = 65_536;
-
-thread_local! {
-    /// Where the second datagram of a receive lands (allocated on first
-    /// use). A receive takes it out and puts it back, so each thread-local
-    /// access is a small, inlined one; a receive nested inside another
-    /// (none is today) would only allocate a landing buffer of its own.
-    static SECOND: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-}
 
 /// Bytes of held-datagram storage a socket keeps between datagrams; a
 /// longer one's storage is given back once it is taken.
@@ -65,63 +57,72 @@ const KEEP: usize = 2048;
 /// A datagram received ahead of its reader.
 #[derive(Debug, Default)]
 pub(super) struct Ahead {
-    held: RefCell<Held>,
+    /// The held datagram's sender, if one is held.
+    from: Cell<Option<SocketAddr>>,
+    /// The held datagram's bytes (storage reused from one to the next, so
+    /// a burst costs no allocation per datagram).
+    data: RefCell<Vec<u8>>,
     /// The last receive of two found a second datagram: datagrams are
     /// coming faster than they are read, and plain receives (cheaper per
     /// datagram in the kernel) run until one finds the queue empty.
     bursting: Cell<bool>,
 }
 
-/// The held datagram's bytes (storage reused from one to the next, so a
-/// burst costs no allocation per datagram) and its sender, if one is held.
-#[derive(Debug, Default)]
-struct Held {
-    data: Vec<u8>,
-    from: Option<SocketAddr>,
-}
-
-impl Held {
-    /// Gives back storage grown past [`KEEP`] by a long datagram.
-    fn shrink(&mut self) {
-        if self.data.capacity() > KEEP {
-            self.data = Vec::new();
-        }
-    }
-}
-
 impl Ahead {
-    /// Holds `data` from `from`.
+    /// Whether a datagram is held.
+    #[inline]
+    fn is_held(&self) -> bool {
+        self.from.get().is_some()
+    }
+
+    /// Holds `data` from `from`: datagrams are coming faster than they
+    /// are read (see the module docs).
+    #[cold]
+    #[inline(never)]
     fn hold(&self, data: &[u8], from: SocketAddr) {
-        let mut held = self.held.borrow_mut();
-        held.data.clear();
-        held.data.extend_from_slice(data);
-        held.from = Some(from);
+        let mut held = self.data.borrow_mut();
+        held.clear();
+        held.extend_from_slice(data);
+        self.from.set(Some(from));
+        self.bursting.set(true);
     }
 
     /// Moves the held datagram into `buf` (cut to it); its real length and
     /// sender.
     fn take(&self, buf: &mut [u8]) -> Option<(usize, usize, SocketAddr)> {
-        let mut held = self.held.borrow_mut();
-        let from = held.from.take()?;
-        let got = (copy(&held.data, buf), held.data.len(), from);
-        held.shrink();
+        let from = self.from.take()?;
+        let mut data = self.data.borrow_mut();
+        let got = (copy(&data, buf), data.len(), from);
+        shrink(&mut data);
         Some(got)
     }
 
     /// Copies the held datagram into `buf` (cut to it), keeping it.
     fn peek(&self, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
-        let held = self.held.borrow();
-        let from = held.from?;
-        Some((copy(&held.data, buf), from))
+        let from = self.from.get()?;
+        Some((copy(&self.data.borrow(), buf), from))
     }
 
     /// Drops the held datagram; whether there was one.
     pub(super) fn forget(&self) -> bool {
         self.bursting.set(false);
-        let mut held = self.held.borrow_mut();
-        held.shrink();
-        held.from.take().is_some()
+        shrink(&mut self.data.borrow_mut());
+        self.from.take().is_some()
     }
+}
+
+/// Gives back storage grown past [`KEEP`] by a long datagram.
+fn shrink(data: &mut Vec<u8>) {
+    if data.capacity() > KEEP {
+        *data = Vec::new();
+    }
+}
+
+/// Sizes the landing buffer on its runtime's first receive.
+#[cold]
+#[inline(never)]
+fn grow_landing(second: &mut Vec<u8>) {
+    second.resize(LANDING, 0);
 }
 
 fn copy(data: &[u8], buf: &mut [u8]) -> usize {
@@ -133,7 +134,65 @@ fn copy(data: &[u8], buf: &mut [u8]) -> usize {
 impl UdpSocket {
     /// One receive into `buf`: the held datagram, else a receive of two.
     /// A datagram longer than `buf` is cut to it, as `recvfrom` does.
+    #[inline]
     pub(super) fn receive(
+        &self,
+        fd: BorrowedFd<'_>,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, SocketAddr)> {
+        if self.ahead.is_held() || self.ahead.bursting.get() {
+            return self.receive_queued(fd, buf);
+        }
+        let two = self.receive_two(fd, buf, true)?;
+        match two.first_from {
+            Some(from) => Ok((two.first_len, from)),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "udp receive: the kernel gave no sender address",
+            )),
+        }
+    }
+
+    /// As [`receive`](UdpSocket::receive), for a caller that has no use
+    /// for the sender (a connected socket's `recv`): the kernel is not
+    /// asked for the address.
+    #[inline]
+    pub(super) fn receive_len(&self, fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+        if self.ahead.is_held() || self.ahead.bursting.get() {
+            return self.receive_queued(fd, buf).map(|(n, _)| n);
+        }
+        Ok(self.receive_two(fd, buf, false)?.first_len)
+    }
+
+    /// A receive of two (see the module docs); the first datagram's sender
+    /// is asked for only with `sender`.
+    #[inline]
+    fn receive_two(&self, fd: BorrowedFd<'_>, buf: &mut [u8], sender: bool) -> io::Result<Two> {
+        // The runtime's scratch buffer, borrowed only around the syscall
+        // and the copy of a second datagram into this socket's storage.
+        let mut second = self.io.landing();
+        if second.len() < LANDING {
+            grow_landing(&mut second);
+        }
+        let got = socket::recv_two(fd, buf, &mut second, sender);
+        match &got {
+            // Readiness stays set: the next receive finds it.
+            Ok(Two {
+                second: Some((len, from)),
+                ..
+            }) => self.ahead.hold(&second[..(*len).min(LANDING)], *from),
+            // The queue was empty when the call returned.
+            Ok(_) => self.io.clear_ready(Direction::Read),
+            Err(_) => {}
+        }
+        got
+    }
+
+    /// A receive while datagrams are coming faster than they are read:
+    /// the held one, else a plain receive.
+    #[cold]
+    #[inline(never)]
+    fn receive_queued(
         &self,
         fd: BorrowedFd<'_>,
         buf: &mut [u8],
@@ -141,37 +200,16 @@ impl UdpSocket {
         if let Some((n, _, from)) = self.ahead.take(buf) {
             return Ok((n, from));
         }
-        if self.ahead.bursting.get() {
-            // Readiness stays set after a datagram, so the next receive
-            // runs the syscall again; the one that finds the queue empty
-            // (WouldBlock) clears it and ends the burst. The sender is
-            // asked for: after a `connect` to a new peer, datagrams from
-            // the old one may still be queued.
-            let got = socket::recv_from(fd, buf);
-            if matches!(&got, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
-                self.ahead.bursting.set(false);
-            }
-            return got;
+        // Readiness stays set after a datagram, so the next receive runs
+        // the syscall again; the one that finds the queue empty
+        // (WouldBlock) clears it and ends the burst. The sender is asked
+        // for: after a `connect` to a new peer, datagrams from the old one
+        // may still be queued.
+        let got = socket::recv_from(fd, buf);
+        if matches!(&got, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.ahead.bursting.set(false);
         }
-        let mut second = SECOND.with(Cell::take);
-        if second.len() < LANDING {
-            second.resize(LANDING, 0);
-        }
-        let got = socket::recv_two(fd, buf, &mut second);
-        if let Ok((got, meta)) = &got {
-            if *got >= 2 {
-                // Readiness stays set: the next receive finds it.
-                self.ahead
-                    .hold(&second[..meta[1].len.min(LANDING)], meta[1].addr);
-                self.ahead.bursting.set(true);
-            } else {
-                // The queue was empty when the call returned.
-                self.io.clear_ready(Direction::Read);
-            }
-        }
-        SECOND.with(|s| s.set(second));
-        let (_, meta) = got?;
-        Ok((meta[0].len, meta[0].addr))
+        got
     }
 
     /// Peeks at the next datagram: the held one, else the kernel's.
@@ -188,7 +226,7 @@ impl UdpSocket {
 
     /// Whether a datagram is held ahead of its reader.
     pub(super) fn ahead_is_held(&self) -> bool {
-        self.ahead.held.borrow().from.is_some()
+        self.ahead.is_held()
     }
 
     /// The held datagram as the one result of a batch receive, if there

@@ -22,73 +22,133 @@
 //! right one saves an epoll wait. Receiving sockets keep receiving until
 //! the kernel says `WouldBlock`, hint or no hint.
 //!
+//! # Remembered answers
+//!
+//! A sender keeps its last answer from the map ([`HintCache`]), valid
+//! while the map's version is unchanged; the map holds each target's
+//! [`ScheduledIo`], so a hint touches no slab. A connected socket keeps a
+//! second answer for its peer ([`Reactor::loopback_sent_to_peer`]): its
+//! `connect` names the peer and makes the answer stale, so a `send` checks
+//! only the version, not the address.
+//!
 //! Sockets made by `connect`ing an unbound socket are not registered (that
 //! would cost a `getsockname` per socket, e.g. per DNS query), so replies
 //! to them come through epoll. The map does not tell protocols apart, so
 //! only datagram sockets may register.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::rc::Rc;
 
-use super::{slot, Reactor, Token};
+use super::{Reactor, ScheduledIo};
 
 /// Datagram sources of one reactor by the loopback or wildcard address
 /// they are bound to.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct LoopbackMap {
-    by_addr: HashMap<SocketAddr, Token, BuildHasherDefault<AddrHasher>>,
+    by_addr: RefCell<HashMap<SocketAddr, Rc<ScheduledIo>, BuildHasherDefault<AddrHasher>>>,
     /// Bumped on every change, so a sender's cached answer
-    /// ([`HintCache`]) is known to be current.
-    version: u64,
+    /// ([`HintCache`]) is known to be current. Starts at 1: a cache
+    /// holding 0 is known to be stale.
+    version: Cell<u64>,
 }
 
-/// A sender's last answer from the map: `dest` was `target` (or no source)
-/// at map `version`. Saves the map lookup of a socket that keeps sending
-/// to the same peer.
-pub type HintCache = std::cell::Cell<Option<(SocketAddr, Option<Token>, u64)>>;
+impl Default for LoopbackMap {
+    fn default() -> LoopbackMap {
+        LoopbackMap {
+            by_addr: RefCell::default(),
+            version: Cell::new(1),
+        }
+    }
+}
+
+/// A sender's last answer from the map: `dest` was the address of
+/// `target` (or of no source) at map `version`. Saves the map lookup of a
+/// socket that keeps sending to the same peer. The `Rc` may outlive the
+/// target's registration, but the map's version moves on when it goes, so
+/// a stale answer is never used.
+///
+/// A connected socket keeps a second one for its peer
+/// ([`Reactor::loopback_sent_to_peer`]): `dest` is then the peer, set at
+/// `connect` ([`HintCache::set_peer`]), and a send checks only the version.
+#[derive(Default)]
+pub struct HintCache {
+    version: Cell<u64>,
+    dest: Cell<Option<SocketAddr>>,
+    target: Cell<Option<Rc<ScheduledIo>>>,
+}
+
+impl HintCache {
+    /// Makes `peer` the address this cache answers for, and the answer
+    /// stale.
+    pub(crate) fn set_peer(&self, peer: Option<SocketAddr>) {
+        self.dest.set(peer);
+        self.version.set(0);
+        drop(self.target.take());
+    }
+}
+
+impl std::fmt::Debug for HintCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HintCache")
+            .field("version", &self.version.get())
+            .field("dest", &self.dest.get())
+            .finish_non_exhaustive()
+    }
+}
 
 impl LoopbackMap {
-    /// Forgets `addr` if it still names `token`.
-    pub(super) fn forget(&mut self, addr: SocketAddr, token: Token) {
-        if self.by_addr.get(&addr) == Some(&token) {
-            self.by_addr.remove(&addr);
-            self.version = self.version.wrapping_add(1);
+    /// Forgets `addr` if it still names `io`.
+    pub(super) fn forget(&self, addr: SocketAddr, io: &Rc<ScheduledIo>) {
+        let removed = {
+            let mut by_addr = self.by_addr.borrow_mut();
+            if by_addr.get(&addr).is_some_and(|t| Rc::ptr_eq(t, io)) {
+                by_addr.remove(&addr)
+            } else {
+                None
+            }
+        };
+        if removed.is_some() {
+            self.bump();
         }
     }
 
-    fn target(&self, dest: SocketAddr) -> Option<Token> {
-        if self.by_addr.is_empty() {
+    fn bump(&self) {
+        self.version.set(self.version.get().wrapping_add(1));
+    }
+
+    fn target(&self, dest: SocketAddr) -> Option<Rc<ScheduledIo>> {
+        let by_addr = self.by_addr.borrow();
+        if by_addr.is_empty() {
             return None;
         }
         let wildcard = SocketAddr::new(unspecified(dest.ip()), dest.port());
-        self.by_addr
+        by_addr
             .get(&map_key(dest))
-            .or_else(|| self.by_addr.get(&wildcard))
-            .copied()
+            .or_else(|| by_addr.get(&wildcard))
+            .cloned()
     }
 }
 
 impl Reactor {
-    /// Records that datagram source `token` is bound to `addr`. Only
+    /// Records that datagram source `io` is bound to `addr`. Only
     /// loopback and wildcard addresses are kept. A second source bound to
     /// the same address (`SO_REUSEPORT`) takes over the entry; the kernel
     /// may pick either, and a wrong guess only costs a `WouldBlock`.
-    pub(crate) fn set_local_addr(&self, token: Token, addr: SocketAddr) {
+    pub(crate) fn set_local_addr(&self, io: &Rc<ScheduledIo>, addr: SocketAddr) {
         if !(addr.ip().is_loopback() || addr.ip().is_unspecified()) {
             return;
         }
         let addr = map_key(addr);
-        let mut sources = self.sources.borrow_mut();
-        let Some(io) = slot(&mut sources, token) else {
-            return;
-        };
-        let mut map = self.loopback.borrow_mut();
-        if let Some(old) = io.local.replace(addr) {
-            map.forget(old, token);
+        let map = &self.loopback;
+        if let Some(old) = io.local.replace(Some(addr)) {
+            map.forget(old, io);
         }
-        map.by_addr.insert(addr, token);
-        map.version = map.version.wrapping_add(1);
+        let replaced = map.by_addr.borrow_mut().insert(addr, io.clone());
+        map.bump();
+        drop(replaced);
     }
 
     /// A datagram was just sent to `dest`. If `dest` is a loopback address
@@ -97,24 +157,55 @@ impl Reactor {
     ///
     /// `cache` is the sender's memory of its last lookup: while the map is
     /// unchanged, a send to the same address skips the lookup.
+    #[inline]
     pub(crate) fn loopback_sent(&self, dest: SocketAddr, cache: &HintCache) {
         if !dest.ip().is_loopback() {
             return;
         }
-        let target = {
-            let map = self.loopback.borrow();
-            match cache.get() {
-                Some((addr, target, version)) if version == map.version && addr == dest => target,
-                _ => {
-                    let target = map.target(dest);
-                    cache.set(Some((dest, target, map.version)));
-                    target
-                }
-            }
-        };
-        if let Some(target) = target {
-            self.wake_readers(target);
+        let version = self.loopback.version.get();
+        if cache.version.get() != version || cache.dest.get() != Some(dest) {
+            cache.dest.set(Some(dest));
+            self.refresh_hint(cache, version);
         }
+        self.hint(cache);
+    }
+
+    /// A datagram was just sent to the connected peer that `cache` was
+    /// given ([`HintCache::set_peer`]): as [`loopback_sent`](Reactor::loopback_sent),
+    /// without comparing addresses while the map is unchanged.
+    #[inline]
+    pub(crate) fn loopback_sent_to_peer(&self, cache: &HintCache) {
+        let version = self.loopback.version.get();
+        if cache.version.get() != version {
+            self.refresh_hint(cache, version);
+        }
+        self.hint(cache);
+    }
+
+    /// Wakes the target `cache` holds, if any.
+    #[inline]
+    fn hint(&self, cache: &HintCache) {
+        // No user code runs while the target is out of the cache: the
+        // readers' wakers are taken, the target put back, and only then
+        // are they called.
+        let Some(target) = cache.target.take() else {
+            return;
+        };
+        let woken = self.make_readable(&target);
+        cache.target.set(Some(target));
+        self.wake(woken);
+    }
+
+    /// Looks up `cache`'s address (none, or one that is not loopback, has
+    /// no target) and records the answer at `version`.
+    #[cold]
+    fn refresh_hint(&self, cache: &HintCache, version: u64) {
+        let target = match cache.dest.get() {
+            Some(dest) if dest.ip().is_loopback() => self.loopback.target(dest),
+            _ => None,
+        };
+        cache.version.set(version);
+        drop(cache.target.replace(target));
     }
 }
 

@@ -3,19 +3,21 @@
 //!
 //! # Implementation
 //!
-//! Each registered fd has a [`ScheduledIo`] in a slab: the readiness bits
-//! seen so far, plus the tasks waiting to read and to write ([`Waiters`];
+//! Each registered fd has a [`ScheduledIo`] behind an `Rc` held by the
+//! source itself (its hot path touches nothing else; see
+//! `scheduled_io.rs`) and by the reactor's slab: the readiness bits seen
+//! so far, plus the tasks waiting to read and to write (`Waiters`;
 //! several tasks may wait on one direction, and an edge wakes them all).
 //! The epoll registration is made once, edge-triggered for read, write,
 //! hang-up and urgent data, and never changed; the kernel tells us about
-//! each new edge and the slab remembers it.
+//! each new edge and the source remembers it.
 //!
 //! Readiness is only cleared when the kernel has said so: an operation that
 //! fails with `WouldBlock` clears its own direction, and a successful one
 //! leaves the source ready, so the next one runs the syscall: a ready
 //! reader keeps receiving while the kernel has data queued, and no datagram
 //! waits for a later edge that an edge-triggered registration would never
-//! send. Callers may clear readiness themselves ([`Reactor::clear_ready`])
+//! send. Callers may clear readiness themselves ([`ScheduledIo::clear_ready`])
 //! when a result shows the queue empty: a short stream read, or a UDP
 //! receive of two that brought one (tern-net's receive-ahead). Readability
 //! stays while urgent data is pending, because a read then stops short at
@@ -26,17 +28,23 @@
 //! generation, so an event still queued for the old fd is dropped instead of
 //! waking the new source's tasks.
 //!
-//! Wakers are collected while the slab is borrowed and called after the
-//! borrow ends, because a waker may re-enter the runtime; a waker that
-//! panics is caught ([`crate::unwind`]).
+//! Wakers are collected while the slab or a waiter list is borrowed and
+//! called (or dropped) after the borrow ends, because a waker may re-enter
+//! the runtime; a waker that panics is caught ([`crate::unwind`]).
+//!
+//! The reactor also lends its datagram sockets one scratch buffer
+//! ([`Reactor::landing`]): tern-net's receive-ahead lands a second
+//! datagram there, so a receive reaches it through its own source instead
+//! of a thread-local.
 
 mod loopback;
+mod scheduled_io;
 mod waiters;
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::RawFd;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -46,15 +54,12 @@ use crate::sys::epoll::{flags, Epoll, Events, TimedWait, TIMER_TOKEN};
 use crate::unwind;
 pub use loopback::HintCache;
 use loopback::LoopbackMap;
-use waiters::Waiters;
+pub(crate) use scheduled_io::ScheduledIo;
+use scheduled_io::{READ_READY, WRITE_READY};
 
 /// Token of the runtime's eventfd (remote wake-ups).
 pub(crate) const WAKE_TOKEN: u64 = u64::MAX - 1;
 
-/// Readiness that lets a read make progress (data, EOF or an error).
-const READ_READY: u32 = flags::READABLE | flags::READ_CLOSED | flags::HUP | flags::ERROR;
-/// Readiness that lets a write make progress (space or an error).
-const WRITE_READY: u32 = flags::WRITABLE | flags::HUP | flags::ERROR;
 /// Events that wake both directions.
 const WAKE_BOTH: u32 = flags::READ_CLOSED | flags::HUP | flags::ERROR;
 
@@ -87,25 +92,11 @@ impl Token {
     }
 }
 
-/// Per-source state.
+/// A slab slot: the registration's generation and its shared state.
 #[derive(Debug)]
-struct ScheduledIo {
+struct Slot {
     generation: u32,
-    readiness: u32,
-    /// The loopback or wildcard address it is bound to, if registered with
-    /// `set_local_addr` (see [`loopback`]).
-    local: Option<SocketAddr>,
-    readers: Waiters,
-    writers: Waiters,
-}
-
-impl ScheduledIo {
-    fn waiters(&mut self, dir: Direction) -> &mut Waiters {
-        match dir {
-            Direction::Read => &mut self.readers,
-            Direction::Write => &mut self.writers,
-        }
-    }
+    io: Rc<ScheduledIo>,
 }
 
 /// The reactor of one runtime.
@@ -113,10 +104,13 @@ impl ScheduledIo {
 pub(crate) struct Reactor {
     epoll: Epoll,
     events: RefCell<Events>,
-    sources: RefCell<Slab<ScheduledIo>>,
+    sources: RefCell<Slab<Slot>>,
     next_generation: Cell<u32>,
     to_wake: RefCell<Vec<Waker>>,
-    loopback: RefCell<LoopbackMap>,
+    loopback: LoopbackMap,
+    /// Scratch space of the runtime's datagram sockets (see
+    /// [`IoSource::landing`](crate::io::IoSource::landing)).
+    landing: RefCell<Vec<u8>>,
 }
 
 impl Reactor {
@@ -130,7 +124,8 @@ impl Reactor {
             sources: RefCell::new(Slab::new()),
             next_generation: Cell::new(0),
             to_wake: RefCell::new(Vec::new()),
-            loopback: RefCell::new(LoopbackMap::default()),
+            loopback: LoopbackMap::default(),
+            landing: RefCell::new(Vec::new()),
         })
     }
 
@@ -149,7 +144,7 @@ impl Reactor {
         self.sources
             .borrow()
             .iter()
-            .map(|(_, io)| io.readers.len() + io.writers.len())
+            .map(|(_, slot)| slot.io.waiter_count())
             .sum()
     }
 
@@ -160,20 +155,20 @@ impl Reactor {
         self.epoll.wait(&mut events, timeout)?;
         let mut to_wake = self.to_wake.borrow_mut();
         {
-            let mut sources = self.sources.borrow_mut();
+            let sources = self.sources.borrow();
             for (token, ready) in events.iter() {
                 if token == WAKE_TOKEN || token == TIMER_TOKEN {
                     continue;
                 }
-                let Some(io) = slot(&mut sources, Token::from_u64(token)) else {
+                let Some(io) = slot(&sources, Token::from_u64(token)) else {
                     continue;
                 };
-                io.readiness |= ready;
+                io.add_readiness(ready);
                 if ready & (READ_READY | flags::PRIORITY | WAKE_BOTH) != 0 {
-                    io.readers.take_into(&mut to_wake);
+                    io.take_waiters(Direction::Read, &mut to_wake);
                 }
                 if ready & (WRITE_READY | WAKE_BOTH) != 0 {
-                    io.writers.take_into(&mut to_wake);
+                    io.take_waiters(Direction::Write, &mut to_wake);
                 }
             }
         }
@@ -199,7 +194,7 @@ impl Reactor {
     /// Registers `fd`. It starts out assumed writable (a fresh socket
     /// almost always is, and the first send then costs only its own
     /// syscall) and not readable until the first edge says so.
-    pub(crate) fn register(&self, fd: RawFd) -> io::Result<Token> {
+    pub(crate) fn register(&self, fd: RawFd) -> io::Result<(Token, Rc<ScheduledIo>)> {
         let generation = self.next_generation.get();
         self.next_generation.set(generation.wrapping_add(1));
         let mut sources = self.sources.borrow_mut();
@@ -208,14 +203,12 @@ impl Reactor {
             .map_err(|_| io::Error::other("too many registered I/O sources"))?;
         let token = Token { index, generation };
         self.epoll.add(fd, token.to_u64())?;
-        entry.insert(ScheduledIo {
+        let io = Rc::new(ScheduledIo::new());
+        entry.insert(Slot {
             generation,
-            readiness: flags::WRITABLE,
-            local: None,
-            readers: Waiters::default(),
-            writers: Waiters::default(),
+            io: io.clone(),
         });
-        Ok(token)
+        Ok((token, io))
     }
 
     /// Removes `fd` from epoll and frees its slot. Wakers stored for it are
@@ -224,152 +217,106 @@ impl Reactor {
         let _ = self.epoll.delete(fd);
         let removed = {
             let mut sources = self.sources.borrow_mut();
-            match slot(&mut sources, token).map(|io| io.local) {
-                Some(local) => {
-                    if let Some(addr) = local {
-                        self.loopback.borrow_mut().forget(addr, token);
+            match slot(&sources, token) {
+                Some(io) => {
+                    if let Some(addr) = io.local.take() {
+                        self.loopback.forget(addr, io);
                     }
                     Some(sources.remove(token.index as usize))
                 }
                 None => None,
             }
         };
-        // The wakers (if any) are dropped here, outside the borrow.
+        // The wakers (if any) are dropped here, outside the borrows.
+        let wakers = removed.as_ref().map(|slot| slot.io.take_all());
+        drop(wakers);
         drop(removed);
     }
 
-    /// Ready if the cached readiness allows progress in `dir`; otherwise
-    /// stores the waker of a poll-based caller for the next edge.
-    pub(crate) fn poll_ready(
-        &self,
-        token: Token,
-        dir: Direction,
-        cx: &mut Context<'_>,
-    ) -> Poll<()> {
-        self.poll_ready_with(token, dir, |w| w.register_polled(cx.waker()))
-    }
-
-    /// Like [`poll_ready`](Reactor::poll_ready) for a future holding
-    /// `key`: its waker is kept until the future calls
-    /// [`remove_waiter`](Reactor::remove_waiter).
+    /// The scratch buffer (empty until a caller sizes it).
     #[inline]
-    pub(crate) fn poll_ready_keyed(
-        &self,
-        token: Token,
-        dir: Direction,
-        key: &mut Option<usize>,
-        cx: &mut Context<'_>,
-    ) -> Poll<()> {
-        self.poll_ready_with(token, dir, |w| w.register_keyed(key, cx.waker()))
+    pub(crate) fn landing(&self) -> std::cell::RefMut<'_, Vec<u8>> {
+        self.landing.borrow_mut()
     }
 
-    #[inline(always)]
-    fn poll_ready_with(
-        &self,
-        token: Token,
-        dir: Direction,
-        register: impl FnOnce(&mut Waiters),
-    ) -> Poll<()> {
-        let mut sources = self.sources.borrow_mut();
-        let Some(io) = slot(&mut sources, token) else {
-            return Poll::Ready(());
-        };
-        if io.readiness & ready_mask(dir) != 0 {
-            return Poll::Ready(());
-        }
-        register(io.waiters(dir));
-        Poll::Pending
-    }
-
-    /// Makes `token` readable and wakes its readers, as an edge would (the
-    /// loopback hint).
-    pub(crate) fn wake_readers(&self, token: Token) {
-        let single = {
-            let mut sources = self.sources.borrow_mut();
-            let Some(io) = slot(&mut sources, token) else {
-                return;
-            };
-            io.readiness |= flags::READABLE;
-            match io.readers.take_single() {
-                Ok(single) => single,
-                Err(()) => {
-                    io.readers.take_into(&mut self.to_wake.borrow_mut());
-                    None
-                }
+    /// Makes `io` readable and takes its readers' wakers, as an edge
+    /// would (the loopback hint); [`wake`](Reactor::wake) calls them.
+    #[inline]
+    fn make_readable(&self, io: &ScheduledIo) -> Woken {
+        io.add_readiness(flags::READABLE);
+        let mut readers = io.waiters(Direction::Read).borrow_mut();
+        match readers.take_single() {
+            Ok(Some(w)) => Woken::One(w),
+            Ok(None) => Woken::Nobody,
+            Err(()) => {
+                readers.take_into(&mut self.to_wake.borrow_mut());
+                Woken::Collected
             }
-        };
-        match single {
+        }
+    }
+
+    /// Calls the wakers [`make_readable`](Reactor::make_readable) took.
+    #[inline]
+    fn wake(&self, woken: Woken) {
+        match woken {
             // One reader (the usual case): woken without the list.
-            Some(w) => unwind::wake(w),
-            None => self.wake_collected(),
-        }
-    }
-
-    /// Forgets the waiter entry `key` of a future that is being dropped.
-    #[inline]
-    pub(crate) fn remove_waiter(&self, token: Token, dir: Direction, key: usize) {
-        let waker = slot(&mut self.sources.borrow_mut(), token)
-            .and_then(|io| io.waiters(dir).remove_keyed(key));
-        // Dropped outside the borrow: dropping a waker may run user code.
-        drop(waker);
-    }
-
-    /// Whether the cached readiness allows progress in `dir`.
-    pub(crate) fn is_ready(&self, token: Token, dir: Direction) -> bool {
-        slot(&mut self.sources.borrow_mut(), token)
-            .is_some_and(|io| io.readiness & ready_mask(dir) != 0)
-    }
-
-    /// Forgets that `dir` is readable/writable, after a short stream read
-    /// or write. Hang-up and error bits stay: they are terminal states in
-    /// which operations no longer block, and their edges may not come
-    /// again. Readability also stays while urgent data is pending (see the
-    /// module docs).
-    #[inline]
-    pub(crate) fn clear_ready(&self, token: Token, dir: Direction) {
-        if let Some(io) = slot(&mut self.sources.borrow_mut(), token) {
-            if dir == Direction::Read && io.readiness & flags::PRIORITY != 0 {
-                return;
-            }
-            io.readiness &= !direction_bit(dir);
-        }
-    }
-
-    /// Forgets the readiness of `dir` after an operation hit `WouldBlock`.
-    /// The kernel answered WouldBlock, so no error is pending either (a
-    /// datagram socket's error is consumed by the receive that reports it)
-    /// and, for reads, no urgent data is left in front of the reader; a new
-    /// one arrives as a new edge.
-    pub(crate) fn clear_would_block(&self, token: Token, dir: Direction) {
-        if let Some(io) = slot(&mut self.sources.borrow_mut(), token) {
-            let mut bits = direction_bit(dir) | flags::ERROR;
-            if dir == Direction::Read {
-                bits |= flags::PRIORITY;
-            }
-            io.readiness &= !bits;
+            Woken::One(w) => unwind::wake(w),
+            Woken::Collected => self.wake_collected(),
+            Woken::Nobody => {}
         }
     }
 }
 
-/// The slot of `token`, if it still belongs to that registration.
+/// The wakers taken from a source's readers, not yet called.
+enum Woken {
+    One(Waker),
+    Collected,
+    Nobody,
+}
+
+// ===== the source's side =====
+
+/// Ready if the cached readiness allows progress in `dir`; otherwise
+/// stores the waker of a poll-based caller for the next edge.
+pub(crate) fn poll_ready(io: &ScheduledIo, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
+    if io.is_ready(dir) {
+        return Poll::Ready(());
+    }
+    io.waiters(dir).borrow_mut().register_polled(cx.waker());
+    Poll::Pending
+}
+
+/// Like [`poll_ready`] for a future holding `key`: its waker is kept until
+/// the future calls [`remove_waiter`].
+#[inline(always)]
+pub(crate) fn poll_ready_keyed(
+    io: &ScheduledIo,
+    dir: Direction,
+    key: &mut Option<usize>,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    if io.is_ready(dir) {
+        return Poll::Ready(());
+    }
+    let old = io.waiters(dir).borrow_mut().register_keyed(key, cx.waker());
+    // Dropped outside the borrow: dropping a waker may run user code.
+    drop(old);
+    Poll::Pending
+}
+
+/// Forgets the waiter entry `key` of a future that is being dropped.
 #[inline]
-fn slot(sources: &mut Slab<ScheduledIo>, token: Token) -> Option<&mut ScheduledIo> {
+pub(crate) fn remove_waiter(io: &ScheduledIo, dir: Direction, key: usize) {
+    let waker = io.waiters(dir).borrow_mut().remove_keyed(key);
+    // Dropped outside the borrow: dropping a waker may run user code.
+    drop(waker);
+}
+
+/// The state of `token`, if it still belongs to that registration.
+#[inline]
+fn slot(sources: &Slab<Slot>, token: Token) -> Option<&Rc<ScheduledIo>> {
     sources
-        .get_mut(token.index as usize)
-        .filter(|io| io.generation == token.generation)
-}
-
-/// Readiness that lets an operation in `dir` make progress.
-fn ready_mask(dir: Direction) -> u32 {
-    match dir {
-        Direction::Read => READ_READY,
-        Direction::Write => WRITE_READY,
-    }
-}
-
-fn direction_bit(dir: Direction) -> u32 {
-    match dir {
-        Direction::Read => flags::READABLE,
-        Direction::Write => flags::WRITABLE,
-    }
+        .get(token.index as usize)
+        .filter(|slot| slot.generation == token.generation)
+        .map(|slot| &slot.io)
 }

@@ -46,9 +46,15 @@ impl Waiters {
     }
 
     /// Stores the waker of the future holding `key`, allocating the key on
-    /// first use.
+    /// first use. Returns the waker it replaces, to be dropped by the
+    /// caller outside any borrow.
     #[inline]
-    pub(super) fn register_keyed(&mut self, key: &mut Option<usize>, waker: &Waker) {
+    #[must_use]
+    pub(super) fn register_keyed(
+        &mut self,
+        key: &mut Option<usize>,
+        waker: &Waker,
+    ) -> Option<Waker> {
         let first_free = self.first.is_none();
         let slot = match *key {
             Some(FIRST) => self.first.as_mut(),
@@ -57,14 +63,18 @@ impl Waiters {
         };
         match slot {
             Some(slot) => match slot {
-                Some(w) if w.will_wake(waker) => {}
-                _ => *slot = Some(waker.clone()),
+                Some(w) if w.will_wake(waker) => None,
+                _ => slot.replace(waker.clone()),
             },
             None if first_free => {
                 self.first = Some(Some(waker.clone()));
                 *key = Some(FIRST);
+                None
             }
-            None => *key = Some(self.pending.insert(Some(waker.clone()))),
+            None => {
+                *key = Some(self.pending.insert(Some(waker.clone())));
+                None
+            }
         }
     }
 
@@ -91,9 +101,18 @@ impl Waiters {
 
     /// The one stored waker, taken, if at most one is stored (`Ok(None)`:
     /// none); `Err` if there are more, for [`take_into`](Waiters::take_into).
+    #[inline]
     pub(super) fn take_single(&mut self) -> Result<Option<Waker>, ()> {
+        if self.polled.is_empty() && self.pending.is_empty() {
+            // The usual case: one future, in the inline entry.
+            return Ok(self.first.as_mut().and_then(Option::take));
+        }
+        self.take_single_slow()
+    }
+
+    #[cold]
+    fn take_single_slow(&mut self) -> Result<Option<Waker>, ()> {
         match (self.polled.len(), self.pending.len()) {
-            (0, 0) => Ok(self.first.as_mut().and_then(Option::take)),
             (1, 0) if self.first.is_none() => Ok(self.polled.pop()),
             (0, 1) if self.first.is_none() => {
                 Ok(self.pending.iter_mut().next().and_then(|(_, w)| w.take()))
@@ -125,15 +144,15 @@ mod tests {
     fn keyed_entries_live_until_their_owner_removes_them() {
         let mut w = Waiters::default();
         let (mut a, mut b) = (None, None);
-        w.register_keyed(&mut a, &noop_waker());
-        w.register_keyed(&mut b, &noop_waker());
+        assert!(w.register_keyed(&mut a, &noop_waker()).is_none());
+        assert!(w.register_keyed(&mut b, &noop_waker()).is_none());
         let mut out = Vec::new();
         w.take_into(&mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(w.len(), 0);
         // The entries stay (empty) until dropped: the keys are not reused.
         assert!(!w.is_empty());
-        w.register_keyed(&mut a, &noop_waker());
+        assert!(w.register_keyed(&mut a, &noop_waker()).is_none());
         assert_eq!(w.len(), 1);
         assert!(w.remove_keyed(a.unwrap()).is_some());
         assert!(w.remove_keyed(b.unwrap()).is_none());
@@ -144,8 +163,8 @@ mod tests {
     fn the_inline_entry_is_woken_with_the_others_and_reused() {
         let mut w = Waiters::default();
         let (mut a, mut b) = (None, None);
-        w.register_keyed(&mut a, &noop_waker());
-        w.register_keyed(&mut b, &noop_waker());
+        assert!(w.register_keyed(&mut a, &noop_waker()).is_none());
+        assert!(w.register_keyed(&mut b, &noop_waker()).is_none());
         assert_eq!(a, Some(FIRST));
         assert_ne!(b, Some(FIRST));
         // Two wakers stored: no single one may be taken alone.
@@ -154,7 +173,7 @@ mod tests {
         w.take_into(&mut out);
         assert_eq!(out.len(), 2);
         w.register_polled(&noop_waker());
-        w.register_keyed(&mut a, &noop_waker());
+        assert!(w.register_keyed(&mut a, &noop_waker()).is_none());
         assert!(w.take_single().is_err());
         out.clear();
         w.take_into(&mut out);
@@ -163,13 +182,13 @@ mod tests {
         assert!(w.remove_keyed(FIRST).is_none());
         assert!(w.remove_keyed(b.unwrap()).is_none());
         let mut c = None;
-        w.register_keyed(&mut c, &noop_waker());
+        assert!(w.register_keyed(&mut c, &noop_waker()).is_none());
         assert_eq!(c, Some(FIRST));
         assert_eq!(w.len(), 1);
         assert!(w.take_single().is_ok_and(|one| one.is_some()));
         assert_eq!(w.len(), 0);
         // The inline entry and one poll-based caller: both must be woken.
-        w.register_keyed(&mut c, &noop_waker());
+        assert!(w.register_keyed(&mut c, &noop_waker()).is_none());
         w.register_polled(&noop_waker());
         assert!(w.take_single().is_err());
         out.clear();

@@ -420,18 +420,36 @@ pub fn recv_batch(
     Ok(got)
 }
 
+/// What [`recv_two`] received: the first datagram's length (cut to its
+/// buffer) and sender (if asked for), and the same for a second one, if
+/// one was queued right behind it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Two {
+    /// The first datagram's length.
+    pub first_len: usize,
+    /// The first datagram's sender; `None` when it was not asked for.
+    pub first_from: Option<SocketAddr>,
+    /// The second datagram, if one came.
+    pub second: Option<(usize, SocketAddr)>,
+}
+
 /// `recvmmsg(2)` of at most two datagrams: the first into `first`, a
-/// second, if one is queued right behind it, into `second`. Returns how
-/// many came (1 or 2; `WouldBlock` when none was queued) and their
-/// metadata. With one, the socket's queue was empty when the call
-/// returned, which a plain receive cannot tell: a datagram that arrives
-/// later raises a new readiness edge.
+/// second, if one is queued right behind it, into `second`
+/// (`WouldBlock` when none was queued). With one, the socket's queue was
+/// empty when the call returned, which a plain receive cannot tell: a
+/// datagram that arrives later raises a new readiness edge. The first
+/// datagram's sender is asked of the kernel only with `first_sender` (a
+/// connected socket's `recv` has no use for it); the second's always is,
+/// since it is held for a receive that may report it.
 #[inline]
 pub fn recv_two(
     fd: BorrowedFd<'_>,
     first: &mut [u8],
     second: &mut [u8],
-) -> io::Result<(usize, [RecvMeta; 2])> {
+    first_sender: bool,
+) -> io::Result<Two> {
+    // Address slots are not zeroed: `from_written` reads only what the
+    // kernel wrote.
     let mut names = [const { MaybeUninit::<libc::sockaddr_storage>::uninit() }; 2];
     let mut iov = [
         libc::iovec {
@@ -445,16 +463,23 @@ pub fn recv_two(
     ];
     // SAFETY: mmsghdr is plain old data; all-zero is a valid value.
     let mut hdrs: [libc::mmsghdr; 2] = unsafe { MaybeUninit::zeroed().assume_init() };
-    for ((hdr, name), v) in hdrs.iter_mut().zip(names.iter_mut()).zip(iov.iter_mut()) {
-        // Not zeroed: `from_written` reads only what the kernel wrote.
-        hdr.msg_hdr.msg_name = name.as_mut_ptr().cast();
-        hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    for (i, ((hdr, name), v)) in hdrs
+        .iter_mut()
+        .zip(names.iter_mut())
+        .zip(iov.iter_mut())
+        .enumerate()
+    {
+        // A null name (and length 0) asks for no address.
+        if i == 1 || first_sender {
+            hdr.msg_hdr.msg_name = name.as_mut_ptr().cast();
+            hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        }
         hdr.msg_hdr.msg_iov = v;
         hdr.msg_hdr.msg_iovlen = 1;
     }
-    // SAFETY: both headers point at live, writable address slots and at
-    // iovecs over `first` and `second`, all of which outlive the call; a
-    // null timeout means none.
+    // SAFETY: both headers point at iovecs over `first` and `second` and
+    // at live, writable address slots of the size they give (or at none),
+    // all of which outlive the call; a null timeout means none.
     let got = syscall!(unsafe {
         libc::recvmmsg(
             fd.as_raw_fd(),
@@ -463,18 +488,19 @@ pub fn recv_two(
             0,
             std::ptr::null_mut(),
         )
-    })? as usize;
-    let mut meta = [RecvMeta::default(), RecvMeta::default()];
-    for ((m, hdr), name) in meta.iter_mut().zip(&hdrs).zip(&names).take(got.min(2)) {
-        // The kernel wrote `msg_namelen` bytes of the sender's address.
-        let addr = from_written(name, hdr.msg_hdr.msg_namelen)?;
-        *m = RecvMeta {
-            len: hdr.msg_len as usize,
-            addr,
-            truncated: hdr.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
-        };
-    }
-    Ok((got, meta))
+    })?;
+    // The kernel wrote `msg_namelen` bytes of each sender's address it
+    // was asked for, and `msg_len` bytes of data (no more than the buffer).
+    let from = |i: usize| from_written(&names[i], hdrs[i].msg_hdr.msg_namelen);
+    Ok(Two {
+        first_len: hdrs[0].msg_len as usize,
+        first_from: if first_sender { Some(from(0)?) } else { None },
+        second: if got >= 2 {
+            Some((hdrs[1].msg_len as usize, from(1)?))
+        } else {
+            None
+        },
+    })
 }
 
 /// `sendmmsg(2)` with `MSG_NOSIGNAL`: sends `bufs[i]` as one datagram to
