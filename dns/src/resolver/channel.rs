@@ -13,8 +13,9 @@
 //!
 //! Queries in flight on one channel have distinct random IDs. A datagram
 //! counts only if it comes from the server's address and port, carries the
-//! ID of a query in flight and echoes its question ([`validate_reply`])
-//! and its DNS cookie, if it sent one;
+//! ID of a query in flight and echoes its question (`validate_asked`,
+//! which accepts what [`crate::exchange::validate_reply`] accepts, with
+//! the question compared on the wire) and its DNS cookie, if it sent one;
 //! anything else is dropped and the wait goes on. ICMP errors reach the
 //! channel through `IP_RECVERR`, so a server port nobody listens on fails
 //! the channel's queries at once (`ConnectionRefused`) instead of after the
