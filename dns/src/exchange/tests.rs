@@ -592,6 +592,20 @@ fn wire_question_check_agrees_with_decoding_on_damaged_replies() {
     assert!(accepted > 2_000 && accepted < 18_000, "{accepted}");
 }
 
+/// A question written as a compression pointer (into the header, the
+/// only place it can point) that spells the name asked: the wire-level
+/// check decodes it, as the decoding one does, instead of rejecting it.
+#[test]
+fn a_compressed_question_is_judged_alike() {
+    let q = Message::query(0x1234, &name("x"), RecordType::A, None);
+    // TC set; the counts at offset 6 spell `\x01x\x00`, the question is
+    // the pointer C0 06, the later sections are cut short (forgiven: TC).
+    let mut bytes = vec![0x12, 0x34, 0x82, 0x00, 0, 1, 0x01, 0x78, 0, 0, 0, 0];
+    bytes.extend_from_slice(&[0xc0, 0x06, 0, 1, 0, 1]);
+    let got = validate_reply(&q, &bytes, Transport::Udp);
+    assert!(got.is_ok_and(|m| m.header.tc), "accepted as truncated");
+}
+
 /// The resolver encodes its queries without building a message: the same
 /// bytes as `Message::query` encoded with the same option.
 #[test]

@@ -138,9 +138,11 @@ impl Message {
     /// Decodes a reply to the query that asked `name`/`qtype` in class IN
     /// with one question, as [`Message::decode_staged`] does with a check
     /// that the question is echoed, but compares the question on the wire
-    /// instead of decoding it: equal ignoring ASCII case, as decoded names
-    /// compare. With `questionless_ok` a reply without a question section
-    /// passes too. A question that is not ours is `Rejected(mismatch)`.
+    /// instead of decoding it when it is the name's bytes as sent, equal
+    /// ignoring ASCII case, as decoded names compare (any other question
+    /// name, a compressed one say, is decoded and compared). With
+    /// `questionless_ok` a reply without a question section passes too. A
+    /// question that is not ours is `Rejected(mismatch)`.
     ///
     /// The returned message's question section is left empty when the echo
     /// was byte for byte (the caller has that question: it sent it), and
@@ -175,8 +177,26 @@ impl Message {
             0 if questionless_ok => {}
             1 => {
                 let wire = name.as_wire();
+                // The usual echo is the name's bytes as sent: compared
+                // in place. Length bytes are below 64, so folding ASCII
+                // case leaves them be: equal ignoring case means the same
+                // labels. Anything else (a compressed name, another name)
+                // is decoded and compared as `validate_reply` compares it.
+                let in_place = msg
+                    .get(r.pos()..r.pos() + wire.len())
+                    .filter(|echoed| echoed.eq_ignore_ascii_case(wire));
                 let echo = (|| {
-                    let echoed = r.bytes(wire.len(), "question name")?;
+                    let echoed = match in_place {
+                        Some(bytes) => {
+                            r.bytes(bytes.len(), "question name")?;
+                            if bytes == wire {
+                                Echo::Exact
+                            } else {
+                                Echo::OtherCase(bytes)
+                            }
+                        }
+                        None => Echo::Decoded(r.name("question name")?),
+                    };
                     let qt = r.u16("question type")?;
                     let qclass = r.u16("question class")?;
                     Ok((echoed, qt, qclass))
@@ -185,15 +205,21 @@ impl Message {
                     Ok(echo) => echo,
                     Err(e) => return Staged::HeadFailed(e),
                 };
-                // Length bytes are below 64, so folding ASCII case leaves
-                // them be: equal ignoring case means the same labels.
-                if !echoed.eq_ignore_ascii_case(wire) || qt != qtype.to_u16() || qclass != CLASS_IN
-                {
+                if qt != qtype.to_u16() || qclass != CLASS_IN {
                     return Staged::Rejected(mismatch);
                 }
-                if echoed != wire {
+                // The echoed name, unless it is the one sent byte for byte.
+                let other_case = match echoed {
+                    Echo::Exact => None,
+                    Echo::OtherCase(bytes) => Some(Name::from_checked_wire(bytes)),
+                    Echo::Decoded(decoded) if decoded != *name => {
+                        return Staged::Rejected(mismatch)
+                    }
+                    Echo::Decoded(decoded) => Some(decoded).filter(|d| d.as_wire() != wire),
+                };
+                if let Some(name) = other_case {
                     message.questions.push(Question {
-                        name: Name::from_checked_wire(echoed),
+                        name,
                         qtype,
                         qclass,
                     });
@@ -313,6 +339,16 @@ pub(crate) enum Staged<E> {
     RestFailed(Message, Error),
     /// The whole message.
     Done(Message),
+}
+
+/// How a reply's question name echoed ours ([`Message::decode_echoing`]).
+enum Echo<'m> {
+    /// Byte for byte, in place.
+    Exact,
+    /// In place, in other case.
+    OtherCase(&'m [u8]),
+    /// Not in place (compressed, or another name): decoded.
+    Decoded(Name),
 }
 
 /// Reads the answer, authority and additional sections (`counts` from

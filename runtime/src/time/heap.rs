@@ -20,6 +20,10 @@
 //! in a heap is the worst case (the root goes, and the last entry sinks
 //! through every level).
 //!
+//! A run whose last timer is far in the future (an idle timeout of a
+//! minute, say) takes no nearer timer while that one lives; with every run
+//! so held, timers go to the heap, at what they cost before the runs.
+//!
 //! A timer that fits no run goes to the heap: O(log n) insert and cancel
 //! (the last entry fills the hole and sifts). There are no tombstones in
 //! either, so memory tracks the live timer count even with 1,000,000
@@ -699,5 +703,122 @@ mod tests {
             "{} bytes held after the peak of {peak}",
             h.footprint()
         );
+    }
+
+    /// The model run again, with fired timers removed or moved again (as
+    /// `Sleep::reset` and intervals do, with a new waker), many equal
+    /// deadlines, and instants far in the past and the future; after every
+    /// step the count, the next deadline and the links are checked.
+    #[test]
+    fn fired_timers_moved_again_and_extreme_deadlines_follow_the_model() {
+        let base = Instant::now();
+        let far_future = base + Duration::from_secs(86_400 * 365 * 1000);
+        let far_past = base.checked_sub(Duration::from_secs(1000)).unwrap_or(base);
+        for round in 0..20u64 {
+            let mut h = TimerHeap::new();
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ (round * 0x1234_5678_9abc);
+            let mut rand = move |n: u64| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed % n
+            };
+            // live (pending) timers: (deadline, seq, key); fired-but-kept keys.
+            let mut live: Vec<(Instant, u64, usize)> = Vec::new();
+            let mut kept: Vec<usize> = Vec::new();
+            let mut seq = 0u64;
+            let mut fired = Vec::new();
+            let mut now = 0u64;
+            let pick = |rand: &mut dyn FnMut(u64) -> u64, now: u64| match rand(8) {
+                0 => ms(base, now + 50),
+                1 => ms(base, now + 50 + rand(2)),
+                2 => ms(base, now),
+                3 => far_future,
+                4 => far_past,
+                5 => ms(base, now + rand(100)),
+                _ => ms(base, now + 20),
+            };
+            for _ in 0..5_000 {
+                match rand(12) {
+                    0..=4 => {
+                        let at = pick(&mut rand, now);
+                        let key = h.slots.vacant_key();
+                        let waker = futures_task::waker(Arc::new(Logged {
+                            key,
+                            log: log.clone(),
+                        }));
+                        assert_eq!(h.insert(at, waker), key);
+                        live.push((at, seq, key));
+                        seq += 1;
+                    }
+                    5 if !live.is_empty() => {
+                        let (_, _, key) = live.swap_remove(rand(live.len() as u64) as usize);
+                        assert!(h.remove(key).is_some());
+                    }
+                    6 if !kept.is_empty() => {
+                        let key = kept.swap_remove(rand(kept.len() as u64) as usize);
+                        assert!(h.remove(key).is_none());
+                    }
+                    7 if !live.is_empty() => {
+                        let i = rand(live.len() as u64) as usize;
+                        let at = pick(&mut rand, now);
+                        h.reschedule(live[i].2, at);
+                        live[i].0 = at;
+                        live[i].1 = seq;
+                        seq += 1;
+                    }
+                    8 if !kept.is_empty() => {
+                        // A fired timer reset, with a new waker (as poll gives).
+                        let key = kept.swap_remove(rand(kept.len() as u64) as usize);
+                        let at = pick(&mut rand, now);
+                        h.reschedule(key, at);
+                        assert!(!h.is_fired(key));
+                        let w = futures_task::waker(Arc::new(Logged {
+                            key,
+                            log: log.clone(),
+                        }));
+                        drop(h.set_waker(key, &w));
+                        live.push((at, seq, key));
+                        seq += 1;
+                    }
+                    _ => {
+                        now += rand(30);
+                        let mut out = Vec::new();
+                        let n = h.fire(ms(base, now), &mut out);
+                        out.drain(..).for_each(Waker::wake);
+                        live.sort();
+                        let due = live.partition_point(|t| t.0 <= ms(base, now));
+                        assert_eq!(n, due);
+                        for (_, _, key) in live.drain(..due) {
+                            fired.push(key);
+                            assert!(h.is_fired(key));
+                            if rand(2) == 0 {
+                                h.remove(key);
+                            } else {
+                                kept.push(key);
+                            }
+                        }
+                    }
+                }
+                assert_eq!(h.len(), live.len());
+                let want_next = live.iter().map(|t| (t.0, t.1)).min().map(|t| t.0);
+                assert_eq!(h.next_deadline(), want_next);
+                check_runs(&h);
+                for &(_, _, k) in &live {
+                    assert!(!h.is_fired(k));
+                }
+            }
+            assert_eq!(*log.lock().unwrap(), fired, "fired out of model order");
+            for k in kept.drain(..) {
+                h.remove(k);
+            }
+            for (_, _, k) in live.drain(..) {
+                h.remove(k);
+            }
+            assert_eq!(h.len(), 0);
+            assert!(h.heap.is_empty() && h.in_runs == 0 && h.slots.is_empty());
+            assert!(h.runs.iter().all(|r| r.head == NONE && r.tail == NONE));
+        }
     }
 }
