@@ -566,6 +566,16 @@ mod tests {
         }
     }
 
+    /// A xorshift generator: `rand(n)` is in `0..n`.
+    fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        }
+    }
+
     /// Checks every run is sorted and linked both ways, and the counts.
     fn check_runs(h: &TimerHeap) {
         let mut total = 0;
@@ -603,13 +613,7 @@ mod tests {
         let base = Instant::now();
         let mut h = TimerHeap::new();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut rand = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rand = xorshift(0x9E37_79B9_7F4A_7C15);
         // The model: live timers as (deadline, sequence, key).
         let mut live: Vec<(Instant, u64, usize)> = Vec::new();
         let mut seq = 0u64;
@@ -717,13 +721,7 @@ mod tests {
         for round in 0..20u64 {
             let mut h = TimerHeap::new();
             let log = Arc::new(Mutex::new(Vec::new()));
-            let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ (round * 0x1234_5678_9abc);
-            let mut rand = move |n: u64| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed % n
-            };
+            let mut rand = xorshift(0x9E37_79B9_7F4A_7C15 ^ (round * 0x1234_5678_9abc));
             // live (pending) timers: (deadline, seq, key); fired-but-kept keys.
             let mut live: Vec<(Instant, u64, usize)> = Vec::new();
             let mut kept: Vec<usize> = Vec::new();
