@@ -169,42 +169,19 @@ fn std_ping_pong(n: usize) -> Result<Rep, String> {
     Ok(Rep::value(start.elapsed().as_secs_f64() * 1e6 / n as f64))
 }
 
-/// Receives one datagram with a non-blocking `recvmmsg` of two slots, as
-/// tern's receive does (the second slot tells that the queue is empty).
+/// Receives one datagram with tern's own receive, a `recvmmsg` of two
+/// slots (the second tells that the queue is empty) on a non-blocking
+/// socket, asking no sender, as a connected tern socket's `recv` does.
 fn recv_two(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
+    use std::os::fd::AsFd;
     let mut spare = [0u8; 64];
-    let mut iov = [
-        libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        },
-        libc::iovec {
-            iov_base: spare.as_mut_ptr().cast(),
-            iov_len: spare.len(),
-        },
-    ];
-    // SAFETY: zeroed mmsghdr is valid (null name, no control data).
-    let mut msgs: [libc::mmsghdr; 2] = unsafe { std::mem::zeroed() };
-    for (m, v) in msgs.iter_mut().zip(iov.iter_mut()) {
-        m.msg_hdr.msg_iov = v;
-        m.msg_hdr.msg_iovlen = 1;
-    }
-    // SAFETY: `msgs` points at two headers whose iovecs point into `buf`
-    // and `spare`, all live for the call.
-    let n = unsafe {
-        libc::recvmmsg(
-            sock.as_raw_fd(),
-            msgs.as_mut_ptr(),
-            2,
-            libc::MSG_DONTWAIT,
-            std::ptr::null_mut(),
-        )
-    };
-    match n {
-        1 => Ok(msgs[0].msg_len as usize),
-        n if n < 0 => Err(io::Error::last_os_error()),
-        n => Err(io::Error::other(format!("recvmmsg took {n} datagrams"))),
+    match tern::sys::socket::recv_two(sock.as_fd(), buf, &mut spare, false)? {
+        tern::sys::socket::Two {
+            first_len,
+            second: None,
+            ..
+        } => Ok(first_len),
+        _ => Err(io::Error::other("recvmmsg took two datagrams")),
     }
 }
 
@@ -212,6 +189,11 @@ fn recv_two(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<usize> {
 /// receive path (a floor for reference, not a peer).
 fn std_mmsg_ping_pong(n: usize) -> Result<Rep, String> {
     let (a, b) = std_pair().map_err(err)?;
+    // The receive never waits: loopback has queued the datagram when the
+    // send returns.
+    for sock in [&a, &b] {
+        sock.set_nonblocking(true).map_err(err)?;
+    }
     let msg = [7u8; MSG];
     let mut buf = [0u8; 64];
     let start = Instant::now();
