@@ -624,7 +624,8 @@ fn queries_encode_alike_without_a_message() {
                     let message = Message::query(0x1234, &n, qtype, payload);
                     let want = message.encode_with_option(option);
                     let reused = vec![0xff; 700];
-                    let got = crate::wire::encode_query(0x1234, &n, qtype, payload, option, reused);
+                    let edns = payload.map(|p| (p, option));
+                    let got = crate::wire::encode_query(0x1234, &n, qtype, edns, reused);
                     assert_eq!(got, want, "{host} {qtype:?} {payload:?} {option:?}");
                 }
             }

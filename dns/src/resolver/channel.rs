@@ -261,21 +261,13 @@ pub(crate) fn start(
             }
         };
         let buf = st.spare.pop().unwrap_or_default();
-        let (payload, option) = question.edns.unzip();
-        let bytes = encode_query(
-            id,
-            question.name,
-            question.qtype,
-            payload,
-            option.unwrap_or_default(),
-            buf,
-        );
+        let bytes = encode_query(id, question.name, question.qtype, question.edns, buf);
         st.outbox.push((id, bytes));
         let query = Asked {
             id,
             name: question.name.clone(),
             qtype: question.qtype,
-            edns: payload.is_some(),
+            edns: question.edns.is_some(),
         };
         let slot = st.pending.insert(Pending {
             query,

@@ -96,6 +96,17 @@ impl Header {
         Ok(Header::from_bits(id, flags))
     }
 
+    /// The header of a recursive query (RD set), as [`super::Message::query`]
+    /// makes it.
+    pub(crate) fn query(id: u16) -> Header {
+        Header {
+            id,
+            rd: true,
+            opcode: OPCODE_QUERY,
+            ..Header::default()
+        }
+    }
+
     /// The header from its ID and 16 flag bits.
     pub(crate) fn from_bits(id: u16, flags: u16) -> Header {
         let bit = |n: u16| flags & (1 << n) != 0;

@@ -86,12 +86,7 @@ impl Message {
     /// EDNS(0) OPT record offering `edns_payload` bytes if one is given.
     pub fn query(id: u16, name: &Name, rtype: RecordType, edns_payload: Option<u16>) -> Message {
         Message {
-            header: Header {
-                id,
-                rd: true,
-                opcode: OPCODE_QUERY,
-                ..Header::default()
-            },
+            header: Header::query(id),
             questions: vec![Question {
                 name: name.clone(),
                 qtype: rtype,
@@ -156,16 +151,7 @@ impl Message {
         mismatch: E,
     ) -> Staged<E> {
         let mut r = Reader::new(msg);
-        let head = (|| {
-            let id = r.u16("header")?;
-            let flags = r.u16("header")?;
-            let mut counts = [0u16; 4];
-            for count in &mut counts {
-                *count = r.u16("header")?;
-            }
-            Ok((Header::from_bits(id, flags), counts))
-        })();
-        let (header, counts) = match head {
+        let (header, counts) = match decode_header(&mut r) {
             Ok(head) => head,
             Err(e) => return Staged::HeadFailed(e),
         };
@@ -376,36 +362,30 @@ fn decode_rest<E>(r: &mut Reader<'_>, counts: [u16; 4], mut message: Message) ->
     }
 }
 
-/// Encodes the query [`Message::query`] makes for these arguments, with
-/// `option` added as [`Message::encode_with_option`] adds it, into `buf`
-/// (cleared first): the same bytes, without building the message.
+/// Encodes the query [`Message::query`] makes for these arguments, `edns`
+/// being the payload to offer and an option to add as
+/// [`Message::encode_with_option`] adds it, into `buf` (cleared first):
+/// the same bytes, without building the message.
 pub(crate) fn encode_query(
     id: u16,
     name: &Name,
     qtype: RecordType,
-    edns_payload: Option<u16>,
-    option: &[u8],
+    edns: Option<(u16, &[u8])>,
     mut buf: Vec<u8>,
 ) -> Vec<u8> {
     let wire = name.as_wire();
-    let opt = edns_payload.map_or(0, |_| 11 + option.len());
+    let opt = edns.map_or(0, |(_, option)| 11 + option.len());
     buf.clear();
     buf.reserve(HEADER_LEN + wire.len() + 4 + opt);
     let mut w = Writer::from_buf(buf);
-    let header = Header {
-        id,
-        rd: true,
-        opcode: OPCODE_QUERY,
-        ..Header::default()
-    };
     w.u16(id);
-    w.u16(header.flag_bits());
+    w.u16(Header::query(id).flag_bits());
     w.u16(1);
     w.bytes(&[0; 6]); // no answers, no authorities; additionals below
     w.bytes(wire);
     w.u16(qtype.to_u16());
     w.u16(CLASS_IN);
-    if let Some(payload) = edns_payload {
+    if let Some((payload, option)) = edns {
         if encode_opt(&mut w, &Edns::new(payload), option) {
             w.patch_u16(10, 1);
         }
@@ -413,14 +393,20 @@ pub(crate) fn encode_query(
     w.finish()
 }
 
-/// Reads the header, the counts and the questions.
-fn decode_head(r: &mut Reader<'_>) -> Result<(Message, [u16; 4]), Error> {
+/// Reads the header: ID and flags, and the four section counts.
+fn decode_header(r: &mut Reader<'_>) -> Result<(Header, [u16; 4]), Error> {
     let id = r.u16("header")?;
     let flags = r.u16("header")?;
     let mut counts = [0u16; 4];
     for count in &mut counts {
         *count = r.u16("header")?;
     }
+    Ok((Header::from_bits(id, flags), counts))
+}
+
+/// Reads the header, the counts and the questions.
+fn decode_head(r: &mut Reader<'_>) -> Result<(Message, [u16; 4]), Error> {
+    let (header, counts) = decode_header(r)?;
     let [qd, ..] = counts;
     // Grown as questions decode, so a first question that fails allocates
     // nothing (a reply has one question in practice).
@@ -436,7 +422,7 @@ fn decode_head(r: &mut Reader<'_>) -> Result<(Message, [u16; 4]), Error> {
         });
     }
     let message = Message {
-        header: Header::from_bits(id, flags),
+        header,
         questions,
         ..Message::default()
     };
