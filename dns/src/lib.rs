@@ -42,6 +42,7 @@ pub mod exchange;
 mod hosts;
 mod lru;
 mod name;
+mod one_or_many;
 mod record;
 mod resolv_conf;
 mod resolver;

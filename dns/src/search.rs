@@ -15,6 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::config::Config;
 use crate::error::Error;
 use crate::name::Name;
+use crate::one_or_many::OneOrMany;
 
 /// The address `host` spells, if it is an IPv4 or IPv6 literal (IPv6 also
 /// in brackets, as in URLs: `[::1]`; IPv4 also with a trailing dot,
@@ -81,30 +82,12 @@ pub fn is_localhost(name: &Name) -> bool {
 /// are not valid names, the root, or make the name too long are left out,
 /// and duplicates appear once.
 pub fn search_candidates(host: &str, config: &Config) -> Result<Vec<Name>, Error> {
-    candidates(host, config).map(|c| match c {
-        Candidates::One(name) => vec![name],
-        Candidates::Many(names) => names,
-    })
+    candidates(host, config).map(OneOrMany::into_vec)
 }
 
 /// The names of [`search_candidates`]; one name (no search list, or an
 /// absolute name) needs no vector.
-#[derive(Debug)]
-pub(crate) enum Candidates {
-    One(Name),
-    Many(Vec<Name>),
-}
-
-impl std::ops::Deref for Candidates {
-    type Target = [Name];
-
-    fn deref(&self) -> &[Name] {
-        match self {
-            Candidates::One(name) => std::slice::from_ref(name),
-            Candidates::Many(names) => names,
-        }
-    }
-}
+pub(crate) type Candidates = OneOrMany<Name>;
 
 /// [`search_candidates`], as the resolver takes them.
 pub(crate) fn candidates(host: &str, config: &Config) -> Result<Candidates, Error> {
@@ -117,7 +100,7 @@ pub(crate) fn candidates(host: &str, config: &Config) -> Result<Candidates, Erro
     }
     let absolute: Name = host.parse()?;
     if config.search.is_empty() || ends_with_unescaped_dot(host) {
-        return Ok(Candidates::One(absolute));
+        return Ok(OneOrMany::One(absolute));
     }
     // Dots that separate labels: `a\.b` is one label.
     let dots = absolute.label_count().saturating_sub(1);
@@ -142,7 +125,7 @@ pub(crate) fn candidates(host: &str, config: &Config) -> Result<Candidates, Erro
     if !as_typed_first && !names.contains(&absolute) {
         names.push(absolute);
     }
-    Ok(Candidates::Many(names))
+    Ok(OneOrMany::Many(names))
 }
 
 /// Whether `host` ends in a dot that is not escaped (`a\\.` does, `a\.`

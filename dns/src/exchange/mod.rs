@@ -47,6 +47,7 @@ pub(crate) use reply::{classify_step, validate_asked, Asked};
 use std::net::SocketAddr;
 
 use crate::config::Config;
+use crate::one_or_many::OneOrMany;
 
 /// The servers to ask, in order, one entry per attempt: `config.attempts`
 /// rounds over `config.nameservers`. With `config.rotate` each round starts
@@ -78,33 +79,11 @@ pub(crate) fn server_round(config: &Config, rotation: usize) -> Vec<SocketAddr> 
 /// `attempts` times (at least once). From [`attempt_plan`].
 #[derive(Clone, Debug)]
 pub struct AttemptPlan {
-    round: Round,
+    /// The servers in the order to ask them; one server (the usual
+    /// configuration) needs no vector.
+    round: OneOrMany<SocketAddr>,
     next: usize,
     rounds_left: u32,
-}
-
-/// The servers of one round: one server (the usual configuration) needs
-/// no vector.
-#[derive(Clone, Debug)]
-enum Round {
-    One(SocketAddr),
-    Many(Vec<SocketAddr>),
-}
-
-impl Round {
-    fn get(&self, i: usize) -> Option<SocketAddr> {
-        match self {
-            Round::One(server) => (i == 0).then_some(*server),
-            Round::Many(servers) => servers.get(i).copied(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Round::One(_) => 1,
-            Round::Many(servers) => servers.len(),
-        }
-    }
 }
 
 impl AttemptPlan {
@@ -112,7 +91,7 @@ impl AttemptPlan {
     pub fn new(round: Vec<SocketAddr>, attempts: u32) -> AttemptPlan {
         AttemptPlan {
             rounds_left: if round.is_empty() { 0 } else { attempts.max(1) },
-            round: Round::Many(round),
+            round: OneOrMany::Many(round),
             next: 0,
         }
     }
@@ -122,7 +101,7 @@ impl AttemptPlan {
     pub(crate) fn one(server: SocketAddr, attempts: u32) -> AttemptPlan {
         AttemptPlan {
             rounds_left: attempts.max(1),
-            round: Round::One(server),
+            round: OneOrMany::One(server),
             next: 0,
         }
     }
@@ -140,7 +119,7 @@ impl Iterator for AttemptPlan {
         if self.rounds_left == 0 {
             return None;
         }
-        let server = self.round.get(self.next);
+        let server = self.round.get(self.next).copied();
         self.next += 1;
         if self.next >= self.round.len() {
             self.next = 0;
