@@ -598,6 +598,22 @@ async fn senders_are_reported_as_the_kernel_saw_them_after_a_reconnect() {
     assert_eq!(got, want);
 }
 
+/// The syscalls `send` takes to reach a reader already waiting on `peer`,
+/// which must get `payload`: the send and one receive of two when the
+/// sender hints the right socket; a stale hint adds the epoll wait.
+async fn syscalls_to_deliver(
+    peer: &Rc<UdpSocket>,
+    payload: &[u8],
+    send: impl std::future::Future<Output = std::io::Result<usize>>,
+) -> u64 {
+    let reader = receive_one(peer.clone());
+    tern::yield_now().await;
+    let before = tern::sys::syscall_count();
+    send.await.unwrap();
+    assert_eq!(reader.await.unwrap(), payload);
+    tern::sys::syscall_count() - before
+}
+
 #[tern::test]
 async fn a_senders_remembered_hint_follows_a_socket_rebound_on_the_port() {
     // The sender remembers where its last loopback send went. When that
@@ -612,13 +628,7 @@ async fn a_senders_remembered_hint_follows_a_socket_rebound_on_the_port() {
     assert_eq!(reader.await.unwrap(), b"one");
     drop(first);
     let second = Rc::new(UdpSocket::bind(dest).unwrap());
-    let reader = receive_one(second.clone());
-    tern::yield_now().await;
-    let before = tern::sys::syscall_count();
-    s.send_to(b"two", dest).await.unwrap();
-    assert_eq!(reader.await.unwrap(), b"two");
-    // The send and one receive of two; a stale hint would add the wait.
-    let used = tern::sys::syscall_count() - before;
+    let used = syscalls_to_deliver(&second, b"two", s.send_to(b"two", dest)).await;
     assert!(
         used <= 2,
         "{used} syscalls: the hint went to the closed socket"
@@ -640,13 +650,7 @@ async fn a_connected_senders_hint_follows_each_connect() {
     for round in 0..4u8 {
         let peer = &peers[usize::from(round % 2)];
         s.connect(peer.local_addr().unwrap()).unwrap();
-        let reader = receive_one(peer.clone());
-        tern::yield_now().await;
-        let before = tern::sys::syscall_count();
-        s.send(&[round]).await.unwrap();
-        assert_eq!(reader.await.unwrap(), [round]);
-        // The send and one receive of two; a stale hint would add the wait.
-        let used = tern::sys::syscall_count() - before;
+        let used = syscalls_to_deliver(peer, &[round], s.send(&[round])).await;
         assert!(
             used <= 2,
             "round {round}: {used} syscalls: the hint missed the new peer"

@@ -9,8 +9,9 @@
 //! name, the type and a [`Shared`] slot; the leader keeps the hash, so
 //! leaving the map costs no hashing and no name comparison. Two lookups
 //! whose keys collide but differ are not shared: the second leads a query
-//! of its own, outside the map. The first lookup holds a [`Leader`] guard: it fills the slot when it has the
-//! result and wakes the followers. If the leader is dropped before that
+//! of its own, outside the map. The first lookup holds a [`Leader`]
+//! guard: it fills the slot when it has the result and wakes the
+//! followers. If the leader is dropped before that
 //! (its lookup cancelled), the entry is removed and the followers are woken
 //! with no result: each of them tries again, and one becomes the new
 //! leader, so a cancelled lookup never strands the others. The class is
