@@ -462,3 +462,23 @@ fn shutdown_hooks_run_once_per_runtime_with_it_current() {
     assert_ne!(first, second);
     assert_eq!(SEEN.with(|s| s.take()), [second]);
 }
+
+/// A source made with `new_write_on_demand` asks epoll for writability
+/// when its writability is cleared by hand: a task that then waits for it
+/// is woken (here at once: the socket has room).
+#[test]
+fn write_on_demand_source_waits_for_writability_after_clear_ready() {
+    tern::block_on(async {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_nonblocking(true).unwrap();
+        let src = IoSource::new_write_on_demand(OwnedFd::from(sock)).unwrap();
+        assert!(src.is_ready(Direction::Write), "assumed writable at first");
+        src.clear_ready(Direction::Write);
+        assert!(!src.is_ready(Direction::Write));
+        tern::time::timeout(Duration::from_secs(10), src.ready(Direction::Write))
+            .await
+            .expect("writability edge never came")
+            .unwrap();
+        assert!(src.is_ready(Direction::Write));
+    });
+}

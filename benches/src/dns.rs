@@ -421,7 +421,22 @@ pub fn child(args: &[String]) -> Result<(), String> {
         .find(|(c, _)| c == col)
         .map(|&(_, client)| client)
         .ok_or_else(|| format!("dns child: unknown column {col}"))?;
-    client.lookups(server, inflight, count).map(drop)
+    let rep = client.lookups(server, inflight, count)?;
+    if std::env::var_os("TERN_BENCH_PRINT").is_some() {
+        let mut s = rep.samples.clone();
+        s.sort_by(f64::total_cmp);
+        let at = |q: f64| s.get(((s.len() as f64 * q) as usize).min(s.len().saturating_sub(1)));
+        eprintln!(
+            "{col}: {:.0} lookups/s, p50 {:?} p90 {:?} p99 {:?} p99.9 {:?} max {:?} us",
+            rep.value,
+            at(0.5),
+            at(0.9),
+            at(0.99),
+            at(0.999),
+            s.last()
+        );
+    }
+    Ok(())
 }
 
 /// Runs `count` lookups, `inflight` at a time, on runtime `R`; the value

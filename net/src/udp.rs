@@ -95,7 +95,7 @@ impl UdpSocket {
 
     fn from_fd(fd: OwnedFd) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
-            io: IoSource::new(fd)?,
+            io: IoSource::new_write_on_demand(fd)?,
             ahead: ahead::Ahead::default(),
         })
     }

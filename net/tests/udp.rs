@@ -713,3 +713,54 @@ async fn a_burst_is_read_whole_and_in_order_then_request_response_is_two_syscall
     a.send(&[1]).await.unwrap();
     echo.await.unwrap();
 }
+
+/// Reactor turns of `sleep(1 ms)` on `rt` after `before` ran.
+async fn sleep_turns_after(
+    rt: &tern::Runtime,
+    before: impl std::future::Future<Output = ()>,
+) -> u64 {
+    before.await;
+    let t0 = rt.metrics().reactor_turns;
+    tern::time::sleep(std::time::Duration::from_millis(1)).await;
+    rt.metrics().reactor_turns - t0
+}
+
+/// A send raises no writability edge: a runtime that parks right after it
+/// (as a DNS query does) parks once, not once for a spurious wake-up and
+/// once more. With spinning off, a sleep is one turn of the reactor.
+#[test]
+fn a_send_does_not_wake_the_parked_runtime() {
+    let rt = tern::Runtime::builder()
+        .spin_before_park(false)
+        .build()
+        .unwrap();
+    let sink = std::net::UdpSocket::bind(v4()).unwrap();
+    let to = sink.local_addr().unwrap();
+    rt.block_on(async {
+        let sock = UdpSocket::bind(v4()).unwrap();
+        // Whatever edges registering the socket raised are taken first.
+        tern::time::sleep(std::time::Duration::from_millis(1)).await;
+        for round in 0..5 {
+            assert_eq!(
+                sleep_turns_after(&rt, async {}).await,
+                1,
+                "round {round}, no send"
+            );
+            let after_send = sleep_turns_after(&rt, async {
+                sock.send_to(b"x", to).await.unwrap();
+            })
+            .await;
+            assert_eq!(
+                after_send, 1,
+                "round {round}: turns of a sleep after a send"
+            );
+        }
+    });
+    let mut buf = [0u8; 8];
+    sink.set_nonblocking(true).unwrap();
+    let mut got = 0;
+    while sink.recv(&mut buf).is_ok() {
+        got += 1;
+    }
+    assert_eq!(got, 5);
+}

@@ -292,3 +292,42 @@ fn temp_dirs_are_removed() {
     drop(dir);
     assert!(!p.exists());
 }
+
+/// A datagram socket asks epoll for writability only once a send has to
+/// wait: a send that found no room must still wake when room comes (for
+/// a socket pair, when the queue has drained: the kernel reports write
+/// space only once most of the send buffer is free).
+#[tern::test]
+async fn datagram_send_that_must_wait_wakes_when_room_comes() {
+    let (a, b) = std::os::unix::net::UnixDatagram::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    b.set_nonblocking(true).unwrap();
+    // Fill from the std side: the next send would block.
+    let mut queued = 0usize;
+    loop {
+        match a.send(b"fill") {
+            Ok(_) => queued += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("filling the queue: {e}"),
+        }
+        assert!(queued < 1_000_000, "the queue never filled");
+    }
+    let a = UnixDatagram::from_std(a).unwrap();
+    let writer = tern::spawn(async move { a.send(b"last").await });
+    tern::yield_now().await;
+    assert!(!writer.is_finished(), "the send should wait for room");
+    let mut buf = [0u8; 8];
+    for _ in 0..queued {
+        assert_eq!(b.recv(&mut buf).unwrap(), 4);
+    }
+    // The writer is woken by the writability edge, or never.
+    let sent = tern::time::timeout(std::time::Duration::from_secs(10), writer)
+        .await
+        .expect("the waiting send was never woken")
+        .unwrap()
+        .unwrap();
+    assert_eq!(sent, 4);
+    assert_eq!(b.recv(&mut buf).unwrap(), 4);
+    assert_eq!(&buf[..4], b"last");
+    assert!(b.recv(&mut buf).is_err(), "only the last datagram was left");
+}

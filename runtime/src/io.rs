@@ -25,6 +25,7 @@
 //! nothing behind. `Io::poll` is inlined into the future awaiting it: a
 //! receive or send is then one state machine, with no call per poll.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -57,6 +58,9 @@ pub struct IoSource {
     /// The loopback-hint lookup of the connected peer (see
     /// [`set_peer`](IoSource::set_peer)).
     peer_hint: crate::reactor::HintCache,
+    /// epoll reports writability edges for this source (see
+    /// [`new_write_on_demand`](IoSource::new_write_on_demand)).
+    write_armed: Cell<bool>,
 }
 
 impl IoSource {
@@ -70,13 +74,33 @@ impl IoSource {
     ///
     /// Fails with `ErrorKind::Other` outside a runtime.
     pub fn new(fd: OwnedFd) -> io::Result<IoSource> {
+        IoSource::register(fd, true)
+    }
+
+    /// As [`new`](IoSource::new), but epoll is asked for writability only
+    /// once the source has to wait for it: the first write that hits
+    /// `WouldBlock`, or the first [`clear_ready`](IoSource::clear_ready)
+    /// of [`Direction::Write`]. Until then the source is taken to be
+    /// writable, as every fresh source is.
+    ///
+    /// For datagram sockets: a send almost never blocks, yet the kernel
+    /// reports write space each time a sent datagram is freed, so with
+    /// write interest every send raises an edge, and a runtime that parks
+    /// right after a send (a DNS query, say) is woken at once for it and
+    /// parks again, one `epoll_pwait2` per send for nothing. Error and
+    /// hang-up edges come either way.
+    pub fn new_write_on_demand(fd: OwnedFd) -> io::Result<IoSource> {
+        IoSource::register(fd, false)
+    }
+
+    fn register(fd: OwnedFd, write: bool) -> io::Result<IoSource> {
         let reactor = context::reactor().ok_or_else(|| {
             io::Error::other(format!(
                 "fd {}: I/O sources must be created inside a tern runtime",
                 fd.as_raw_fd()
             ))
         })?;
-        let (token, sched) = reactor.register(fd.as_raw_fd())?;
+        let (token, sched) = reactor.register(fd.as_raw_fd(), write)?;
         Ok(IoSource {
             fd,
             sched,
@@ -84,7 +108,42 @@ impl IoSource {
             reactor,
             hint: Default::default(),
             peer_hint: Default::default(),
+            write_armed: Cell::new(write),
         })
+    }
+
+    /// Asks epoll for this source's writability edges, before a task
+    /// waits for one. On failure the callers leave the cached writability
+    /// set, so the next write is tried again rather than waiting for an
+    /// edge that cannot come.
+    #[cold]
+    #[inline(never)]
+    fn arm_write(&self) -> io::Result<()> {
+        self.reactor
+            .arm_write(self.fd.as_raw_fd(), self.token)
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "fd {}: asking epoll for writability: {e}",
+                        self.fd.as_raw_fd()
+                    ),
+                )
+            })?;
+        self.write_armed.set(true);
+        Ok(())
+    }
+
+    /// The readiness of `dir` is gone after `WouldBlock` (the scheduled
+    /// I/O's `clear_would_block`); a write first makes sure its edge will
+    /// come, and fails if it cannot.
+    #[inline]
+    fn would_block(&self, dir: Direction) -> io::Result<()> {
+        if dir == Direction::Write && !self.write_armed.get() {
+            self.arm_write()?;
+        }
+        self.sched.clear_would_block(dir);
+        Ok(())
     }
 
     /// Admission of one operation (see the module docs): `Ready(Ok)` to go
@@ -129,8 +188,16 @@ impl IoSource {
     /// read or write, when the kernel's buffer is known to be drained or
     /// full. Readability is kept while urgent (`MSG_OOB`) data is pending,
     /// because a read then stops short at the urgent mark.
+    ///
+    /// On a source made with
+    /// [`new_write_on_demand`](IoSource::new_write_on_demand), clearing
+    /// [`Direction::Write`] first asks epoll for writability; if that
+    /// fails, the writability is kept (the next write is simply tried).
     #[inline]
     pub fn clear_ready(&self, dir: Direction) {
+        if dir == Direction::Write && !self.write_armed.get() && self.arm_write().is_err() {
+            return;
+        }
         self.sched.clear_ready(dir)
     }
 
@@ -148,9 +215,7 @@ impl IoSource {
         loop {
             ready!(reactor::poll_ready(&self.sched, dir, cx));
             match op(self.fd.as_fd()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.sched.clear_would_block(dir)
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.would_block(dir)?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
             }
@@ -277,7 +342,7 @@ where
             ready!(this.waiter.poll_ready(cx));
             match (this.op)(source.fd.as_fd()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    source.sched.clear_would_block(this.waiter.dir)
+                    source.would_block(this.waiter.dir)?
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),

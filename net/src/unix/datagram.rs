@@ -68,7 +68,7 @@ impl UnixDatagram {
 
     fn from_fd(fd: OwnedFd) -> io::Result<UnixDatagram> {
         Ok(UnixDatagram {
-            io: IoSource::new(fd)?,
+            io: IoSource::new_write_on_demand(fd)?,
         })
     }
 

@@ -117,7 +117,7 @@ impl Reactor {
     /// Creates the epoll instance and registers the runtime's eventfd.
     pub(crate) fn new(mode: TimedWait, wake_fd: RawFd) -> io::Result<Reactor> {
         let epoll = Epoll::create(mode)?;
-        epoll.add(wake_fd, WAKE_TOKEN)?;
+        epoll.add(wake_fd, WAKE_TOKEN, false)?;
         Ok(Reactor {
             epoll,
             events: RefCell::new(Events::with_capacity(1024)),
@@ -191,10 +191,12 @@ impl Reactor {
         }
     }
 
-    /// Registers `fd`. It starts out assumed writable (a fresh socket
-    /// almost always is, and the first send then costs only its own
-    /// syscall) and not readable until the first edge says so.
-    pub(crate) fn register(&self, fd: RawFd) -> io::Result<(Token, Rc<ScheduledIo>)> {
+    /// Registers `fd`, with write interest if `write` is set (see
+    /// [`arm_write`](Reactor::arm_write) otherwise). It starts out assumed
+    /// writable (a fresh socket almost always is, and the first send then
+    /// costs only its own syscall) and not readable until the first edge
+    /// says so.
+    pub(crate) fn register(&self, fd: RawFd, write: bool) -> io::Result<(Token, Rc<ScheduledIo>)> {
         let generation = self.next_generation.get();
         self.next_generation.set(generation.wrapping_add(1));
         let mut sources = self.sources.borrow_mut();
@@ -202,13 +204,19 @@ impl Reactor {
         let index = u32::try_from(entry.key())
             .map_err(|_| io::Error::other("too many registered I/O sources"))?;
         let token = Token { index, generation };
-        self.epoll.add(fd, token.to_u64())?;
+        self.epoll.add(fd, token.to_u64(), write)?;
         let io = Rc::new(ScheduledIo::new());
         entry.insert(Slot {
             generation,
             io: io.clone(),
         });
         Ok((token, io))
+    }
+
+    /// Adds write interest to the registration of `fd`, made without it.
+    /// If `fd` is writable already, the next wait reports it.
+    pub(crate) fn arm_write(&self, fd: RawFd, token: Token) -> io::Result<()> {
+        self.epoll.modify(fd, token.to_u64(), true)
     }
 
     /// Removes `fd` from epoll and frees its slot. Wakers stored for it are

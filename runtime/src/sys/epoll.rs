@@ -2,8 +2,10 @@
 //!
 //! Sources are registered once, edge-triggered, for read, write,
 //! read-hang-up and urgent data (`EPOLLIN | EPOLLOUT | EPOLLRDHUP |
-//! EPOLLPRI | EPOLLET`) and never re-armed. Timed waits use `epoll_pwait2(2)`, which takes a `timespec`
-//! and so honours sub-millisecond timeouts. On kernels without it (before
+//! EPOLLPRI | EPOLLET`) and never re-armed; a source may leave out write
+//! interest and have it added once ([`Epoll::modify`]). Timed waits use
+//! `epoll_pwait2(2)`, which takes a `timespec` and so honours
+//! sub-millisecond timeouts. On kernels without it (before
 //! 5.11) a `timerfd` registered in the same epoll set carries the deadline
 //! instead; which one is used is decided once per process.
 //!
@@ -150,7 +152,7 @@ impl Epoll {
         };
         if mode == TimedWait::TimerFd {
             let timer = TimerFd::new()?;
-            ep.add(timer.as_raw_fd(), TIMER_TOKEN)?;
+            ep.add(timer.as_raw_fd(), TIMER_TOKEN, false)?;
             ep.timer = Some(timer);
         }
         Ok(ep)
@@ -161,20 +163,31 @@ impl Epoll {
         self.mode
     }
 
-    /// Registers `fd` edge-triggered for read, write and hang-up with `token`.
-    pub fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
+    /// Registers `fd` edge-triggered with `token`, for read, urgent data
+    /// and hang-up, and for write too if `write` is set.
+    pub fn add(&self, fd: RawFd, token: u64, write: bool) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_ADD, fd, token, write)
+    }
+
+    /// Changes the registration of `fd` (made by [`add`](Epoll::add)) to
+    /// include write interest or not. The kernel checks the fd's readiness
+    /// against the new interest at once, so an fd that is already writable
+    /// is reported by the next wait: no edge is lost.
+    pub fn modify(&self, fd: RawFd, token: u64, write: bool) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd, token, write)
+    }
+
+    fn ctl(&self, op: libc::c_int, fd: RawFd, token: u64, write: bool) -> io::Result<()> {
+        let mut events = libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI | libc::EPOLLET;
+        if write {
+            events |= libc::EPOLLOUT;
+        }
         let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN
-                | libc::EPOLLOUT
-                | libc::EPOLLRDHUP
-                | libc::EPOLLPRI
-                | libc::EPOLLET) as u32,
+            events: events as u32,
             u64: token,
         };
         // SAFETY: `ev` is a live epoll_event the kernel only reads; `fd` is the caller's open descriptor.
-        syscall!(unsafe {
-            libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev)
-        })?;
+        syscall!(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) })?;
         Ok(())
     }
 
