@@ -238,6 +238,52 @@ async fn three_moves_the_port_every_third_query() {
     assert!(distinct.len() >= 6, "the port did not move: {ports:?}");
 }
 
+/// The peer of the IPv4 UDP socket bound to local port `port`, from
+/// `/proc/net/udp` (`0.0.0.0:0` for an unconnected one); `None` if no
+/// socket has that port.
+fn peer_of(port: u16) -> Option<SocketAddr> {
+    let table = std::fs::read_to_string("/proc/net/udp").expect("reading /proc/net/udp");
+    let addr = |hex: &str| -> SocketAddr {
+        let (ip, port) = hex.split_once(':').expect("address:port");
+        let ip = u32::from_str_radix(ip, 16).expect("hex address");
+        let port = u16::from_str_radix(port, 16).expect("hex port");
+        // The kernel prints the address in host byte order of its
+        // network-order bytes.
+        SocketAddr::from((Ipv4Addr::from(ip.swap_bytes()), port))
+    };
+    table.lines().skip(1).find_map(|line| {
+        let mut cols = line.split_whitespace().skip(1);
+        let local = addr(cols.next()?);
+        let remote = addr(cols.next()?);
+        (local.port() == port).then_some(remote)
+    })
+}
+
+/// A port that carries more than one query is connected to the server
+/// (its sends need no route lookup, and the kernel takes datagrams from
+/// the server only); after it moves, the new port is connected again.
+#[tern::test]
+async fn a_port_for_several_queries_is_connected_to_the_server() {
+    let server = PortServer::start(answering(IP));
+    let r = Resolver::new(config(server.addr, 0));
+    let ports = sequential_ports(&r, &server, 3).await;
+    assert_eq!(peer_of(ports[0]), Some(server.addr), "udp_max_queries = 0");
+
+    let server = PortServer::start(answering(IP));
+    let r = Resolver::new(config(server.addr, 4));
+    let ports = sequential_ports(&r, &server, 6).await;
+    assert_ne!(ports[3], ports[4], "the port moved after four queries");
+    assert_eq!(peer_of(ports[5]), Some(server.addr), "the new port");
+    assert_eq!(peer_of(ports[0]), None, "the first port was given back");
+
+    // One query per port: the port is bound by the send alone, and given
+    // back once the reply is in.
+    let server = PortServer::start(answering(IP));
+    let r = Resolver::new(config(server.addr, 1));
+    let ports = sequential_ports(&r, &server, 2).await;
+    assert_eq!(peer_of(ports[1]), None, "udp_max_queries = 1");
+}
+
 #[tern::test]
 async fn late_reply_on_a_reused_socket_is_not_the_next_answer() {
     // The first query is answered, then a late datagram follows on the same
