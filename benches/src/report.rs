@@ -21,6 +21,7 @@ pub const COLUMNS: &[(&str, &str)] = &[
     ("smol", "smol"),
     ("std", "std blocking"),
     ("std-mmsg", "std, recvmmsg of 2 (tern's receive)"),
+    ("std-mmsg-epoll", "the same, sockets in an epoll set"),
     ("hickory", "hickory (tokio)"),
     ("c-ares", "c-ares (C, one thread)"),
     ("glibc", "glibc getaddrinfo"),
@@ -31,11 +32,13 @@ pub const COLUMNS: &[(&str, &str)] = &[
 ];
 
 /// Columns that are not peers: floors for reference (blocking std
-/// sockets, std receiving as tern does, the DNS group's raw UDP loops) and
+/// sockets, std receiving as tern does, with and without the sockets in an
+/// epoll set, the DNS group's raw UDP loops) and
 /// tern's own variants.
 const FLOORS: &[&str] = &[
     "std",
     "std-mmsg",
+    "std-mmsg-epoll",
     "tern-reuse",
     "floor-fresh",
     "floor-reuse",

@@ -3,7 +3,8 @@
 //! (the floor: two syscalls per message), the std loop receiving as tern
 //! does (`recvmmsg` of two slots, non-blocking: the kernel's floor for
 //! tern's receive, which knows the queue is empty after each datagram),
-//! and syscalls per message.
+//! the same with both sockets in an epoll set (the floor for a runtime
+//! whose sockets are registered with epoll), and syscalls per message.
 //!
 //! tern counts its own syscalls (`tern::sys::syscall_count`); the peers are
 //! counted with `strace -c -f` on a child re-exec of this binary
@@ -40,7 +41,8 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
         Case::new("tokio", move || ping_pong::<Tokio>(n)),
         Case::new("smol", move || ping_pong::<Smol>(n)),
         Case::new("std", move || std_ping_pong(n)),
-        Case::new("std-mmsg", move || std_mmsg_ping_pong(n)),
+        Case::new("std-mmsg", move || std_mmsg_ping_pong(n, false)),
+        Case::new("std-mmsg-epoll", move || std_mmsg_ping_pong(n, true)),
     ];
     let o = run_interleaved(ctx.reps, &mut cases);
     let mut out = vec![metric_with_target(
@@ -186,14 +188,29 @@ fn recv_two(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// The std loop with tern's receive: the kernel's floor for the correct
-/// receive path (a floor for reference, not a peer).
-fn std_mmsg_ping_pong(n: usize) -> Result<Rep, String> {
+/// receive path (a floor for reference, not a peer). With `epoll`, both
+/// sockets are also in an epoll set, edge-triggered, as a runtime's are
+/// (never waited on): each datagram that arrives then also runs epoll's
+/// wake-up callback, which is the kernel's floor for an epoll runtime.
+fn std_mmsg_ping_pong(n: usize, epoll: bool) -> Result<Rep, String> {
+    use std::os::fd::AsRawFd;
     let (a, b) = std_pair().map_err(err)?;
     // The receive never waits: loopback has queued the datagram when the
     // send returns.
     for sock in [&a, &b] {
         sock.set_nonblocking(true).map_err(err)?;
     }
+    let set = if epoll {
+        let ep =
+            tern::sys::epoll::Epoll::create(tern::sys::epoll::TimedWait::detect()).map_err(err)?;
+        for (token, sock) in [&a, &b].into_iter().enumerate() {
+            // Read interest only, as tern registers datagram sockets.
+            ep.add(sock.as_raw_fd(), token as u64, false).map_err(err)?;
+        }
+        Some(ep)
+    } else {
+        None
+    };
     let msg = [7u8; MSG];
     let mut buf = [0u8; 64];
     let start = Instant::now();
@@ -203,7 +220,9 @@ fn std_mmsg_ping_pong(n: usize) -> Result<Rep, String> {
         b.send(&buf[..k]).map_err(err)?;
         recv_two(&a, &mut buf).map_err(err)?;
     }
-    Ok(Rep::value(start.elapsed().as_secs_f64() * 1e6 / n as f64))
+    let per = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    drop(set);
+    Ok(Rep::value(per))
 }
 
 /// The child side of the strace measurement: `n` round trips on `column`.
