@@ -9,8 +9,11 @@
 //! so far, plus the tasks waiting to read and to write (`Waiters`;
 //! several tasks may wait on one direction, and an edge wakes them all).
 //! The epoll registration is made once, edge-triggered for read, write,
-//! hang-up and urgent data, and never changed; the kernel tells us about
-//! each new edge and the source remembers it.
+//! hang-up and urgent data; the kernel tells us about each new edge and
+//! the source remembers it. A datagram socket leaves out write interest
+//! until it first has to wait for room (one `EPOLL_CTL_MOD` then, see
+//! [`IoSource::new_write_on_demand`](crate::io::IoSource::new_write_on_demand)):
+//! otherwise every send would raise an edge nobody waits for.
 //!
 //! Readiness is only cleared when the kernel has said so: an operation that
 //! fails with `WouldBlock` clears its own direction, and a successful one
