@@ -45,6 +45,7 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
         Case::new("std-mmsg-epoll", move || std_mmsg_ping_pong(n, true)),
     ];
     let o = run_interleaved(ctx.reps, &mut cases);
+    notes.push(paired_ratios(&o));
     let mut out = vec![metric_with_target(
         GROUP,
         format!("{MSG}-byte ping-pong, 2 tasks on 1 thread ({n} round trips)"),
@@ -101,6 +102,36 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
     }
     out.push(m);
     out
+}
+
+/// The ping-pong ratios taken within each round (the cases run one after
+/// another), then the median over rounds: a slow spell of the VM then
+/// moves both sides of a ratio alike.
+fn paired_ratios(o: &[Outcome]) -> String {
+    let reps = |col: &str| -> Option<Vec<f64>> {
+        let (_, r) = o.iter().find(|(c, _)| *c == col)?;
+        r.as_ref()
+            .ok()
+            .map(|v| v.iter().map(|rep| rep.value).collect())
+    };
+    let ratio = |top: &str, bottom: &str| -> String {
+        match (reps(top), reps(bottom)) {
+            (Some(t), Some(b)) if !t.is_empty() && t.len() == b.len() => {
+                let mut r: Vec<f64> = t.iter().zip(&b).map(|(t, b)| t / b).collect();
+                r.sort_by(f64::total_cmp);
+                let (lo, hi) = (r[0], r[r.len() - 1]);
+                format!("{top} / {bottom} {:.2} ({lo:.2}-{hi:.2})", r[r.len() / 2])
+            }
+            _ => format!("{top} / {bottom}: no figures"),
+        }
+    };
+    format!(
+        "udp: ping-pong ratios paired within each round, median (range) over rounds: {}; {}; {}; {}",
+        ratio("tern", "std"),
+        ratio("std-mmsg", "std"),
+        ratio("std-mmsg-epoll", "std"),
+        ratio("tern", "std-mmsg-epoll"),
+    )
 }
 
 /// One repetition: `n` round trips. The value is us per round trip; the
