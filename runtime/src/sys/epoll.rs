@@ -249,7 +249,7 @@ impl Epoll {
         let cap = events.buf.capacity() as i32;
         // SAFETY: the kernel writes at most `cap` events into the buffer's spare capacity, which is `cap` entries long.
         let n = syscall!(unsafe {
-            libc::epoll_wait(
+            super::direct::epoll_wait(
                 self.fd.as_raw_fd(),
                 events.buf.as_mut_ptr(),
                 cap,

@@ -32,6 +32,7 @@ macro_rules! syscall {
     }};
 }
 
+mod direct;
 pub mod epoll;
 pub mod eventfd;
 pub mod process;

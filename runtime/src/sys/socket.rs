@@ -174,11 +174,6 @@ fn from_written(
     }
 }
 
-fn empty_storage() -> (libc::sockaddr_storage, libc::socklen_t) {
-    let st = libc::sockaddr_storage::zeroed();
-    (st, size_of::<libc::sockaddr_storage>() as libc::socklen_t)
-}
-
 /// `bind(2)`.
 pub fn bind(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
     let (raw, len) = to_raw(addr);
@@ -250,7 +245,7 @@ pub(super) fn send_to_raw<A>(
     // SAFETY: `buf` and `addr` are live for the call and only read; the
     // kernel reads at most `len` bytes of `addr`, no more than it has.
     let n = syscall!(unsafe {
-        libc::sendto(
+        super::direct::sendto(
             fd.as_raw_fd(),
             buf.as_ptr().cast(),
             buf.len(),
@@ -267,11 +262,13 @@ pub(super) fn send_to_raw<A>(
 pub fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is live for the call and only read.
     let n = syscall!(unsafe {
-        libc::send(
+        super::direct::sendto(
             fd.as_raw_fd(),
             buf.as_ptr().cast(),
             buf.len(),
             libc::MSG_NOSIGNAL,
+            std::ptr::null(),
+            0,
         )
     })?;
     Ok(n as usize)
@@ -293,25 +290,37 @@ fn recv_from_flags(
     buf: &mut [u8],
     flags: libc::c_int,
 ) -> io::Result<(usize, SocketAddr)> {
-    let (mut st, mut len) = empty_storage();
-    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf` and at most `len` into `st`.
+    // Not zeroed: `from_written` reads only what the kernel wrote.
+    let mut st = MaybeUninit::<libc::sockaddr_storage>::uninit();
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf` and at
+    // most `len` into `st`, which is live and writable for the call.
     let n = syscall!(unsafe {
-        libc::recvfrom(
+        super::direct::recvfrom(
             fd.as_raw_fd(),
             buf.as_mut_ptr().cast(),
             buf.len(),
             flags,
-            (&mut st as *mut libc::sockaddr_storage).cast(),
+            st.as_mut_ptr().cast(),
             &mut len,
         )
     })?;
-    Ok((n as usize, from_storage(&st, len)?))
+    Ok((n as usize, from_written(&st, len)?))
 }
 
 /// `recv(2)`.
 pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
-    let n = syscall!(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })?;
+    let n = syscall!(unsafe {
+        super::direct::recvfrom(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            0,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    })?;
     Ok(n as usize)
 }
 
@@ -320,11 +329,13 @@ pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
 pub fn peek(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
     let n = syscall!(unsafe {
-        libc::recv(
+        super::direct::recvfrom(
             fd.as_raw_fd(),
             buf.as_mut_ptr().cast(),
             buf.len(),
             libc::MSG_PEEK,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
         )
     })?;
     Ok(n as usize)
@@ -399,12 +410,11 @@ pub fn recv_batch(
     // writable address slots and buffers that outlive the call; the kernel
     // touches no header past `n`; a null timeout means none.
     let got = syscall!(unsafe {
-        libc::recvmmsg(
+        super::direct::recvmmsg(
             fd.as_raw_fd(),
             hdrs.as_mut_ptr().cast::<libc::mmsghdr>(),
             n as libc::c_uint,
             0,
-            std::ptr::null_mut(),
         )
     })? as usize;
     for ((m, hdr), name) in meta.iter_mut().zip(&hdrs).zip(&names).take(got.min(n)) {
@@ -477,18 +487,12 @@ pub fn recv_two(
         hdr.msg_hdr.msg_iov = v;
         hdr.msg_hdr.msg_iovlen = 1;
     }
-    // SAFETY: both headers point at iovecs over `first` and `second` and
-    // at live, writable address slots of the size they give (or at none),
-    // all of which outlive the call; a null timeout means none.
-    let got = syscall!(unsafe {
-        libc::recvmmsg(
-            fd.as_raw_fd(),
-            hdrs.as_mut_ptr(),
-            2,
-            0,
-            std::ptr::null_mut(),
-        )
-    })?;
+    let got = syscall!(
+        // SAFETY: both headers point at iovecs over `first` and `second`
+        // and at live, writable address slots of the size they give (or at
+        // none), all of which outlive the call.
+        unsafe { super::direct::recvmmsg(fd.as_raw_fd(), hdrs.as_mut_ptr(), 2, 0) }
+    )?;
     // The kernel wrote `msg_namelen` bytes of each sender's address it
     // was asked for, and `msg_len` bytes of data (no more than the buffer).
     let from = |i: usize| from_written(&names[i], hdrs[i].msg_hdr.msg_namelen);
@@ -548,7 +552,7 @@ pub fn send_batch(
     // addresses and buffers that outlive the call; the kernel touches no
     // header past `n`.
     let sent = syscall!(unsafe {
-        libc::sendmmsg(
+        super::direct::sendmmsg(
             fd.as_raw_fd(),
             hdrs.as_mut_ptr().cast::<libc::mmsghdr>(),
             n as libc::c_uint,

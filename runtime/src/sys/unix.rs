@@ -154,7 +154,7 @@ pub fn recv_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, UnixA
     let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf` and at most `len` into `un`.
     let n = syscall!(unsafe {
-        libc::recvfrom(
+        super::direct::recvfrom(
             fd.as_raw_fd(),
             buf.as_mut_ptr().cast(),
             buf.len(),
