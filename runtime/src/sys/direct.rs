@@ -2,8 +2,9 @@
 //! wrappers.
 //!
 //! glibc's `sendto`, `recvfrom`, `sendmmsg`, `recvmmsg` (and `send` and
-//! `recv`, which are `sendto` and `recvfrom` on x86-64) and `epoll_wait`
-//! are cancellation points: in a process with more than one thread they switch
+//! `recv`, which are `sendto` and `recvfrom` on x86-64), `connect` (a
+//! fresh DNS port is given back with one per query) and `epoll_wait` are
+//! cancellation points: in a process with more than one thread they switch
 //! asynchronous cancellation on and off around every call, about 40
 //! instructions each time, 15 % of a queued datagram's receive here.
 //! tern never cancels threads (Rust code cannot be cancelled soundly), so
@@ -104,6 +105,23 @@ pub(crate) unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags
             msgs,
             c_long::from(vlen),
             c_long::from(flags),
+        ) as c_int
+    }
+}
+
+/// `connect(2)`.
+///
+/// # Safety
+/// As `libc::connect`: `addr` is readable for `addrlen` bytes.
+#[inline]
+pub(crate) unsafe fn connect(fd: c_int, addr: *const sockaddr, addrlen: socklen_t) -> c_int {
+    // SAFETY: forwarded.
+    unsafe {
+        libc::syscall(
+            libc::SYS_connect,
+            c_long::from(fd),
+            addr,
+            c_long::from(addrlen),
         ) as c_int
     }
 }

@@ -188,7 +188,9 @@ pub fn bind(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
 pub fn connect(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
     let (raw, len) = to_raw(addr);
     // SAFETY: `raw` is a live address of `len` bytes that the kernel only reads.
-    syscall!(unsafe { libc::connect(fd.as_raw_fd(), (&raw as *const RawAddr).cast(), len) })?;
+    syscall!(unsafe {
+        super::direct::connect(fd.as_raw_fd(), (&raw as *const RawAddr).cast(), len)
+    })?;
     Ok(())
 }
 
@@ -203,7 +205,7 @@ pub fn disconnect(fd: BorrowedFd<'_>) -> io::Result<()> {
     addr.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
     let len = size_of::<libc::sockaddr>() as libc::socklen_t;
     // SAFETY: `addr` is a valid sockaddr of `len` bytes for the call.
-    syscall!(unsafe { libc::connect(fd.as_raw_fd(), &addr, len) })?;
+    syscall!(unsafe { super::direct::connect(fd.as_raw_fd(), &addr, len) })?;
     Ok(())
 }
 
