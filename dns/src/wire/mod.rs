@@ -168,14 +168,17 @@ impl Message {
                 // case leaves them be: equal ignoring case means the same
                 // labels. Anything else (a compressed name, another name)
                 // is decoded and compared as `validate_reply` compares it.
+                let at = r.pos();
                 let in_place = msg
-                    .get(r.pos()..r.pos() + wire.len())
+                    .get(at..at + wire.len())
                     .filter(|echoed| echoed.eq_ignore_ascii_case(wire));
                 let echo = (|| {
                     let echoed = match in_place {
                         Some(bytes) => {
                             r.bytes(bytes.len(), "question name")?;
                             if bytes == wire {
+                                // Answers point at it: read as `name`.
+                                r.know(at, name);
                                 Echo::Exact
                             } else {
                                 Echo::OtherCase(bytes)

@@ -34,6 +34,9 @@ pub(crate) struct Reader<'a> {
     msg: &'a [u8],
     pos: usize,
     end: usize,
+    /// A name whose uncompressed wire form is known to sit at an offset of
+    /// `msg` (see [`know`](Reader::know)).
+    known: Option<(usize, &'a Name)>,
 }
 
 impl<'a> Reader<'a> {
@@ -43,7 +46,17 @@ impl<'a> Reader<'a> {
             msg,
             pos: 0,
             end: msg.len(),
+            known: None,
         }
+    }
+
+    /// Records that `msg[at..]` begins with `name`'s wire form, byte for
+    /// byte (the caller compared them): a name that is just a pointer to
+    /// `at` then reads as `name` without walking its labels again. The
+    /// result is the one the walk gives: the same bytes, under the same
+    /// pointer rules.
+    pub(crate) fn know(&mut self, at: usize, name: &'a Name) {
+        self.known = Some((at, name));
     }
 
     /// Offset of the next byte to read.
@@ -65,6 +78,7 @@ impl<'a> Reader<'a> {
             msg: self.msg,
             pos: self.pos,
             end: self.pos + len,
+            known: self.known,
         };
         self.pos += len;
         Ok(sub)
@@ -115,6 +129,18 @@ impl<'a> Reader<'a> {
     pub(crate) fn name(&mut self, what: &'static str) -> Result<Name, Error> {
         let msg = self.msg;
         let start = self.pos;
+        // A pointer to the known name (an answer's owner pointing at the
+        // question, usually): backwards, inside the window, one hop.
+        if let Some((at, known)) = self.known {
+            let head = msg.get(start..(start + 2).min(self.end));
+            if let Some(&[hi, lo]) = head {
+                let target = usize::from(u16::from_be_bytes([hi & 0x3f, lo]));
+                if hi & 0xc0 == 0xc0 && target == at && at < start {
+                    self.pos = start + 2;
+                    return Ok(known.clone());
+                }
+            }
+        }
         // Labels are checked one by one but copied a run at a time: each
         // stretch of labels up to a pointer (or the root byte) is already
         // in wire form. A name without pointers is copied once, straight
@@ -211,6 +237,49 @@ mod tests {
         let mut r = Reader::new(msg);
         r.bytes(at, "skip")?;
         r.name("name")
+    }
+
+    /// A known name changes no result: pointers to it, to a suffix of it
+    /// and to another name read as the walk reads them, with or without
+    /// the name known; the cursor ends in the same place.
+    #[test]
+    fn a_known_name_reads_as_the_walk_does() {
+        // 12 bytes of header, "host.bench.test" at 12, then names: a
+        // pointer to 12, a pointer to "bench.test" (17), a label and a
+        // pointer to 12, another name, a pointer to that one, and a
+        // pointer cut short by the end of the message.
+        let mut msg = vec![0u8; 12];
+        msg.extend_from_slice(b"\x04host\x05bench\x04test\x00");
+        let names_at = msg.len();
+        msg.extend_from_slice(b"\xc0\x0c\xc0\x11\x03www\xc0\x0c");
+        let other = msg.len();
+        msg.extend_from_slice(b"\x02ns\x00");
+        msg.extend_from_slice(&[0xc0, other as u8, 0xc0]);
+        let host: Name = "host.bench.test".parse().unwrap();
+        let read_all = |known: bool| {
+            let mut r = Reader::new(&msg);
+            if known {
+                r.know(12, &host);
+            }
+            r.bytes(names_at, "skip").unwrap();
+            let mut got = Vec::new();
+            for _ in 0..6 {
+                got.push(
+                    r.name("name")
+                        .map(|n| n.to_string())
+                        .map_err(|e| e.to_string()),
+                );
+            }
+            (got, r.pos())
+        };
+        let (walked, end) = read_all(false);
+        assert_eq!(read_all(true), (walked.clone(), end));
+        assert_eq!(walked[0].as_deref(), Ok("host.bench.test."));
+        assert_eq!(walked[1].as_deref(), Ok("bench.test."));
+        assert_eq!(walked[2].as_deref(), Ok("www.host.bench.test."));
+        assert_eq!(walked[3].as_deref(), Ok("ns."));
+        assert_eq!(walked[4].as_deref(), Ok("ns."));
+        assert!(walked[5].is_err(), "a cut pointer: {:?}", walked[5]);
     }
 
     #[test]
