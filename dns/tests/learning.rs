@@ -86,3 +86,30 @@ async fn failed_server_is_asked_after_the_healthy_one() {
     assert_eq!(dead.seen().len(), asked_dead, "the dead server was skipped");
     assert_eq!(good.seen().len(), 12);
 }
+
+/// A timeout counts against a server only if the server had the whole
+/// attempt timeout: one cut short by the lookup's deadline says nothing
+/// about it. The dead server is first; the lookup may last 40 ms and an
+/// attempt 1 s, so the dead server's attempt is cut short, the lookup
+/// times out, and the next lookup still asks the dead server first.
+#[tern::test]
+async fn an_attempt_cut_short_by_the_lookup_deadline_does_not_count() {
+    let dead = Server::start(Rc::new(|_, _| vec![]));
+    let good = Server::start(zone().script());
+    let mut c = config(&[dead.addr, good.addr], 1000);
+    c.lookup_timeout = Some(std::time::Duration::from_millis(40));
+    let r = Resolver::new(c);
+    for i in 0..2 {
+        let got = r.lookup(&format!("h{i}.test"), RecordType::A).await;
+        assert!(
+            matches!(got, Err(tern::dns::Error::Timeout)),
+            "lookup {i}: {got:?}"
+        );
+    }
+    assert_eq!(
+        dead.seen().len(),
+        2,
+        "the dead server was asked first both times"
+    );
+    assert_eq!(good.seen().len(), 0);
+}

@@ -93,15 +93,14 @@ impl Resolver {
         let mut plain_next: Vec<SocketAddr> = Vec::new();
         for server in plan {
             let started = clock.take().unwrap_or_else(tern_runtime::time::now);
-            let left = deadline.saturating_duration_since(started);
-            if left.is_zero() {
+            if deadline <= started {
                 break;
             }
-            let limit = config.timeout.min(left);
             // Each step of the exchange (UDP, then TCP or a retry) gets the
-            // attempt timeout, and none goes past the lookup's deadline.
+            // attempt timeout, and none goes past the lookup's deadline
+            // (`Limit` takes the earlier of the two).
             let step = Limit {
-                per_step: limit,
+                per_step: config.timeout,
                 deadline,
                 started,
             };
@@ -159,9 +158,12 @@ impl Resolver {
             }
             match result {
                 Ok(reply) => {
-                    // On the runtime's clock, as `started` is (it stands still
+                    // The round-trip time only orders servers, so with one
+                    // server it is not measured (no clock read). On the
+                    // runtime's clock, as `started` is (it stands still
                     // while paused).
-                    let rtt = tern_runtime::time::now().saturating_duration_since(started);
+                    let rtt = (config.nameservers.len() > 1)
+                        .then(|| tern_runtime::time::now().saturating_duration_since(started));
                     servers.answered(server, rtt);
                     // An EDNS query answered without OPT (the server fell
                     // back or ignores EDNS), or a plain query answered after
@@ -177,7 +179,9 @@ impl Resolver {
                     // A timeout counts against the server only if it had the
                     // whole attempt timeout, not just what was left of the
                     // lookup's deadline.
-                    let full_attempt = limit == config.timeout;
+                    let full_attempt = started
+                        .checked_add(config.timeout)
+                        .is_some_and(|end| end <= deadline);
                     let server_failed = match e {
                         Error::Timeout => full_attempt,
                         Error::Io(_) | Error::Refused => true,

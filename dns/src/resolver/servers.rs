@@ -51,8 +51,9 @@ pub(crate) struct ServerState {
     pub(crate) srtt: Option<Duration>,
     /// Until when queries to it go without EDNS.
     pub(crate) no_edns_until: Option<Instant>,
-    /// Our cookies for it, and when the client cookie was made.
-    pub(crate) cookie: Option<(Cookie, Instant)>,
+    /// Our cookies for it, and when the client cookie expires (`None`:
+    /// never, past the clock's range).
+    pub(crate) cookie: Option<(Cookie, Option<Instant>)>,
 }
 
 impl ServerState {
@@ -131,14 +132,17 @@ impl Servers {
         round
     }
 
-    /// The server answered after `rtt`.
-    pub(crate) fn answered(&mut self, server: SocketAddr, rtt: Duration) {
+    /// The server answered, after `rtt` if that was measured (it is not
+    /// with a single server, which has nothing to be ordered against).
+    pub(crate) fn answered(&mut self, server: SocketAddr, rtt: Option<Duration>) {
         let state = self.entry(server);
         state.failures = 0;
-        state.srtt = Some(match state.srtt {
-            None => rtt,
-            Some(srtt) => (srtt.saturating_mul(7) + rtt) / 8,
-        });
+        if let Some(rtt) = rtt {
+            state.srtt = Some(match state.srtt {
+                None => rtt,
+                Some(srtt) => (srtt.saturating_mul(7) + rtt) / 8,
+            });
+        }
     }
 
     /// The server timed out, failed or refused at `now`.
@@ -171,14 +175,11 @@ impl Servers {
     ) -> Result<Cookie, Error> {
         let state = self.entry(server);
         match state.cookie {
-            Some((cookie, born))
-                if now.saturating_duration_since(born) < CLIENT_COOKIE_LIFETIME =>
-            {
-                Ok(cookie)
-            }
+            // Kept with the instant it expires: a comparison per query.
+            Some((cookie, expires)) if expires.is_none_or(|end| now < end) => Ok(cookie),
             _ => {
                 let cookie = Cookie::new(fresh()?);
-                state.cookie = Some((cookie, now));
+                state.cookie = Some((cookie, now.checked_add(CLIENT_COOKIE_LIFETIME)));
                 Ok(cookie)
             }
         }
@@ -230,9 +231,9 @@ mod tests {
             round
         );
         // An answer clears it.
-        servers.answered(s(1), Duration::from_millis(3));
+        servers.answered(s(1), Some(Duration::from_millis(3)));
         servers.failed(s(1), t);
-        servers.answered(s(1), Duration::from_millis(3));
+        servers.answered(s(1), Some(Duration::from_millis(3)));
         assert_eq!(servers.order(round.clone(), t), round);
     }
 
@@ -241,8 +242,8 @@ mod tests {
         let t0 = tern_runtime::time::now();
         let mut servers = Servers::default();
         let round = vec![s(1), s(2), s(3)];
-        servers.answered(s(1), Duration::from_millis(50));
-        servers.answered(s(2), Duration::from_millis(5));
+        servers.answered(s(1), Some(Duration::from_millis(50)));
+        servers.answered(s(2), Some(Duration::from_millis(5)));
         for server in [s(1), s(2)] {
             servers.failed(server, t0);
         }
@@ -254,8 +255,8 @@ mod tests {
     #[test]
     fn rtt_is_smoothed_and_failures_saturate() {
         let mut servers = Servers::default();
-        servers.answered(s(1), Duration::from_millis(80));
-        servers.answered(s(1), Duration::from_millis(0));
+        servers.answered(s(1), Some(Duration::from_millis(80)));
+        servers.answered(s(1), Some(Duration::from_millis(0)));
         assert_eq!(
             servers.state(s(1)).unwrap().srtt,
             Some(Duration::from_millis(70))
