@@ -26,8 +26,9 @@
 //! # Implementation
 //!
 //! Queries wait in an outbox until one of them is polled after the run
-//! queue's other tasks have had their turn (the caller yields once), so
-//! the queries started in one pass leave in one `sendmmsg`; right after a
+//! queue's other tasks have had their turn (the caller yields once, on a
+//! port that carries several queries), so the queries started in one pass
+//! leave in one `sendmmsg`; right after a
 //! send the socket is read once without waiting (a server on loopback has
 //! often answered by then). A query alone on its channel (always so with
 //! the default of 1) then waits for the socket itself. Once two queries
