@@ -1,7 +1,10 @@
 //! When another thread answers quickly, the idle runtime spins briefly
 //! instead of blocking, so a request/response with a std thread costs no
 //! eventfd write and no epoll wait per exchange. (Its own test binary: no
-//! other test competes for the two threads.)
+//! other test competes for the two threads.) The peer polls its channel
+//! instead of blocking on it, so it answers within microseconds whatever
+//! the machine takes to wake a sleeping thread (tens of microseconds in
+//! this VM's slow mode, more than the runtime spins).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,12 +17,16 @@ async fn hot_remote_wakeups_are_caught_by_spinning() {
     let stop = Arc::new(AtomicBool::new(false));
     let peer = {
         let stop = stop.clone();
-        thread::spawn(move || {
-            while let Ok(w) = from_runtime.recv() {
-                w.wake();
-                if stop.load(Ordering::Acquire) {
-                    break;
+        thread::spawn(move || loop {
+            match from_runtime.try_recv() {
+                Ok(w) => {
+                    w.wake();
+                    if stop.load(Ordering::Acquire) {
+                        break;
+                    }
                 }
+                Err(std::sync::mpsc::TryRecvError::Empty) => std::hint::spin_loop(),
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
             }
         })
     };
@@ -41,8 +48,11 @@ async fn hot_remote_wakeups_are_caught_by_spinning() {
     drop(to_peer);
     peer.join().unwrap();
     let unparks = after.remote_unparks - before.remote_unparks;
+    // Without the spin about half the trips need one (measured: 990 of
+    // 2000; the others were answered before the runtime parked); with it,
+    // 1-90 here and 4-283 under AddressSanitizer.
     assert!(
-        unparks < TRIPS / 2,
+        unparks < TRIPS / 4,
         "{unparks} eventfd wake-ups for {TRIPS} quick round trips with another thread"
     );
 }
