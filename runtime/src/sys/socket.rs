@@ -312,30 +312,25 @@ fn recv_from_flags(
 
 /// `recv(2)`.
 pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
-    let n = syscall!(unsafe {
-        super::direct::recvfrom(
-            fd.as_raw_fd(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            0,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        )
-    })?;
-    Ok(n as usize)
+    recv_flags(fd, buf, 0)
 }
 
 /// `recv(2)` with `MSG_PEEK`: copies queued bytes (or the next datagram)
 /// without taking them.
 pub fn peek(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+    recv_flags(fd, buf, libc::MSG_PEEK)
+}
+
+#[inline]
+fn recv_flags(fd: BorrowedFd<'_>, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`; no
+    // address is asked for.
     let n = syscall!(unsafe {
         super::direct::recvfrom(
             fd.as_raw_fd(),
             buf.as_mut_ptr().cast(),
             buf.len(),
-            libc::MSG_PEEK,
+            flags,
             std::ptr::null_mut(),
             std::ptr::null_mut(),
         )
