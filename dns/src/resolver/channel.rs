@@ -239,6 +239,15 @@ pub(crate) struct Question<'a> {
     pub(crate) edns: Option<(u16, &'a [u8])>,
 }
 
+/// Whether a port carries more than one query under `udp_max_queries`
+/// (0: every query; 1, the default: a fresh port per query). A shared
+/// port is connected to its server ([`Channel::flush`]), and its queries
+/// wait one pass of the run queue so that those started together leave in
+/// one `sendmmsg`.
+pub(crate) fn port_is_shared(udp_max_queries: u32) -> bool {
+    udp_max_queries != 1
+}
+
 /// Registers a query of `question` for `server` on a channel with room
 /// (see the module docs), with an ID no other query in flight there has.
 /// It is sent when the ticket is first polled.
@@ -506,7 +515,7 @@ impl Channel {
     /// `connect` and a `send`. If the connect fails, the sends go out
     /// unconnected and meet the error themselves.
     fn flush(&self, st: &mut State, cx: &mut Context<'_>) -> usize {
-        if !st.connected && self.max_queries != 1 && !st.outbox.is_empty() {
+        if !st.connected && port_is_shared(self.max_queries) && !st.outbox.is_empty() {
             st.connected = self.sock.connect(self.server).is_ok();
         }
         let mut sent = 0;

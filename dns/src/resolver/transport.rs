@@ -195,7 +195,7 @@ async fn udp_exchange(
     // of once per query. A lookup alone runs again at once. A port for one
     // query has nobody to share a `sendmmsg` with: its query leaves at
     // once, which saves the lookup a poll.
-    if udp_max_queries != 1 {
+    if channel::port_is_shared(udp_max_queries) {
         tern_runtime::yield_now().await;
     }
     match timeout_at(deadline, ticket.exchange()).await {
