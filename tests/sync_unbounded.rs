@@ -255,10 +255,12 @@ async fn unbounded_cancelled_recvs_lose_nothing() {
 fn unbounded_senders_racing_runtime_shutdown() {
     // The receiving task parks and wakes while std threads send; the
     // runtime ends under it (dropping the task and its receiver) while
-    // the threads go on sending and waking it. Every thread then sees its
-    // sends fail, and every message is accounted for.
+    // the threads go on sending and waking it. A thread still sending then
+    // sees its sends fail, and every message is accounted for. (A thread
+    // the scheduler let finish first sent everything: that is no race.)
     const SENDERS: usize = 3;
     const PER: usize = 50_000;
+    let mut raced = 0;
     for round in 0..16usize {
         let never = Arc::new(AtomicBool::new(false));
         let (ledger, mut rx, start, threads) = spawn_senders(SENDERS, PER, &never);
@@ -284,9 +286,10 @@ fn unbounded_senders_racing_runtime_shutdown() {
         for (k, t) in threads.into_iter().enumerate() {
             let (ok, failed) = t.join().unwrap();
             assert!(
-                failed,
-                "round {round}: sender {k} never saw the receiver go"
+                failed || ok == PER,
+                "round {round}: sender {k} neither finished nor saw the receiver go"
             );
+            raced += usize::from(failed);
             accepted += ok;
         }
         ledger.assert_each_dropped_once();
@@ -296,6 +299,13 @@ fn unbounded_senders_racing_runtime_shutdown() {
             "round {round}"
         );
     }
+    // Each round's receiver takes at most 1,456 of 150,000 messages, so
+    // nearly every sender is cut off; none being cut off means the
+    // runtime's end never closed the channel.
+    assert!(
+        raced >= 16 * SENDERS / 2,
+        "only {raced} senders saw the receiver go"
+    );
 }
 
 #[tern::test]
