@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-#[tern::test]
-async fn hot_remote_wakeups_are_caught_by_spinning() {
-    const TRIPS: u64 = 2000;
+/// Eventfd wake-ups the runtime needed for `trips` round trips with a
+/// peer thread that answers at once.
+async fn unparks_for(trips: u64) -> u64 {
     let (to_peer, from_runtime) = std::sync::mpsc::channel::<std::task::Waker>();
     let stop = Arc::new(AtomicBool::new(false));
     let peer = {
@@ -31,7 +31,7 @@ async fn hot_remote_wakeups_are_caught_by_spinning() {
         })
     };
     let before = tern::current_metrics().unwrap();
-    for _ in 0..TRIPS {
+    for _ in 0..trips {
         let mut sent = false;
         std::future::poll_fn(|cx| {
             if sent {
@@ -47,12 +47,27 @@ async fn hot_remote_wakeups_are_caught_by_spinning() {
     stop.store(true, Ordering::Release);
     drop(to_peer);
     peer.join().unwrap();
-    let unparks = after.remote_unparks - before.remote_unparks;
-    // Without the spin about half the trips need one (measured: 990 of
-    // 2000; the others were answered before the runtime parked); with it,
-    // 1-90 here and 4-283 under AddressSanitizer.
-    assert!(
-        unparks < TRIPS / 4,
-        "{unparks} eventfd wake-ups for {TRIPS} quick round trips with another thread"
+    after.remote_unparks - before.remote_unparks
+}
+
+#[tern::test]
+async fn hot_remote_wakeups_are_caught_by_spinning() {
+    const TRIPS: u64 = 2000;
+    // Without the spin about half the trips need one (measured: 832-990
+    // of 2000; the others were answered before the runtime parked); with
+    // it, 1-90 here and 4-283 under AddressSanitizer. The peer answers at
+    // once only while it has a core: a round that another process took
+    // the second core from is measured again, up to three rounds (with
+    // the spin disabled, every round is near half).
+    let mut rounds = Vec::new();
+    for _ in 0..3 {
+        let unparks = unparks_for(TRIPS).await;
+        rounds.push(unparks);
+        if unparks < TRIPS / 4 {
+            return;
+        }
+    }
+    panic!(
+        "eventfd wake-ups for {TRIPS} quick round trips with another thread, per round: {rounds:?}"
     );
 }

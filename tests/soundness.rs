@@ -436,6 +436,67 @@ fn budget_is_128_operations_per_poll() {
     });
 }
 
+/// A task that waits on more sources than its budget, polling them in
+/// order each time it runs (a hand-written join), still sees the last one:
+/// only operations that complete spend the budget. Were every poll to
+/// spend it, the first 128 sources, never ready, would spend it all on
+/// each run and the task would spin without ever looking at the rest.
+#[test]
+fn waiting_on_more_sockets_than_the_budget_sees_the_last() {
+    tern::block_on(async {
+        let socks: Vec<UdpSocket> = (0..200)
+            .map(|_| UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap())
+            .collect();
+        let last = socks[199].local_addr().unwrap();
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .send_to(b"last", last)
+            .unwrap();
+        let mut polls = 0u32;
+        let got = poll_fn(|cx| {
+            polls += 1;
+            if polls > 100 {
+                return Poll::Ready(None);
+            }
+            let mut buf = [0u8; 8];
+            for (k, s) in socks.iter().enumerate() {
+                if let Poll::Ready(r) = s.poll_recv_from(cx, &mut buf) {
+                    return Poll::Ready(Some((k, r.unwrap().0)));
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        assert_eq!(got, Some((199, 4)), "{polls} polls and no datagram");
+    });
+}
+
+/// The same with channel receivers: the message to the last one arrives.
+#[test]
+fn waiting_on_more_channels_than_the_budget_sees_the_last() {
+    tern::block_on(async {
+        let (txs, mut rxs): (Vec<_>, Vec<_>) = (0..200)
+            .map(|_| tern::sync::mpsc::unbounded_channel::<u32>())
+            .unzip();
+        txs[199].send(7).unwrap();
+        let mut polls = 0u32;
+        let got = poll_fn(|cx| {
+            polls += 1;
+            if polls > 100 {
+                return Poll::Ready(None);
+            }
+            for (k, rx) in rxs.iter_mut().enumerate() {
+                if let Poll::Ready(v) = rx.poll_recv(cx) {
+                    return Poll::Ready(Some((k, v)));
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        assert_eq!(got, Some((199, Some(7))), "{polls} polls and no message");
+    });
+}
+
 /// Counts the polls of the future it wraps.
 struct CountPolls<F> {
     polls: Rc<AtomicUsize>,

@@ -263,6 +263,54 @@ async fn answers_are_cached_with_ttl_and_negative_answers_by_soa() {
     assert_eq!(server.seen().len(), 6);
 }
 
+/// Lookups answered at once (here from the cache) spend the task's
+/// cooperative budget: a loop of them lets another task run after 128, as
+/// a loop of ready reads does. Without it the loop would hold the runtime
+/// for all 1,000 (and a lookup whose reply is queued before it looks, on
+/// a fast server, completes at once in the same way).
+#[tern::test]
+async fn lookups_answered_at_once_yield_after_the_budget() {
+    let mut zone = www_zone();
+    zone.records.push(rec(
+        "1.2.0.192.in-addr.arpa.",
+        300,
+        RData::PTR(name("www.test.")),
+    ));
+    let server = Server::start(zone.script());
+    let r = Resolver::new(config(&[server.addr], 1000));
+    let ip: IpAddr = "192.0.2.1".parse().unwrap();
+    // Into the cache.
+    r.lookup_ip("www.test").await.unwrap();
+    r.reverse(ip).await.unwrap();
+    for kind in ["lookup", "lookup_ip", "reverse"] {
+        // A wake-up the server's replies left behind is used up first, so
+        // the loop starts with a fresh budget and nothing queued before
+        // the other task.
+        tern::yield_now().await;
+        let done = Rc::new(Cell::new(0u32));
+        let seen = Rc::new(Cell::new(None));
+        let other = {
+            let (done, seen) = (done.clone(), seen.clone());
+            tern::spawn(async move { seen.set(Some(done.get())) })
+        };
+        for _ in 0..1_000 {
+            match kind {
+                "lookup" => assert_eq!(r.lookup("www.test", RecordType::A).await.unwrap().len(), 2),
+                "lookup_ip" => assert_eq!(r.lookup_ip("www.test").await.unwrap().len(), 3),
+                _ => assert_eq!(r.reverse(ip).await.unwrap(), [name("www.test.")]),
+            }
+            done.set(done.get() + 1);
+        }
+        other.await.unwrap();
+        assert_eq!(seen.get(), Some(128), "{kind}");
+    }
+    assert_eq!(
+        server.seen().len(),
+        3,
+        "all but the first lookups from the cache"
+    );
+}
+
 #[tern::test]
 async fn cache_size_zero_asks_every_time() {
     let server = Server::start(www_zone().script());

@@ -12,12 +12,17 @@
 //! shutdown unwinds, so a pointer here always refers to a live core: the
 //! guard borrows the core for its whole life.
 //!
-//! The budget counts I/O operations of the task (or `block_on` future)
-//! being polled: the executor sets it before each poll and every
-//! [`IoSource`](crate::io::IoSource) operation spends one unit. When it runs
-//! out, the operation wakes its own task and returns `Pending`, so a task
-//! whose I/O is always ready (a fast peer) yields to timers and other tasks
-//! after [`BUDGET`] operations, as tokio's coop budget does.
+//! The budget counts operations of the task (or `block_on` future) being
+//! polled: the executor sets it before each poll, and every
+//! [`IoSource`](crate::io::IoSource) operation, channel receive or
+//! [`cooperative`](crate::cooperative) future that *completes* spends one
+//! unit. Once it has run out, such an operation wakes its own task and
+//! returns `Pending` without trying, so a task whose I/O is always ready (a
+//! fast peer) yields to timers and other tasks after [`BUDGET`] operations,
+//! as tokio's coop budget does. An operation that finds nothing to do
+//! spends nothing (tokio's `RestoreOnPending`): a task that polls more
+//! waiting sources than its budget each time it runs still reaches the
+//! last of them.
 
 use std::cell::Cell;
 use std::ptr;
@@ -90,7 +95,8 @@ pub(crate) enum Admit {
     Foreign,
 }
 
-/// Checks that `reactor` is the current one and spends one unit of budget.
+/// Checks that `reactor` is the current one and that the polled task has
+/// budget left; the operation, if it completes, then [`spend`]s a unit.
 #[inline]
 pub(crate) fn admit_io(reactor: &Rc<Reactor>) -> Admit {
     CONTEXT.with(|c| {
@@ -99,34 +105,41 @@ pub(crate) fn admit_io(reactor: &Rc<Reactor>) -> Admit {
         }
         match c.budget.get() {
             0 => Admit::Yield,
-            n => {
-                c.budget.set(n - 1);
-                Admit::Go
-            }
+            _ => Admit::Go,
         }
     })
 }
 
-/// Spends one unit of the polled task's budget on an operation that is not
-/// I/O (a channel receive): `Pending`, with the task re-woken, once the
-/// budget is spent. Outside a runtime there is no budget.
+/// For an operation that is not I/O (a channel receive, a
+/// [`cooperative`](crate::cooperative) future): `Pending`, with the task
+/// re-woken, once the polled task's budget is spent; the operation, if it
+/// completes, then [`spend`]s a unit. Outside a runtime there is no
+/// budget.
 #[inline]
 pub(crate) fn poll_budget(cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
     CONTEXT.with(|c| {
-        if c.core.get().is_null() {
+        if c.core.get().is_null() || c.budget.get() > 0 {
             return std::task::Poll::Ready(());
         }
-        match c.budget.get() {
-            0 => {
-                cx.waker().wake_by_ref();
-                std::task::Poll::Pending
-            }
-            n => {
-                c.budget.set(n - 1);
-                std::task::Poll::Ready(())
-            }
-        }
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     })
+}
+
+/// Spends one unit of the polled task's budget: an admitted operation
+/// completed. (Outside a runtime the count is never read.)
+#[inline]
+pub(crate) fn spend() {
+    CONTEXT.with(|c| c.budget.set(c.budget.get().saturating_sub(1)));
+}
+
+/// `poll`, having spent one unit of budget if it is ready.
+#[inline]
+pub(crate) fn charge<T>(poll: std::task::Poll<T>) -> std::task::Poll<T> {
+    if poll.is_ready() {
+        spend();
+    }
+    poll
 }
 
 /// Gives the task about to be polled a fresh budget.

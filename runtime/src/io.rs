@@ -15,7 +15,9 @@
 //! error that says so, instead of waiting on a reactor nobody polls), and
 //! the task must have budget left (a task whose I/O is always ready yields
 //! after 128 operations (the context's `BUDGET`), so a fast peer
-//! cannot starve timers or other tasks).
+//! cannot starve timers or other tasks). Only an operation that completes
+//! spends a unit: one that waits costs nothing, so a task polling more
+//! waiting sources than its budget still reaches them all.
 //!
 //! The source holds its readiness and waiters itself (an `Rc` it shares
 //! with the reactor; see the reactor's `scheduled_io` module), so an
@@ -174,7 +176,7 @@ impl IoSource {
     /// (one waker per waiting task; it is dropped at the next edge).
     pub fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<()>> {
         ready!(self.admit(cx))?;
-        reactor::poll_ready(&self.sched, dir, cx).map(Ok)
+        context::charge(reactor::poll_ready(&self.sched, dir, cx).map(Ok))
     }
 
     /// Whether the cached readiness allows progress in `dir` now.
@@ -217,7 +219,10 @@ impl IoSource {
             match op(self.fd.as_fd()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.would_block(dir)?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                res => return Poll::Ready(res),
+                res => {
+                    context::spend();
+                    return Poll::Ready(res);
+                }
             }
         }
     }
@@ -345,7 +350,10 @@ where
                     source.would_block(this.waiter.dir)?
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                res => return Poll::Ready(res),
+                res => {
+                    context::spend();
+                    return Poll::Ready(res);
+                }
             }
         }
     }
@@ -372,7 +380,7 @@ impl Future for ReadyFuture<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.waiter.source.admit(cx))?;
-        this.waiter.poll_ready(cx).map(Ok)
+        context::charge(this.waiter.poll_ready(cx).map(Ok))
     }
 }
 

@@ -34,6 +34,7 @@
 
 mod blocking;
 mod context;
+mod coop;
 mod executor;
 pub mod io;
 mod join_set;
@@ -51,6 +52,7 @@ pub mod time;
 mod unwind;
 
 pub use blocking::spawn_blocking;
+pub use coop::{cooperative, Cooperative};
 pub use executor::{current_metrics, current_runtime_id, in_runtime, on_shutdown, Metrics};
 pub use join_set::{AbortHandle, JoinSet};
 pub use runtime::{block_on, block_on_paused, spawn, yield_now, Builder, Runtime};

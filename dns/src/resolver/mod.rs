@@ -44,6 +44,7 @@ use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use tern_runtime::cooperative;
 use tern_runtime::time::timeout_at;
 
 use crate::cache::Cache;
@@ -174,8 +175,13 @@ impl Resolver {
     /// [`Config::single_request`]); if one family fails (times out, say)
     /// while the other has addresses, those are returned, and once one
     /// family has addresses the other gets [`AAAA_GRACE`] more.
+    ///
+    /// Like every lookup, it spends one unit of its task's cooperative
+    /// budget ([`tern_runtime::cooperative`]): a loop of lookups that
+    /// complete at once (cache hits, replies already queued) still lets
+    /// other tasks and I/O run.
     pub async fn lookup_ip(&self, host: &str) -> Result<Vec<IpAddr>, Error> {
-        let ips = self.lookup_ip_in_answer_order(host).await?;
+        let ips = cooperative(self.lookup_ip_in_answer_order(host)).await?;
         Ok(if self.config().sort_rfc6724 && ips.len() > 1 {
             lookup_ip::rfc6724_order(&ips)
         } else {
@@ -225,6 +231,11 @@ impl Resolver {
     /// `localhost` and names under it are answered here (RFC 6761 §6.3):
     /// 127.0.0.1 for A, ::1 for AAAA, NODATA for every other type.
     pub async fn lookup(&self, name: &str, rtype: RecordType) -> Result<Vec<Record>, Error> {
+        cooperative(self.lookup_records(name, rtype)).await
+    }
+
+    /// [`lookup`](Resolver::lookup) but for the cooperative budget.
+    async fn lookup_records(&self, name: &str, rtype: RecordType) -> Result<Vec<Record>, Error> {
         let now = tern_runtime::time::now();
         self.refresh_at(now);
         let rtype = rtype.normalized();
@@ -262,6 +273,11 @@ impl Resolver {
     /// The names of `ip` (PTR records under in-addr.arpa or ip6.arpa), from
     /// the hosts file first when `use_hosts`.
     pub async fn reverse(&self, ip: IpAddr) -> Result<Vec<Name>, Error> {
+        cooperative(self.reverse_names(ip)).await
+    }
+
+    /// [`reverse`](Resolver::reverse) but for the cooperative budget.
+    async fn reverse_names(&self, ip: IpAddr) -> Result<Vec<Name>, Error> {
         self.refresh();
         if self.config().use_hosts {
             let names = self.hosts().reverse(ip).to_vec();

@@ -142,10 +142,13 @@ impl<T> Chan<T> {
         // whose I/O is always ready (the cooperative budget).
         std::task::ready!(crate::context::poll_budget(cx));
         let mut st = match self.pop() {
-            Ok(v) => return Poll::Ready(Some(v)),
+            Ok(v) => {
+                crate::context::spend();
+                return Poll::Ready(Some(v));
+            }
             Err(st) => st,
         };
-        st.end_or_wait(cx)
+        crate::context::charge(st.end_or_wait(cx))
     }
 
     /// Takes the oldest message, waking a sender that waits for the slot it

@@ -597,9 +597,10 @@ impl<T> UnboundedReceiver<T> {
         // before we return.
         let head = unsafe { self.chan.head() };
         if let Some(v) = self.chan.pop(head) {
+            crate::context::spend();
             return Poll::Ready(Some(v));
         }
-        self.chan.poll_recv_slow(head, cx)
+        crate::context::charge(self.chan.poll_recv_slow(head, cx))
     }
 
     /// Receives from a thread outside any runtime, parking the thread until
