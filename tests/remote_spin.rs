@@ -53,6 +53,11 @@ async fn unparks_for(trips: u64) -> u64 {
 #[tern::test]
 async fn hot_remote_wakeups_are_caught_by_spinning() {
     const TRIPS: u64 = 2000;
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    assert!(
+        cpus >= 2,
+        "this test needs two CPUs (the peer answers while the runtime spins); {cpus} available"
+    );
     // Without the spin about half the trips need one (measured: 832-990
     // of 2000; the others were answered before the runtime parked); with
     // it, 1-90 here and 4-283 under AddressSanitizer. The peer answers at
