@@ -122,6 +122,7 @@ fn default_json_path() -> PathBuf {
 
 /// `__child GROUP COLUMN N`: one run for a parent measuring it from
 /// outside (strace; `__child dns COLUMN SERVER INFLIGHT N` for DNS);
+/// `__child tasks OP COLUMN N` for a task row;
 /// `__child dns-glibc INFLIGHT COUNT RUN`: glibc lookups
 /// in the private mount namespace the parent set up.
 fn child(args: &[String]) -> ExitCode {
@@ -131,6 +132,7 @@ fn child(args: &[String]) -> ExitCode {
         (Some("dns-glibc"), _) => dns_glibc::child(&args[1..]),
         (Some("rot13-tokio"), _) => rot13_mt::child(&args[1..]),
         (Some("dns"), _) => dns::child(&args[1..]),
+        (Some("tasks"), _) => tasks::child(&args[1..]),
         _ => Err(format!("bad child arguments {args:?}")),
     };
     match res {

@@ -29,12 +29,13 @@ pub const COLUMNS: &[(&str, &str)] = &[
     ("tokio-mt", "tokio (multi-thread, 2 workers)"),
     ("floor-fresh", "C floor: raw UDP, fresh port per query"),
     ("floor-reuse", "C floor: raw UDP, one socket"),
+    ("bare", "bare async-task + VecDeque loop"),
 ];
 
 /// Columns that are not peers: floors for reference (blocking std
 /// sockets, std receiving as tern does, with and without the sockets in an
-/// epoll set, the DNS group's raw UDP loops) and
-/// tern's own variants.
+/// epoll set, the DNS group's raw UDP loops, the task rows' bare
+/// `async_task` loop) and tern's own variants.
 const FLOORS: &[&str] = &[
     "std",
     "std-mmsg",
@@ -42,6 +43,7 @@ const FLOORS: &[&str] = &[
     "tern-reuse",
     "floor-fresh",
     "floor-reuse",
+    "bare",
 ];
 
 /// Whether smaller or larger values are better.
@@ -68,6 +70,8 @@ pub enum Target {
     AtLeastRatioToBest(f64),
     /// tern / the named column must be at least this.
     AtLeastRatioOf(&'static str, f64),
+    /// Both targets.
+    Both(Box<Target>, Box<Target>),
 }
 
 impl Target {
@@ -79,6 +83,7 @@ impl Target {
             Target::AtLeastColumn(c) => format!(">= {}", display_name(c)),
             Target::AtLeastRatioToBest(r) => format!(">= {r}x best peer"),
             Target::AtLeastRatioOf(c, r) => format!(">= {r}x {}", display_name(c)),
+            Target::Both(a, b) => format!("{} and {}", a.describe(unit), b.describe(unit)),
         }
     }
 }
@@ -183,14 +188,19 @@ impl Metric {
 
     /// Whether the target is met; `None` when it cannot be evaluated.
     pub fn target_met(&self) -> Option<bool> {
+        self.meets(self.target.as_ref()?)
+    }
+
+    fn meets(&self, target: &Target) -> Option<bool> {
         let t = self.value("tern")?;
-        Some(match self.target.as_ref()? {
+        Some(match target {
             Target::RatioToBest(r) => self.ratio()? <= *r,
             Target::RatioTo(c, r) => t / self.value(c)? <= *r,
             Target::AtMost(v) => t <= *v,
             Target::AtLeastColumn(c) => t >= self.value(c)?,
             Target::AtLeastRatioToBest(r) => self.ratio()? >= *r,
             Target::AtLeastRatioOf(c, r) => t >= r * self.value(c)?,
+            Target::Both(a, b) => self.meets(a)? && self.meets(b)?,
         })
     }
 }

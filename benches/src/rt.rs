@@ -1,7 +1,8 @@
 //! The three runtimes behind one trait, so every benchmark is the same
 //! code on each: tern, tokio's current_thread runtime with a `LocalSet`
 //! (tern's tasks are `!Send`, so `spawn_local` is the fair peer), and smol
-//! (`async_executor::LocalExecutor` driven by `async_io::block_on`).
+//! (`async_executor::LocalExecutor` driven by `async_io::block_on`); and
+//! for the task rows a bare `async_task` + `VecDeque` loop, as a floor.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -192,6 +193,114 @@ impl Rt for Smol {
     fn sleep(d: Duration) -> SmolSleep {
         SmolSleep(async_io::Timer::after(d))
     }
+}
+
+// ===== the bare loop (a floor, not a runtime) =====
+
+/// The floor for task operations: `async_task` tasks on a thread-local
+/// `VecDeque`, run in FIFO order, and nothing else (no I/O, no timers, no
+/// cross-thread wake-ups, no shutdown). What a task costs with a minimal
+/// executor around the `async_task` allocation that smol uses; only the
+/// task rows run on it.
+#[derive(Debug)]
+pub struct Bare;
+
+thread_local! {
+    static BARE_QUEUE: RefCell<std::collections::VecDeque<async_task::Runnable>> =
+        const { RefCell::new(std::collections::VecDeque::new()) };
+}
+
+fn bare_schedule(r: async_task::Runnable) {
+    BARE_QUEUE.with(|q| q.borrow_mut().push_back(r));
+}
+
+/// The main future's wake-up flag.
+struct BareMain(std::sync::atomic::AtomicBool);
+
+impl std::task::Wake for BareMain {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The bare loop has no timers: a benchmark that sleeps on it is a bug.
+#[derive(Debug)]
+pub struct NoTimer;
+
+impl Future for NoTimer {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        panic!("the bare async-task loop has no timers")
+    }
+}
+
+impl Rt for Bare {
+    const COLUMN: &'static str = "bare";
+    type Join<T: 'static> = async_task::Task<T>;
+    type Sleep = NoTimer;
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        use std::sync::atomic::Ordering::Relaxed;
+        let main = std::sync::Arc::new(BareMain(std::sync::atomic::AtomicBool::new(true)));
+        let waker = std::task::Waker::from(main.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut f = std::pin::pin!(f);
+        let out = loop {
+            // A plain load while the flag is down: no atomic
+            // read-modify-write per task run.
+            if main.0.load(Relaxed) {
+                main.0.store(false, Relaxed);
+                if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                    break v;
+                }
+            }
+            match BARE_QUEUE.with(|q| q.borrow_mut().pop_front()) {
+                Some(r) => {
+                    r.run();
+                }
+                None if main.0.load(Relaxed) => {}
+                None => panic!("bare loop: nothing to run and the main future waits"),
+            }
+        };
+        // Tasks still queued are dropped (cancelled) with the loop.
+        let left: Vec<_> = BARE_QUEUE.with(|q| q.borrow_mut().drain(..).collect());
+        drop(left);
+        out
+    }
+    fn spawn<F>(f: F) -> async_task::Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let (runnable, task) = async_task::spawn_local(f, bare_schedule);
+        runnable.schedule();
+        task
+    }
+    fn detach<F: Future<Output = ()> + 'static>(f: F) {
+        Self::spawn(f).detach();
+    }
+    fn yield_now() -> impl Future<Output = ()> {
+        futures_lite::future::yield_now()
+    }
+    fn sleep(_: Duration) -> NoTimer {
+        NoTimer
+    }
+}
+
+/// One case per runtime and the bare loop, each running `$f::<R>($args)`.
+#[macro_export]
+macro_rules! per_runtime_and_bare {
+    ($f:ident ( $($arg:expr),* )) => {
+        [
+            $crate::harness::Case::new(<$crate::rt::Tern as $crate::rt::Rt>::COLUMN, move || $f::<$crate::rt::Tern>($($arg),*)),
+            $crate::harness::Case::new(<$crate::rt::Tokio as $crate::rt::Rt>::COLUMN, move || $f::<$crate::rt::Tokio>($($arg),*)),
+            $crate::harness::Case::new(<$crate::rt::Smol as $crate::rt::Rt>::COLUMN, move || $f::<$crate::rt::Smol>($($arg),*)),
+            $crate::harness::Case::new(<$crate::rt::Bare as $crate::rt::Rt>::COLUMN, move || $f::<$crate::rt::Bare>($($arg),*)),
+        ]
+    };
 }
 
 /// One case per runtime, each running `$f::<R>($args)`.

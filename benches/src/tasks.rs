@@ -10,7 +10,7 @@ use crate::harness::{metric, metric_with_target, run_interleaved, Rep, Summary};
 use crate::report::{Better, Metric, Target};
 use crate::rt::Rt;
 use crate::signal::LocalFlag;
-use crate::{alloc, per_runtime, Ctx};
+use crate::{alloc, per_runtime, per_runtime_and_bare, Ctx};
 
 const GROUP: &str = "tasks";
 
@@ -20,7 +20,7 @@ pub fn run(ctx: &Ctx) -> Vec<Metric> {
     let reps = ctx.reps;
 
     let n = ctx.n(100_000, 1_000);
-    let o = run_interleaved(reps, &mut per_runtime!(spawn_join(n)));
+    let o = run_interleaved(reps, &mut per_runtime_and_bare!(spawn_join(n)));
     out.push(metric_with_target(
         GROUP,
         format!("spawn+join {n} tasks"),
@@ -28,11 +28,11 @@ pub fn run(ctx: &Ctx) -> Vec<Metric> {
         Better::Lower,
         Summary::MedianOfReps,
         &o,
-        Target::RatioToBest(0.67),
+        task_target(),
     ));
 
     let n = ctx.n(1_000_000, 10_000);
-    let o = run_interleaved(reps, &mut per_runtime!(yields(n)));
+    let o = run_interleaved(reps, &mut per_runtime_and_bare!(yields(n)));
     out.push(metric_with_target(
         GROUP,
         format!("yield_now x{n} in one task"),
@@ -40,11 +40,11 @@ pub fn run(ctx: &Ctx) -> Vec<Metric> {
         Better::Lower,
         Summary::MedianOfReps,
         &o,
-        Target::RatioToBest(0.67),
+        task_target(),
     ));
 
     let n = ctx.n(100_000, 1_000);
-    let o = run_interleaved(reps, &mut per_runtime!(chain(n)));
+    let o = run_interleaved(reps, &mut per_runtime_and_bare!(chain(n)));
     out.push(metric_with_target(
         GROUP,
         format!("chained spawn, depth {n}"),
@@ -52,7 +52,7 @@ pub fn run(ctx: &Ctx) -> Vec<Metric> {
         Better::Lower,
         Summary::MedianOfReps,
         &o,
-        Target::RatioToBest(0.67),
+        task_target(),
     ));
 
     let n = ctx.n(200_000, 2_000);
@@ -78,6 +78,15 @@ pub fn run(ctx: &Ctx) -> Vec<Metric> {
         Target::AtMost(64.0),
     ));
     out
+}
+
+/// A task operation: at most 0.67 × the best of tokio and smol, and
+/// within 1.1 × the bare `async_task` loop.
+fn task_target() -> Target {
+    Target::Both(
+        Box::new(Target::RatioToBest(0.67)),
+        Box::new(Target::RatioTo("bare", 1.1)),
+    )
 }
 
 fn per(start: Instant, n: usize) -> f64 {
@@ -179,4 +188,34 @@ fn idle_heap<R: Rt>(n: usize) -> Result<Rep, String> {
         assert_eq!(started.get(), n, "idle tasks did not all start");
         Rep::value((after - before) as f64 / n as f64)
     }))
+}
+
+/// `__child tasks OP COLUMN N`: one run of a task row (`spawn-join`,
+/// `yield` or `chain`) on one column, for a profiler; prints ns per
+/// operation.
+pub fn child(args: &[String]) -> Result<(), String> {
+    use crate::rt::{Bare, Smol, Tern, Tokio};
+    let [op, col, n] = args else {
+        return Err(format!("tasks child: OP COLUMN N, not {args:?}"));
+    };
+    let n: usize = n
+        .parse()
+        .map_err(|e| format!("tasks child: N {n:?}: {e}"))?;
+    fn one<R: Rt>(op: &str, n: usize) -> Result<Rep, String> {
+        match op {
+            "spawn-join" => spawn_join::<R>(n),
+            "yield" => yields::<R>(n),
+            "chain" => chain::<R>(n),
+            other => Err(format!("tasks child: unknown op {other}")),
+        }
+    }
+    let rep = match col.as_str() {
+        "tern" => one::<Tern>(op, n),
+        "tokio" => one::<Tokio>(op, n),
+        "smol" => one::<Smol>(op, n),
+        "bare" => one::<Bare>(op, n),
+        other => Err(format!("tasks child: unknown column {other}")),
+    }?;
+    println!("{op} {col}: {:.1} ns", rep.value);
+    Ok(())
 }
