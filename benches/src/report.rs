@@ -506,6 +506,16 @@ mod tests {
         assert_eq!(m.ratio(), Some(0.5));
         let m = m.target(Target::RatioTo("std", 1.25));
         assert_eq!(m.target_met(), Some(false));
+        // Both: tern 10 is 0.5 x tokio (met) but 2 x std (missed).
+        let both = |a: f64, b: f64| {
+            Target::Both(
+                Box::new(Target::RatioToBest(a)),
+                Box::new(Target::RatioTo("std", b)),
+            )
+        };
+        assert_eq!(m.clone().target(both(0.67, 1.1)).target_met(), Some(false));
+        assert_eq!(m.clone().target(both(0.4, 2.5)).target_met(), Some(false));
+        assert_eq!(m.target(both(0.67, 2.5)).target_met(), Some(true));
     }
 
     #[test]
