@@ -79,7 +79,8 @@ pub(crate) struct Header {
     vtable: &'static Vtable,
     /// The runtime this task belongs to (its scheduler's remote half). The
     /// task owns a share of it, released through [`Schedule::release`] in
-    /// `dealloc`.
+    /// `dealloc` (the executor keeps a share released on its own thread
+    /// for its next spawn).
     pub(crate) owner: *const (),
     /// Links of the runtime's list of live tasks (runtime thread only).
     pub(crate) prev: Cell<Option<NonNull<Header>>>,
