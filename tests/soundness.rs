@@ -592,6 +592,66 @@ fn busy_channel_receiver_yields_after_its_budget() {
     });
 }
 
+/// Sync operations that complete at once spend the budget as I/O does: a
+/// task taking a free lock, a free permit, a sent oneshot value, a changed
+/// watch value or a finished task's output (awaited, or from a `JoinSet`)
+/// in a loop lets another task run after 128 of them (as in tokio). Without it the loop would hold the
+/// runtime for all 1,000.
+#[test]
+fn always_ready_sync_operations_yield_after_the_budget() {
+    tern::block_on(async {
+        let mutex = tern::sync::Mutex::new(0u32);
+        let sem = tern::sync::Semaphore::new(1);
+        let (wtx, mut wrx) = tern::sync::watch::channel(0u32);
+        for kind in ["mutex", "semaphore", "oneshot", "watch", "join", "join set"] {
+            let handles: Vec<_> = if kind == "join" {
+                (0..1_000u32)
+                    .map(|i| tern::spawn(async move { i }))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let mut set = tern::JoinSet::new();
+            if kind == "join set" {
+                for i in 0..1_000u32 {
+                    set.spawn(async move { i });
+                }
+            }
+            // The spawned tasks run (and a stale wake-up is used up), so the
+            // loop starts with a fresh budget and nothing queued but `other`.
+            tern::yield_now().await;
+            let done = Rc::new(Cell::new(0u32));
+            let seen = Rc::new(Cell::new(None));
+            let other = {
+                let (done, seen) = (done.clone(), seen.clone());
+                tern::spawn(async move { seen.set(Some(done.get())) })
+            };
+            let mut handles = handles.into_iter();
+            for i in 0..1_000u32 {
+                match kind {
+                    "mutex" => *mutex.lock().await += 1,
+                    "semaphore" => drop(sem.acquire().await.unwrap()),
+                    "oneshot" => {
+                        let (tx, rx) = tern::sync::oneshot::channel();
+                        tx.send(i).unwrap();
+                        assert_eq!(rx.await.unwrap(), i);
+                    }
+                    "watch" => {
+                        wtx.send(i).unwrap();
+                        wrx.changed().await.unwrap();
+                    }
+                    "join" => assert_eq!(handles.next().unwrap().await.unwrap(), i),
+                    // Outputs in completion order, which is spawn order here.
+                    _ => assert_eq!(set.join_next().await.unwrap().unwrap(), i),
+                }
+                done.set(done.get() + 1);
+            }
+            other.await.unwrap();
+            assert_eq!(seen.get(), Some(128), "{kind}");
+        }
+    });
+}
+
 /// The lock-free oneshot under races: a std thread sends (or drops the
 /// sender) while the receiving task polls with changing wakers, closes or
 /// drops the receiver. Every value is either received or handed back, and

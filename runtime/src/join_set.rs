@@ -21,7 +21,6 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::{poll_fn, Future};
-use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
@@ -169,7 +168,7 @@ impl<T: 'static> JoinSet<T> {
         // Poll once now so the task wakes the ready list when it finishes,
         // even if nobody is in join_next yet: that is what keeps outputs
         // in completion order.
-        let output = match Pin::new(&mut handle).poll(&mut Context::from_waker(&waker)) {
+        let output = match handle.poll_output(&mut Context::from_waker(&waker)) {
             Poll::Ready(out) => Some(out),
             Poll::Pending => None,
         };
@@ -203,6 +202,13 @@ impl<T: 'static> JoinSet<T> {
         if self.is_empty() {
             return Poll::Ready(None);
         }
+        // The set spends the budget itself, one unit per output, so a loop
+        // over finished tasks yields like any other (see `poll_output`).
+        std::task::ready!(crate::context::poll_budget(cx));
+        crate::context::charge(self.poll_ready_entry(cx))
+    }
+
+    fn poll_ready_entry(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, JoinError>>> {
         loop {
             let key = {
                 let mut st = self.ready.lock();
@@ -240,7 +246,7 @@ impl<T: 'static> JoinSet<T> {
             Some(out) => out,
             None => {
                 let waker = entry.waker.clone();
-                match Pin::new(&mut entry.handle).poll(&mut Context::from_waker(&waker)) {
+                match entry.handle.poll_output(&mut Context::from_waker(&waker)) {
                     Poll::Ready(out) => out,
                     Poll::Pending => return None,
                 }

@@ -370,6 +370,15 @@ impl<T> Future for Receiver<T> {
 
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // A loop of values that are always there yields after the budget.
+        std::task::ready!(crate::context::poll_budget(cx));
+        crate::context::charge(self.poll_value(cx))
+    }
+}
+
+impl<T> Receiver<T> {
+    #[inline]
+    fn poll_value(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
         let Some(inner) = self.inner else {
             return Poll::Ready(Err(RecvError(())));
         };

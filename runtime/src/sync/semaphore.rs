@@ -189,7 +189,19 @@ impl fmt::Debug for Semaphore {
 impl<'a> Future for Acquire<'a> {
     type Output = Result<SemaphorePermit<'a>, AcquireError>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // An acquire that always succeeds at once (a lock nobody else
+        // holds) yields like a task whose I/O is always ready.
+        std::task::ready!(crate::context::poll_budget(cx));
+        crate::context::charge(self.poll_acquire(cx))
+    }
+}
+
+impl<'a> Acquire<'a> {
+    fn poll_acquire(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<SemaphorePermit<'a>, AcquireError>> {
         let sem = self.sem;
         let mut st = sem.lock();
         let granted = match self.id {

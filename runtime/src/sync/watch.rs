@@ -219,6 +219,16 @@ impl<T> Registration<'_, T> {
         cx: &mut Context<'_>,
         seen: &mut u64,
     ) -> Poll<Result<(), RecvError>> {
+        // A value that keeps changing yields after the budget.
+        std::task::ready!(crate::context::poll_budget(cx));
+        crate::context::charge(self.poll_version(cx, seen))
+    }
+
+    fn poll_version(
+        &mut self,
+        cx: &mut Context<'_>,
+        seen: &mut u64,
+    ) -> Poll<Result<(), RecvError>> {
         let mut waiters = self.shared.waiters();
         let version = self.shared.version.load(Ordering::SeqCst);
         let res = if version != *seen {

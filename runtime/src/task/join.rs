@@ -48,15 +48,29 @@ impl<T> JoinHandle<T> {
     }
 }
 
-impl<T> Future for JoinHandle<T> {
-    type Output = Result<T, JoinError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+impl<T> JoinHandle<T> {
+    /// The task's output, or `cx`'s waker registered for it, outside the
+    /// cooperative budget: for a [`JoinSet`](crate::JoinSet), which polls
+    /// its handles with wakers of its own and spends the budget itself
+    /// (a handle refused for the budget would wake the set's own waker and
+    /// be polled again at once).
+    pub(crate) fn poll_output(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
         let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
         // SAFETY: the handle is !Send, so this runs on the thread of the
         // task's runtime; `out` has the type the task's vtable writes.
         unsafe { raw::poll_join(self.raw, cx.waker(), (&mut out as *mut Poll<_>).cast()) };
         out
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Awaiting tasks that have finished yields after the budget, like
+        // a task whose I/O is always ready.
+        std::task::ready!(crate::context::poll_budget(cx));
+        crate::context::charge(self.poll_output(cx))
     }
 }
 
