@@ -196,12 +196,21 @@ impl Sleep {
 impl Future for Sleep {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // Sleeps that are over at once (`sleep(Duration::ZERO)` in a loop,
+        // an interval that is behind) yield after the budget, as in tokio.
+        std::task::ready!(context::poll_budget(cx));
+        context::charge(self.poll_deadline(cx))
+    }
+}
+
+impl Sleep {
+    fn poll_deadline(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if let Some(e) = &self.entry {
             if !context::is_current_timers(&e.timers) {
                 // Registered with another runtime: move to this one.
                 self.unregister();
-                return self.poll(cx);
+                return self.poll_deadline(cx);
             }
             let mut heap = e.timers.heap.borrow_mut();
             if heap.is_fired(e.key) {
