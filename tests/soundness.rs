@@ -595,8 +595,8 @@ fn busy_channel_receiver_yields_after_its_budget() {
 /// Sync operations that complete at once spend the budget as I/O does: a
 /// task taking a free lock, a free permit, a sent oneshot value, a changed
 /// watch value, a finished task's output (awaited, or from a `JoinSet`) or
-/// a sleep that is already over in a loop lets another task run after 128
-/// of them (as in tokio). Without it the loop would hold the
+/// a sleep that is already over, or a send into a channel with room, in a
+/// loop lets another task run after 128 of them (as in tokio). Without it the loop would hold the
 /// runtime for all 1,000.
 #[test]
 fn always_ready_sync_operations_yield_after_the_budget() {
@@ -604,6 +604,8 @@ fn always_ready_sync_operations_yield_after_the_budget() {
         let mutex = tern::sync::Mutex::new(0u32);
         let sem = tern::sync::Semaphore::new(1);
         let (wtx, mut wrx) = tern::sync::watch::channel(0u32);
+        // Room for every send of the loop.
+        let (btx, _brx) = tern::sync::mpsc::channel::<u32>(1_000);
         for kind in [
             "mutex",
             "semaphore",
@@ -612,6 +614,7 @@ fn always_ready_sync_operations_yield_after_the_budget() {
             "join",
             "join set",
             "sleep(0)",
+            "bounded send",
         ] {
             let handles: Vec<_> = if kind == "join" {
                 (0..1_000u32)
@@ -651,6 +654,7 @@ fn always_ready_sync_operations_yield_after_the_budget() {
                     }
                     "join" => assert_eq!(handles.next().unwrap().await.unwrap(), i),
                     "sleep(0)" => tern::time::sleep(Duration::ZERO).await,
+                    "bounded send" => btx.send(i).await.unwrap(),
                     // Outputs in completion order, which is spawn order here.
                     _ => assert_eq!(set.join_next().await.unwrap().unwrap(), i),
                 }

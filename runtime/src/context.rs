@@ -15,7 +15,7 @@
 //! The budget counts operations of the task (or `block_on` future) being
 //! polled: the executor sets it before each poll, and every
 //! [`IoSource`](crate::io::IoSource) operation, channel, oneshot or watch
-//! receive, semaphore (and so mutex) acquisition, join (a `JoinHandle`, or
+//! receive, bounded channel send, semaphore (and so mutex) acquisition, join (a `JoinHandle`, or
 //! a `JoinSet`'s output), sleep or [`cooperative`](crate::cooperative) future that
 //! *completes* spends one unit. Once it has run out, such an operation wakes its own task and
 //! returns `Pending` without trying, so a task whose I/O is always ready (a

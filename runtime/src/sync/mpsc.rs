@@ -314,7 +314,16 @@ impl<T> Future for Send<'_, T> {
     type Output = Result<(), SendError<T>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
+        // A sender whose channel always has room yields after the budget,
+        // like a receiver whose channel always has messages.
+        std::task::ready!(crate::context::poll_budget(cx));
+        crate::context::charge(self.poll_send(cx))
+    }
+}
+
+impl<T> Send<'_, T> {
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        let this = self;
         let Some(value) = this.value.take() else {
             panic!("mpsc::Send polled after it completed");
         };
