@@ -74,7 +74,7 @@ async fn burst_then_idle() {
         );
     }
     let last_job = Instant::now();
-    let threads = pool_threads();
+    let mut threads = pool_threads();
     assert!(
         (BURST..=BURST + 1).contains(&threads),
         "{threads} pool threads"
@@ -91,10 +91,17 @@ async fn burst_then_idle() {
     loop {
         let (alive, t) = (pool_threads(), last_job.elapsed());
         if first_idle.elapsed() < KEEP_ALIVE - margin {
-            assert_eq!(
-                alive, threads,
-                "a pool thread exited {t:?} after its last job, before the keep-alive"
+            // A thread counts once it has named itself, which it does when
+            // it starts: one spawned for the burst but beaten to its job
+            // may show up late. The count may rise (to BURST + 1 at most)
+            // but not fall.
+            assert!(
+                alive >= threads,
+                "a pool thread exited {t:?} after its last job, before the keep-alive \
+                 ({alive} of {threads} left)"
             );
+            threads = alive;
+            assert!(alive <= BURST + 1, "{alive} pool threads");
         } else if alive == 0 {
             break;
         }
