@@ -182,13 +182,8 @@ pub(crate) unsafe fn cancel_now(ptr: NonNull<Header>) -> bool {
 /// # Safety
 /// The caller owns the reference it gives up; `ptr` is not used afterwards.
 pub(crate) unsafe fn drop_ref(ptr: NonNull<Header>) {
-    // SAFETY: the caller's reference keeps the header alive until here.
-    let header = unsafe { ptr.as_ref() };
-    let prev = header.state.fetch_sub(REF_ONE, Ordering::AcqRel);
-    if prev & REF_MASK == REF_ONE {
-        // SAFETY: that was the last reference; nobody else can reach `ptr`.
-        unsafe { (header.vtable.dealloc)(ptr) };
-    }
+    // SAFETY: forwarded.
+    unsafe { release(ptr, REF_ONE) }
 }
 
 /// Releases two references at once (one atomic operation instead of two),
@@ -198,10 +193,22 @@ pub(crate) unsafe fn drop_ref(ptr: NonNull<Header>) {
 /// The caller owns both references it gives up; `ptr` is not used
 /// afterwards.
 pub(crate) unsafe fn drop_two_refs(ptr: NonNull<Header>) {
+    // SAFETY: forwarded.
+    unsafe { release(ptr, 2 * REF_ONE) }
+}
+
+/// Subtracts `sub` from the state word in one atomic operation: the
+/// references it holds, and flags that are set and that only this thread
+/// changes; frees the task when those were its last references.
+///
+/// # Safety
+/// The caller owns the references in `sub`, and every flag in it is set
+/// and cannot change meanwhile; `ptr` is not used afterwards.
+unsafe fn release(ptr: NonNull<Header>, sub: usize) {
     // SAFETY: the caller's references keep the header alive until here.
     let header = unsafe { ptr.as_ref() };
-    let prev = header.state.fetch_sub(2 * REF_ONE, Ordering::AcqRel);
-    if prev & REF_MASK == 2 * REF_ONE {
+    let prev = header.state.fetch_sub(sub, Ordering::AcqRel);
+    if prev & REF_MASK == sub & REF_MASK {
         // SAFETY: those were the last references; nobody else can reach
         // `ptr`.
         unsafe { (header.vtable.dealloc)(ptr) };
@@ -263,12 +270,9 @@ pub(crate) unsafe fn drop_handle(ptr: NonNull<Header>) {
     let cur = header.state.load(Ordering::Relaxed);
     if cur & (AWAITED | OUTPUT) == 0 {
         debug_assert_ne!(cur & HANDLE, 0, "a JoinHandle dropped twice");
-        let prev = header.state.fetch_sub(HANDLE + REF_ONE, Ordering::AcqRel);
-        if prev & REF_MASK == REF_ONE {
-            // SAFETY: that was the last reference; nobody else can reach
-            // `ptr`.
-            unsafe { (header.vtable.dealloc)(ptr) };
-        }
+        // SAFETY: the handle's reference, and HANDLE, which is set and
+        // changes on this thread only.
+        unsafe { release(ptr, HANDLE + REF_ONE) };
         return;
     }
     let prev = header
