@@ -3,6 +3,9 @@
 //! runtime, the blocking pool after panicking results, the cooperative
 //! budget. The CI job also runs this file under AddressSanitizer.
 
+#[path = "common/budget_probe.rs"]
+mod budget_probe;
+
 use std::cell::Cell;
 use std::future::{pending, poll_fn, Future};
 use std::io::Write;
@@ -14,6 +17,7 @@ use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use budget_probe::Probe;
 use tern::net::{TcpListener, UdpSocket};
 use tern::Runtime;
 
@@ -629,15 +633,8 @@ fn always_ready_sync_operations_yield_after_the_budget() {
                     set.spawn(async move { i });
                 }
             }
-            // The spawned tasks run (and a stale wake-up is used up), so the
-            // loop starts with a fresh budget and nothing queued but `other`.
-            tern::yield_now().await;
-            let done = Rc::new(Cell::new(0u32));
-            let seen = Rc::new(Cell::new(None));
-            let other = {
-                let (done, seen) = (done.clone(), seen.clone());
-                tern::spawn(async move { seen.set(Some(done.get())) })
-            };
+            // The spawned tasks run before the probe starts.
+            let probe = Probe::start().await;
             let mut handles = handles.into_iter();
             for i in 0..1_000u32 {
                 match kind {
@@ -658,10 +655,9 @@ fn always_ready_sync_operations_yield_after_the_budget() {
                     // Outputs in completion order, which is spawn order here.
                     _ => assert_eq!(set.join_next().await.unwrap().unwrap(), i),
                 }
-                done.set(done.get() + 1);
+                probe.tick();
             }
-            other.await.unwrap();
-            assert_eq!(seen.get(), Some(128), "{kind}");
+            assert_eq!(probe.ticks_before_it_ran().await, Some(128), "{kind}");
         }
     });
 }

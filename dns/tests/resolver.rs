@@ -2,6 +2,8 @@
 //! DESIGN.md's "What a resolver does", and the lessons from other
 //! resolvers' bugs.
 
+#[path = "../../tests/common/budget_probe.rs"]
+mod budget_probe;
 mod scripted;
 
 use std::cell::Cell;
@@ -9,6 +11,7 @@ use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
+use budget_probe::Probe;
 use scripted::*;
 use tern::dns::exchange::Transport;
 use tern::dns::wire::{Message, Rcode};
@@ -283,16 +286,8 @@ async fn lookups_answered_at_once_yield_after_the_budget() {
     r.lookup_ip("www.test").await.unwrap();
     r.reverse(ip).await.unwrap();
     for kind in ["lookup", "lookup_ip", "reverse", "resolve a literal"] {
-        // A wake-up the server's replies left behind is used up first, so
-        // the loop starts with a fresh budget and nothing queued before
-        // the other task.
-        tern::yield_now().await;
-        let done = Rc::new(Cell::new(0u32));
-        let seen = Rc::new(Cell::new(None));
-        let other = {
-            let (done, seen) = (done.clone(), seen.clone());
-            tern::spawn(async move { seen.set(Some(done.get())) })
-        };
+        // After a wake-up the server's replies left behind is used up.
+        let probe = Probe::start().await;
         for _ in 0..1_000 {
             match kind {
                 "lookup" => assert_eq!(r.lookup("www.test", RecordType::A).await.unwrap().len(), 2),
@@ -300,10 +295,9 @@ async fn lookups_answered_at_once_yield_after_the_budget() {
                 "reverse" => assert_eq!(r.reverse(ip).await.unwrap(), [name("www.test.")]),
                 _ => assert_eq!(tern::dns::resolve("192.0.2.7").await.unwrap().len(), 1),
             }
-            done.set(done.get() + 1);
+            probe.tick();
         }
-        other.await.unwrap();
-        assert_eq!(seen.get(), Some(128), "{kind}");
+        assert_eq!(probe.ticks_before_it_ran().await, Some(128), "{kind}");
     }
     assert_eq!(
         server.seen().len(),
