@@ -293,14 +293,15 @@ impl Rt for Bare {
 /// One case per runtime and the bare loop, each running `$f::<R>($args)`.
 #[macro_export]
 macro_rules! per_runtime_and_bare {
-    ($f:ident ( $($arg:expr),* )) => {
+    ($f:ident ( $($arg:expr),* )) => {{
+        let [tern, tokio, smol] = $crate::per_runtime!($f($($arg),*));
         [
-            $crate::harness::Case::new(<$crate::rt::Tern as $crate::rt::Rt>::COLUMN, move || $f::<$crate::rt::Tern>($($arg),*)),
-            $crate::harness::Case::new(<$crate::rt::Tokio as $crate::rt::Rt>::COLUMN, move || $f::<$crate::rt::Tokio>($($arg),*)),
-            $crate::harness::Case::new(<$crate::rt::Smol as $crate::rt::Rt>::COLUMN, move || $f::<$crate::rt::Smol>($($arg),*)),
+            tern,
+            tokio,
+            smol,
             $crate::harness::Case::new(<$crate::rt::Bare as $crate::rt::Rt>::COLUMN, move || $f::<$crate::rt::Bare>($($arg),*)),
         ]
-    };
+    }};
 }
 
 /// One case per runtime, each running `$f::<R>($args)`.
