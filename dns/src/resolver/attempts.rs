@@ -137,7 +137,9 @@ impl Resolver {
             let result = if config.use_vc {
                 // Boxed: the TCP path is rare, and its future would make every
                 // lookup's future larger.
-                Box::pin(vc::ask_tcp(server, &sent, rtype, edns, step)).await
+                Box::pin(vc::ask_tcp(server, &sent, rtype, edns, step))
+                    .await
+                    .map(Box::new)
             } else {
                 let max = config.udp_max_queries;
                 let udp_edns = edns.map(|payload| QueryEdns {
@@ -172,7 +174,7 @@ impl Resolver {
                         servers.refuses_edns(server, tern_runtime::time::now());
                     }
                     let negative = negative_ttl(name, &reply);
-                    answer = Some((take_answer(name, rtype, reply), negative));
+                    answer = Some((take_answer(name, rtype, *reply), negative));
                     break;
                 }
                 Err(e) => {

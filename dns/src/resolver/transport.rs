@@ -117,7 +117,7 @@ pub(crate) async fn ask(
     mut edns: Option<QueryEdns<'_>>,
     limit: Limit,
     udp_max_queries: u32,
-) -> Result<Message, Error> {
+) -> Result<Box<Message>, Error> {
     let mut bad_cookies = 0u8;
     // The first UDP step starts with the attempt; later ones read the clock.
     let mut step_deadline = limit.until_from(limit.started);
@@ -138,7 +138,7 @@ pub(crate) async fn ask(
         let bad_cookie = sent_cookie && reply.rcode() == Rcode::BADCOOKIE;
         let (reply, transport) = match classify_step(query.edns, &reply, Transport::Udp) {
             Step::RetryTcp => (
-                Box::pin(tcp_exchange(server, &tcp_query(), limit)).await?,
+                Box::new(Box::pin(tcp_exchange(server, &tcp_query(), limit)).await?),
                 Transport::Tcp,
             ),
             _ if bad_cookie && bad_cookies == 0 => {
@@ -147,7 +147,7 @@ pub(crate) async fn ask(
                 continue;
             }
             _ if bad_cookie => (
-                Box::pin(tcp_exchange(server, &tcp_query(), limit)).await?,
+                Box::new(Box::pin(tcp_exchange(server, &tcp_query(), limit)).await?),
                 Transport::Tcp,
             ),
             _ => (reply, Transport::Udp),
@@ -178,7 +178,7 @@ async fn udp_exchange(
     cookie: Option<&mut Cookie>,
     deadline: Instant,
     udp_max_queries: u32,
-) -> Result<(Asked, Message), Error> {
+) -> Result<(Asked, Box<Message>), Error> {
     let option = cookie.as_deref().map(Cookie::option);
     let sent_client = cookie.as_deref().map(|c| *c.client());
     let option = option.as_ref().map_or(&[][..], |o| o.as_bytes());
