@@ -853,5 +853,89 @@ mod tests {
         }
     }
 
+    /// Remote wakes of the handle-drop race test (its own queue, so that
+    /// the tests sharing `REMOTE` see none of them).
+    static RACE_QUEUE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+    static RACE_FREED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    struct RaceMock;
+
+    impl Schedule for RaceMock {
+        fn schedule(task: NonNull<Header>) {
+            RACE_QUEUE.lock().unwrap().push(task.as_ptr() as usize);
+        }
+        fn release(_owner: *const ()) {
+            RACE_FREED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The handle's one-operation drop (no waker, no output) while another
+    /// thread clones, wakes and drops the task's waker: neither the
+    /// reference count nor SCHEDULED loses an update, and the task is freed
+    /// exactly once, when the last reference goes.
+    #[test]
+    fn a_detached_handle_drop_racing_remote_wakers_loses_no_update() {
+        let rounds = if cfg!(miri) { 20 } else { 3_000 };
+        let freed = RACE_FREED.load(Ordering::Relaxed);
+        for _ in 0..rounds {
+            let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
+            let s = slot.clone();
+            let (task, h) = spawn::<_, RaceMock>(std::future::poll_fn(move |cx| {
+                *s.lock().unwrap() = Some(cx.waker().clone());
+                Poll::<()>::Pending
+            }));
+            // SAFETY: the first run-queue entry's reference; owning thread.
+            unsafe { run(task) };
+            // SAFETY: that entry's reference.
+            unsafe { drop_ref(task) };
+            let waker = slot.lock().unwrap().take().unwrap();
+            let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let (st, sp) = (started.clone(), stop.clone());
+            let hammer = std::thread::spawn(move || {
+                let mut n = 0u32;
+                loop {
+                    let w = waker.clone();
+                    if n % 8 == 7 {
+                        w.wake_by_ref();
+                    }
+                    drop(w);
+                    n += 1;
+                    st.store(true, Ordering::Release);
+                    if sp.load(Ordering::Acquire) {
+                        break;
+                    }
+                }
+                drop(waker);
+            });
+            while !started.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+            // The fast path: no AWAITED, no OUTPUT.
+            drop(h);
+            stop.store(true, Ordering::Release);
+            hammer.join().unwrap();
+            let queued: Vec<usize> = std::mem::take(&mut *RACE_QUEUE.lock().unwrap());
+            // SAFETY: the list's reference keeps the task alive.
+            let state = unsafe { task.as_ref() }.state.load(Ordering::Acquire);
+            assert_eq!(state & HANDLE, 0, "HANDLE still set");
+            assert_eq!(
+                state & REF_MASK,
+                (1 + queued.len()) * REF_ONE,
+                "references: the list's and one per queued wake"
+            );
+            assert_eq!(state & SCHEDULED != 0, !queued.is_empty());
+            for t in queued {
+                // SAFETY: each queued wake owns a reference.
+                unsafe { drop_ref(NonNull::new(t as *mut Header).unwrap()) };
+            }
+            // SAFETY: runtime thread, the list's reference.
+            unsafe { cancel_now(task) };
+            // SAFETY: the list's reference, the last one.
+            unsafe { drop_ref(task) };
+        }
+        assert_eq!(RACE_FREED.load(Ordering::Relaxed), freed + rounds);
+    }
+
     use std::sync::Arc;
 }
