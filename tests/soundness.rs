@@ -599,7 +599,7 @@ fn busy_channel_receiver_yields_after_its_budget() {
 /// Sync operations that complete at once spend the budget as I/O does: a
 /// task taking a free lock, a free permit, a sent oneshot value, a changed
 /// watch value, a finished task's output (awaited, or from a `JoinSet`) or
-/// a sleep that is already over, or a send into a channel with room, in a
+/// a sleep (or timeout) that is already over, or a send into a channel with room, in a
 /// loop lets another task run after 128 of them (as in tokio). Without it the loop would hold the
 /// runtime for all 1,000.
 #[test]
@@ -619,6 +619,7 @@ fn always_ready_sync_operations_yield_after_the_budget() {
             "join set",
             "sleep(0)",
             "bounded send",
+            "elapsed timeout",
         ] {
             let handles: Vec<_> = if kind == "join" {
                 (0..1_000u32)
@@ -652,12 +653,101 @@ fn always_ready_sync_operations_yield_after_the_budget() {
                     "join" => assert_eq!(handles.next().unwrap().await.unwrap(), i),
                     "sleep(0)" => tern::time::sleep(Duration::ZERO).await,
                     "bounded send" => btx.send(i).await.unwrap(),
+                    // The sleep that elapses spends, as a sleep(0) does.
+                    "elapsed timeout" => {
+                        assert!(tern::time::timeout(Duration::ZERO, pending::<()>())
+                            .await
+                            .is_err())
+                    }
                     // Outputs in completion order, which is spawn order here.
                     _ => assert_eq!(set.join_next().await.unwrap().unwrap(), i),
                 }
                 probe.tick();
             }
             assert_eq!(probe.ticks_before_it_ran().await, Some(128), "{kind}");
+        }
+    });
+}
+
+/// A timeout whose future spends the whole budget on every poll (here a
+/// receiver whose channel never runs dry) still elapses: the deadline is
+/// looked at even though the future used up the budget, as in tokio
+/// (tokio#4314). Were the sleep refused for the budget after each poll of
+/// the future, it would never see its deadline and the future would run
+/// to its end (forever, for a loop that does not end).
+#[test]
+fn timeout_elapses_when_its_future_spends_the_whole_budget() {
+    tern::block_on(async {
+        let (tx, mut rx) = tern::sync::mpsc::unbounded_channel::<u32>();
+        let received = Rc::new(Cell::new(0u32));
+        let busy = {
+            let received = received.clone();
+            async move {
+                // Never runs dry: each receive sends the next message.
+                tx.send(0).unwrap();
+                while received.get() < 100 * 128 {
+                    rx.recv().await.unwrap();
+                    tx.send(0).unwrap();
+                    received.set(received.get() + 1);
+                }
+            }
+        };
+        // The deadline is over already: the first look at it elapses.
+        let res = tern::time::timeout_at(tern::time::now(), busy).await;
+        assert!(
+            res.is_err(),
+            "never elapsed: the future ran to its end ({} receives)",
+            received.get()
+        );
+        // One poll of the future: its budget, then the deadline.
+        assert_eq!(received.get(), 128);
+    });
+}
+
+/// `JoinSet::try_join_next` gives a finished task's output even when the
+/// calling task has spent its budget: it never waits, so it has nothing to
+/// yield for (tokio's runs unconstrained). Under the budget it said
+/// "nothing finished" (`None`) after 128 operations of the caller.
+#[test]
+fn try_join_next_ignores_a_spent_budget() {
+    tern::block_on(async {
+        let mut set = tern::JoinSet::new();
+        set.spawn(async { 7u32 });
+        // The task finishes; the caller comes back with a fresh budget.
+        tern::yield_now().await;
+        assert_eq!(set.len(), 1);
+        // Spend all of it (the 128th completes, so no yield comes).
+        for _ in 0..128 {
+            tern::cooperative(async {}).await;
+        }
+        assert_eq!(set.try_join_next().map(Result::unwrap), Some(7));
+        assert!(set.is_empty());
+    });
+}
+
+/// Connects that complete at once (a Unix listener with room in its
+/// backlog: a Unix stream connect never waits for a handshake) spend the
+/// budget like every other operation, so a loop of them lets another task
+/// run after 128. Without it the loop held the runtime for all of them.
+#[test]
+fn unix_connects_that_complete_at_once_yield_after_the_budget() {
+    tern::block_on(async {
+        let name = format!("tern-budget-connect-{}", std::process::id());
+        let listener = tern::net::UnixListener::bind_abstract(name.as_bytes()).unwrap();
+        let probe = Probe::start().await;
+        let mut conns = Vec::new();
+        for _ in 0..300 {
+            conns.push(
+                tern::net::UnixStream::connect_abstract(name.as_bytes())
+                    .await
+                    .unwrap(),
+            );
+            probe.tick();
+        }
+        assert_eq!(probe.ticks_before_it_ran().await, Some(128));
+        // Every connect reached the listener.
+        for _ in 0..300 {
+            listener.accept().await.unwrap();
         }
     });
 }

@@ -127,6 +127,12 @@ pub(crate) fn poll_budget(cx: &mut std::task::Context<'_>) -> std::task::Poll<()
     })
 }
 
+/// Whether the polled task has budget left (always, outside a runtime).
+#[inline]
+pub(crate) fn has_budget() -> bool {
+    CONTEXT.with(|c| c.core.get().is_null() || c.budget.get() > 0)
+}
+
 /// Spends one unit of the polled task's budget: an admitted operation
 /// completed. (Outside a runtime the count is never read.)
 #[inline]

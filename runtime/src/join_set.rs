@@ -229,10 +229,14 @@ impl<T: 'static> JoinSet<T> {
         }
     }
 
-    /// The result of a task that has already finished, if any; never waits.
+    /// The result of a task that has already finished, if any; never waits,
+    /// so it is outside the cooperative budget (as in tokio).
     pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
+        if self.is_empty() {
+            return None;
+        }
         let waker = Waker::noop();
-        match self.poll_join_next(&mut Context::from_waker(waker)) {
+        match self.poll_ready_entry(&mut Context::from_waker(waker)) {
             Poll::Ready(out) => out,
             Poll::Pending => None,
         }

@@ -138,6 +138,12 @@ impl UnixStream {
             if let Some(e) = socket::take_error(stream.io.as_fd())? {
                 return Err(ctx("connect", name)(e));
             }
+        } else {
+            // Connected at once (the usual case: no handshake), yet under
+            // the cooperative budget like every connect: a fresh source is
+            // taken to be writable, so this completes now and spends one
+            // unit, or yields first if the task's budget is spent.
+            stream.io.ready(Direction::Write).await?;
         }
         Ok(stream)
     }

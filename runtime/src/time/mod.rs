@@ -311,10 +311,20 @@ impl<F: Future> Future for Timeout<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let had_budget = context::has_budget();
         if let Poll::Ready(v) = this.future.poll(cx) {
             return Poll::Ready(Ok(v));
         }
-        match Pin::new(this.sleep).poll(cx) {
+        let sleep = Pin::new(this.sleep);
+        // A future that spent the last of the budget would otherwise get
+        // the sleep refused on every poll, and the timeout would never
+        // elapse: the deadline is looked at all the same (as in tokio).
+        let elapsed = if had_budget && !context::has_budget() {
+            sleep.poll_deadline(cx)
+        } else {
+            sleep.poll(cx)
+        };
+        match elapsed {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
             Poll::Pending => Poll::Pending,
         }
