@@ -669,6 +669,45 @@ fn always_ready_sync_operations_yield_after_the_budget() {
     });
 }
 
+/// A task made to yield for its budget lets the reactor turn before it
+/// runs again (tokio defers such a task until its driver has been polled):
+/// a socket whose datagram waits for the reactor to be seen is served
+/// after one or two budgets of a busy task's operations. Before, the
+/// reactor turned only after 61 polls, so the reader waited for 61
+/// budgets (7,808 operations) of the busy loop.
+#[test]
+fn a_task_that_uses_up_its_budget_lets_the_reactor_turn() {
+    tern::block_on(async {
+        let sock = tern::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = sock.local_addr().unwrap();
+        let ops = Rc::new(Cell::new(0u32));
+        let seen_at = Rc::new(Cell::new(None));
+        let reader = {
+            let (ops, seen_at) = (ops.clone(), seen_at.clone());
+            tern::spawn(async move {
+                let mut buf = [0u8; 8];
+                sock.recv_from(&mut buf).await.unwrap();
+                seen_at.set(Some(ops.get()));
+            })
+        };
+        // The reader waits on the socket; then a datagram comes from a
+        // socket no runtime knows, so only the reactor can tell.
+        tern::yield_now().await;
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.send_to(b"ping", addr).unwrap();
+        while seen_at.get().is_none() && ops.get() < 100 * 128 {
+            tern::cooperative(async {}).await;
+            ops.set(ops.get() + 1);
+        }
+        reader.await.unwrap();
+        let seen = seen_at.get().expect("the reader never saw its datagram");
+        assert!(
+            seen <= 2 * 128,
+            "the reader saw its datagram after {seen} operations of the busy task"
+        );
+    });
+}
+
 /// A timeout whose future spends the whole budget on every poll (here a
 /// receiver whose channel never runs dry) still elapses: the deadline is
 /// looked at even though the future used up the budget, as in tokio

@@ -21,9 +21,10 @@
 //! the whole push and notify, so a runtime that shuts down meanwhile cannot
 //! free it under the waker's feet.
 //!
-//! The loop runs at most [`POLLS_PER_TURN`] entries, then turns the reactor:
-//! with a zero timeout if work is left (so a busy task cannot starve I/O,
-//! timers or remote wake-ups), or parked until the next event or timer
+//! The loop runs at most [`POLLS_PER_TURN`] entries, or up to a poll that
+//! used up its task's cooperative budget, then turns the reactor: with a
+//! zero timeout if work is left (so a busy task cannot starve I/O, timers
+//! or remote wake-ups), or parked until the next event or timer
 //! deadline. To honour sub-millisecond deadlines on kernels whose timed
 //! waits overshoot, it parks until [`SPIN_MARGIN`] before the deadline and
 //! spins the rest. And while wake-ups from other threads arrive quickly (a
@@ -357,6 +358,17 @@ impl Core {
                     }
                 } else {
                     self.run_task(task);
+                }
+                // A poll that used up its budget (a task that had more to
+                // do than the budget allows, and yielded) ends the pass:
+                // I/O, timers and remote wake-ups are collected before it
+                // runs again, as tokio defers such a task until its driver
+                // has been polled. Otherwise a lone busy task would run 61
+                // budgets' worth (7,808 operations) between two looks at
+                // the reactor, and sockets whose readiness waits there
+                // would stall behind it.
+                if !context::has_budget() {
+                    break;
                 }
             }
             self.polls.set(self.polls.get() + u64::from(polls));
