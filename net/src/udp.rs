@@ -119,7 +119,9 @@ impl UdpSocket {
     pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
         let n = self
             .io
-            .io(Direction::Write, |fd| socket::send_to(fd, buf, &target))
+            .io(Direction::Write, |fd| {
+                self.reported(socket::send_to(fd, buf, &target))
+            })
             .await?;
         self.io.loopback_sent(target);
         Ok(n)
@@ -142,7 +144,7 @@ impl UdpSocket {
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
         let n = self
             .io
-            .io(Direction::Write, |fd| socket::send(fd, buf))
+            .io(Direction::Write, |fd| self.reported(socket::send(fd, buf)))
             .await?;
         self.io.loopback_sent_to_peer();
         Ok(n)
@@ -176,9 +178,8 @@ impl UdpSocket {
         buf: &[u8],
         target: SocketAddr,
     ) -> Poll<io::Result<usize>> {
-        let n = ready!(self
-            .io
-            .poll_io(cx, Direction::Write, |fd| socket::send_to(fd, buf, &target)))?;
+        let n = ready!(self.io.poll_io(cx, Direction::Write, |fd| self
+            .reported(socket::send_to(fd, buf, &target))))?;
         self.io.loopback_sent(target);
         Poll::Ready(Ok(n))
     }
@@ -191,9 +192,8 @@ impl UdpSocket {
 
     /// Polls to send a datagram to the connected peer.
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let n = ready!(self
-            .io
-            .poll_io(cx, Direction::Write, |fd| socket::send(fd, buf)))?;
+        let n = ready!(self.io.poll_io(cx, Direction::Write, |fd| self
+            .reported(socket::send(fd, buf))))?;
         self.io.loopback_sent_to_peer();
         Poll::Ready(Ok(n))
     }
@@ -232,11 +232,15 @@ impl UdpSocket {
         for _ in 0..DRAIN_LIMIT {
             match socket::recv(fd, &mut scrap) {
                 Ok(_) => dropped += 1,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Only a queue seen empty clears readiness: what the
+                    // limit leaves queued is read by the next receive.
+                    self.io.clear_ready(Direction::Read);
+                    break;
+                }
+                Err(_) => self.io.dequeue_error(),
             }
         }
-        self.io.clear_ready(Direction::Read);
         Ok(dropped)
     }
 
@@ -276,7 +280,7 @@ impl UdpSocket {
     /// after a send (a peer on loopback often answers before the send
     /// returns); waiting is [`recv`](UdpSocket::recv)'s job.
     pub fn recv_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.receive_len(self.io.as_fd(), buf)
+        self.receive_len_now(self.io.as_fd(), buf)
     }
 }
 

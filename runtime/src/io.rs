@@ -273,6 +273,29 @@ impl IoSource {
         self.reactor.landing()
     }
 
+    /// Takes the oldest report off this datagram socket's error queue
+    /// (`MSG_ERRQUEUE`), if there is one. With `IP_RECVERR` the kernel
+    /// queues each ICMP error there, charged to the receive buffer, besides
+    /// the pending error a receive reports; tern-net's UDP receives take
+    /// one off per error they report, or a few hundred errors would fill
+    /// the receive buffer for good. The next report, if any, becomes the
+    /// pending error. Not part of the supported API.
+    #[doc(hidden)]
+    pub fn dequeue_error(&self) {
+        let mut byte = 0u8;
+        crate::sys::count_syscall();
+        // SAFETY: `byte` is live and writable for the call; a length of 0
+        // lets the kernel write nothing into it, and no address is asked.
+        let _ = unsafe {
+            libc::recv(
+                self.fd.as_raw_fd(),
+                std::ptr::addr_of_mut!(byte).cast(),
+                0,
+                libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
+            )
+        };
+    }
+
     /// Records that this source, a datagram socket, is connected to
     /// `peer` (or to none), for
     /// [`loopback_sent_to_peer`](IoSource::loopback_sent_to_peer); not part

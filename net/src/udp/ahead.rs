@@ -164,6 +164,38 @@ impl UdpSocket {
         Ok(self.receive_two(fd, buf, false)?.first_len)
     }
 
+    /// As [`receive_len`](UdpSocket::receive_len), for a receive made
+    /// whatever the runtime saw of readiness (`recv_now`). A second
+    /// datagram is held only on a socket the runtime sees readable: on one
+    /// it does not, the edge those datagrams raised may be dropped by
+    /// epoll once the kernel's queue is empty, and the held one would wait
+    /// for a later datagram. There a plain receive leaves the rest queued
+    /// in the kernel, and its edge comes.
+    pub(super) fn receive_len_now(&self, fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+        if self.ahead.is_held() || self.ahead.bursting.get() || self.io.is_ready(Direction::Read) {
+            return self.receive_len(fd, buf);
+        }
+        self.reported(socket::recv(fd, buf))
+    }
+
+    /// `got`, after taking the report of an error it carries off the
+    /// socket's error queue: with `IP_RECVERR` an ICMP error is queued
+    /// there too, charged to the receive buffer, and the receive or send
+    /// that reports it (a send takes a pending error as a receive does)
+    /// leaves it there (see `IoSource::dequeue_error`).
+    #[inline]
+    pub(super) fn reported<T>(&self, got: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &got {
+            if !matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) {
+                self.io.dequeue_error();
+            }
+        }
+        got
+    }
+
     /// A receive of two (see the module docs); the first datagram's sender
     /// is asked for only with `sender`.
     #[inline]
@@ -174,7 +206,7 @@ impl UdpSocket {
         if second.len() < LANDING {
             grow_landing(&mut second);
         }
-        let got = socket::recv_two(fd, buf, &mut second, sender);
+        let got = self.reported(socket::recv_two(fd, buf, &mut second, sender));
         match &got {
             // Readiness stays set: the next receive finds it.
             Ok(Two {
@@ -205,7 +237,7 @@ impl UdpSocket {
         // (WouldBlock) clears it and ends the burst. The sender is asked
         // for: after a `connect` to a new peer, datagrams from the old one
         // may still be queued.
-        let got = socket::recv_from(fd, buf);
+        let got = self.reported(socket::recv_from(fd, buf));
         if matches!(&got, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
             self.ahead.bursting.set(false);
         }
@@ -220,7 +252,7 @@ impl UdpSocket {
     ) -> io::Result<(usize, SocketAddr)> {
         match self.ahead.peek(buf) {
             Some(r) => Ok(r),
-            None => socket::peek_from(fd, buf),
+            None => self.reported(socket::peek_from(fd, buf)),
         }
     }
 

@@ -113,7 +113,7 @@ impl UdpSocket {
             }
         }
         let asked = bufs.len().min(meta.len()).min(socket::BATCH_MAX);
-        let got = socket::recv_batch(fd, bufs, meta)?;
+        let got = self.reported(socket::recv_batch(fd, bufs, meta))?;
         if got < asked {
             self.io.clear_ready(Direction::Read);
         }
@@ -148,7 +148,7 @@ impl UdpSocket {
         }
         self.io
             .io(Direction::Write, |fd| {
-                socket::send_batch(fd, bufs, Some(targets))
+                self.reported(socket::send_batch(fd, bufs, Some(targets)))
             })
             .await
     }
@@ -165,7 +165,7 @@ impl UdpSocket {
             return Poll::Ready(Ok(0));
         }
         self.io.poll_io(cx, Direction::Write, |fd| {
-            socket::send_batch(fd, bufs, Some(targets))
+            self.reported(socket::send_batch(fd, bufs, Some(targets)))
         })
     }
 
@@ -178,7 +178,9 @@ impl UdpSocket {
             return Ok(0);
         }
         self.io
-            .io(Direction::Write, |fd| socket::send_batch(fd, bufs, None))
+            .io(Direction::Write, |fd| {
+                self.reported(socket::send_batch(fd, bufs, None))
+            })
             .await
     }
 
@@ -193,7 +195,7 @@ impl UdpSocket {
             return Poll::Ready(Ok(0));
         }
         self.io.poll_io(cx, Direction::Write, |fd| {
-            socket::send_batch(fd, bufs, None)
+            self.reported(socket::send_batch(fd, bufs, None))
         })
     }
 }
