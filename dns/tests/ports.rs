@@ -689,3 +689,239 @@ async fn a_waker_that_drops_another_lookup_leaves_the_socket_working() {
     }
     assert_eq!(tern::current_metrics().unwrap().tasks, tasks_before);
 }
+
+thread_local! {
+    /// Lookups that [`counting_waker`]'s clones drop, one each time the
+    /// armed count of their drops runs out.
+    static DROP_VICTIMS: RefCell<Vec<Lookup>> = const { RefCell::new(Vec::new()) };
+    /// Drops of armed clones left before the next victim goes; 0: disarmed.
+    static FIRE_IN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// The count armed again once a victim goes, if another is left.
+    static REFIRE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A waker (no-op on wake) whose every clone, when dropped while armed,
+/// counts down [`FIRE_IN`] and drops the first of [`DROP_VICTIMS`] when it
+/// reaches 0: code that a waker's drop runs, wherever the clone was kept.
+fn counting_waker() -> std::task::Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    fn clone(_: *const ()) -> RawWaker {
+        RawWaker::new(std::ptr::null(), &VTABLE)
+    }
+    fn noop(_: *const ()) {}
+    fn drop_one(_: *const ()) {
+        let left = FIRE_IN.get();
+        if left == 0 {
+            return;
+        }
+        FIRE_IN.set(left - 1);
+        if left == 1 {
+            let (victim, more) = DROP_VICTIMS.with(|v| {
+                let mut v = v.borrow_mut();
+                let victim = (!v.is_empty()).then(|| v.remove(0));
+                (victim, !v.is_empty())
+            });
+            if more {
+                FIRE_IN.set(REFIRE.get());
+            }
+            drop(victim);
+        }
+    }
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, drop_one);
+    // SAFETY: the vtable's functions ignore the data pointer.
+    unsafe { std::task::Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+}
+
+#[tern::test]
+async fn lookups_dropped_by_wakers_inside_the_channel_are_withdrawn() {
+    // Three lookups share a port (udp_max_queries = 3, so the port is full
+    // and no later query comes to poll the channel) that the server never
+    // answers; their channel has a driver. Lookups V and T were polled
+    // with a waker whose drops drop T, then U. Dropping V drops that
+    // waker's clones, one of them while the channel's state is borrowed
+    // (V's ticket withdraws its query): T's ticket is then queued for
+    // withdrawal, and withdrawing it drops T's clones, which may drop U
+    // the same way. Every query must still be withdrawn, so the channel
+    // settles and its driver ends, whichever clones' drops drop T and U.
+    let server = PortServer::start(Rc::new(|_| vec![]));
+    let tasks_before = tern::current_metrics().unwrap().tasks;
+    for fire_at in 1..=8 {
+        for refire in 1..=8 {
+            let r = Resolver::new(config(server.addr, 3));
+            let seen_before = server.seen().len();
+            let lookup = |name: &'static str| -> Lookup {
+                let r = r.clone();
+                Box::pin(async move { r.lookup(name, RecordType::A).await })
+            };
+            let (mut v, mut t, mut u) = (lookup("v.test."), lookup("t.test."), lookup("u.test."));
+            let waker = counting_waker();
+            for _ in 0..10_000 {
+                if server.seen().len() == seen_before + 3 {
+                    break;
+                }
+                std::future::poll_fn(|cx| {
+                    assert!(u.as_mut().poll(cx).is_pending());
+                    std::task::Poll::Ready(())
+                })
+                .await;
+                let mut cx = std::task::Context::from_waker(&waker);
+                assert!(v.as_mut().poll(&mut cx).is_pending());
+                assert!(t.as_mut().poll(&mut cx).is_pending());
+                tern::yield_now().await;
+            }
+            assert_eq!(server.seen().len(), seen_before + 3, "all queries out");
+            // Let the driver run and wait for the socket.
+            for _ in 0..10 {
+                tern::yield_now().await;
+            }
+            DROP_VICTIMS.with(|d| d.borrow_mut().extend([t, u]));
+            REFIRE.set(refire);
+            FIRE_IN.set(fire_at);
+            drop(v);
+            FIRE_IN.set(0);
+            // What no clone's drop dropped goes now.
+            let left = DROP_VICTIMS.with(|d| std::mem::take(&mut *d.borrow_mut()));
+            drop(left);
+            drop(waker);
+            for _ in 0..10_000 {
+                if tern::current_metrics().unwrap().tasks == tasks_before {
+                    break;
+                }
+                tern::yield_now().await;
+            }
+            assert_eq!(
+                tern::current_metrics().unwrap().tasks,
+                tasks_before,
+                "a channel's driver outlived its queries (drops {fire_at}, {refire})"
+            );
+        }
+    }
+}
+
+#[tern::test]
+async fn a_lookup_left_unpolled_does_not_make_others_of_its_name_time_out() {
+    // A lookup is polled until its query is out, then held and never
+    // polled again (a future kept after a select, say). A lookup of the
+    // same name that starts while it is in flight follows it, but must
+    // stop waiting once the held lookup's deadline has passed (it will
+    // never finish) and ask itself, within its own later deadline; lookups
+    // that start after that must not wait for it at all. The server
+    // answers at once.
+    let server = PortServer::start(answering(IP));
+    let mut c = config(server.addr, 1);
+    c.timeout = Duration::from_millis(300);
+    let r = Resolver::new(c);
+    let mut held: Lookup = Box::pin({
+        let r = r.clone();
+        async move { r.lookup("held.test.", RecordType::A).await }
+    });
+    for _ in 0..10_000 {
+        if !server.seen().is_empty() {
+            break;
+        }
+        std::future::poll_fn(|cx| {
+            assert!(held.as_mut().poll(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        tern::yield_now().await;
+    }
+    assert_eq!(server.seen().len(), 1, "the held lookup's query is out");
+    // Halfway through the held lookup's 300 ms: this one follows it, with
+    // 150 ms of its own left after the held lookup's deadline.
+    tern::time::sleep(Duration::from_millis(150)).await;
+    let follower = r.lookup("held.test.", RecordType::A).await;
+    assert_eq!(
+        a_addrs(&follower.expect("a follower waited for a lookup never polled again")),
+        [IP]
+    );
+    assert_eq!(server.seen().len(), 2, "the follower asked itself");
+    for i in 0..3 {
+        let got = r.lookup("held.test.", RecordType::A).await;
+        assert_eq!(
+            a_addrs(&got.expect("a lookup waited for one that was never polled again")),
+            [IP],
+            "lookup {i}"
+        );
+    }
+    drop(held);
+}
+
+#[tern::test]
+async fn a_leader_on_a_shared_socket_dropped_at_every_point_strands_nothing() {
+    // udp_max_queries = 0 and 3: one port carries the queries, so the
+    // channel's driver runs. The victim leads the query for d.test, which
+    // a second lookup follows, while a third lookup of another name shares
+    // the socket. The victim is dropped after n polls, for every n: the
+    // others still get their answers, and nothing (driver task, socket)
+    // is left once they are done.
+    let server = PortServer::start(Rc::new(|_| {
+        vec![Send::Delay(Duration::from_millis(3)), Send::Answer(IP)]
+    }));
+    let base = tern::current_metrics().unwrap();
+    for max in [0, 3] {
+        let mut completed = false;
+        for stop_after in 1..200u32 {
+            let r = Resolver::new(config(server.addr, max));
+            let mut victim: Lookup = Box::pin({
+                let r = r.clone();
+                async move { r.lookup("d.test.", RecordType::A).await }
+            });
+            let mut polls = 0;
+            let mut others = Vec::new();
+            let done = std::future::poll_fn(|cx| {
+                polls += 1;
+                let polled = victim.as_mut().poll(cx);
+                if others.is_empty() {
+                    for name in ["d.test.", "o.test."] {
+                        let r = r.clone();
+                        others.push(tern::spawn(
+                            async move { r.lookup(name, RecordType::A).await },
+                        ));
+                    }
+                }
+                match polled {
+                    std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
+                    std::task::Poll::Pending if polls >= stop_after => std::task::Poll::Ready(None),
+                    std::task::Poll::Pending => std::task::Poll::Pending,
+                }
+            })
+            .await;
+            drop(victim);
+            for l in others {
+                let got = tern::time::timeout(Duration::from_secs(1), l)
+                    .await
+                    .unwrap_or_else(|_| panic!("a lookup was stranded ({max}, {stop_after})"));
+                assert_eq!(a_addrs(&got.unwrap().unwrap()), [IP]);
+            }
+            if let Some(v) = done {
+                assert_eq!(a_addrs(&v.unwrap()), [IP]);
+                println!(
+                    "victim completed after {stop_after} polls (udp_max_queries = {max}); server saw {}",
+                    server.seen().len()
+                );
+                completed = true;
+            }
+            tern::dns::close_idle_sockets();
+            for _ in 0..10_000 {
+                if tern::current_metrics().unwrap().tasks == base.tasks {
+                    break;
+                }
+                tern::yield_now().await;
+            }
+            let now = tern::current_metrics().unwrap();
+            assert_eq!(now.tasks, base.tasks, "tasks ({max}, {stop_after})");
+            assert_eq!(
+                now.io_sources, base.io_sources,
+                "sockets ({max}, {stop_after})"
+            );
+            if completed {
+                break;
+            }
+        }
+        assert!(
+            completed,
+            "the victim never completed (udp_max_queries = {max})"
+        );
+    }
+}

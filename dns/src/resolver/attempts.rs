@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use super::inflight::{Role, Waited};
 use super::servers::next_client_cookie;
 use super::transport::{ask, Limit, QueryEdns};
 use super::{case, vc, Resolver};
@@ -37,13 +38,13 @@ impl Resolver {
         }
         // Identical lookups in flight share one query.
         let leader = loop {
-            match inner.inflight.enter(name, rtype) {
-                super::inflight::Role::Leader(leader) => break leader,
-                super::inflight::Role::Follower(f) => {
-                    if let Some(outcome) = f.outcome().await {
-                        return outcome;
-                    }
-                }
+            match inner.inflight.enter(name, rtype, deadline) {
+                Role::Leader(leader) => break leader,
+                Role::Follower(f) => match f.outcome().await {
+                    Waited::Done(outcome) => return outcome,
+                    Waited::Cancelled => {}
+                    Waited::Stuck => break inner.inflight.alone(),
+                },
             }
         };
         let (result, neg_ttl) = self.ask_servers(name, rtype, deadline).await;

@@ -349,6 +349,7 @@ impl Ticket {
         let wakes = std::mem::take(&mut st.wakes);
         drop(st);
         wake_all(&chan, wakes);
+        chan.withdraw_late();
         if spawn_driver {
             drop(tern_runtime::spawn(drive(Rc::downgrade(&chan))));
         }
@@ -391,6 +392,7 @@ async fn drive(chan: Weak<Channel>) {
         let wakes = std::mem::take(&mut st.wakes);
         drop(st);
         wake_all(&chan, wakes);
+        chan.withdraw_late();
         if finished {
             Poll::Ready(())
         } else {
@@ -435,6 +437,7 @@ impl Drop for Ticket {
             }
         };
         wake_all(&self.chan, wakes);
+        self.chan.withdraw_late();
     }
 }
 
@@ -457,11 +460,28 @@ impl Channel {
         if queued.is_empty() {
             return;
         }
-        for id in queued.drain(..) {
+        // Out of the queue first: a removed query's waker may drop another
+        // ticket, which queues itself.
+        let ids = std::mem::take(&mut *queued);
+        drop(queued);
+        for id in ids {
             st.remove(id);
         }
-        drop(queued);
         self.settle(st);
+    }
+
+    /// Withdraws the tickets queued while the caller held the state (a
+    /// waker it dropped dropped them): nobody may poll the channel again.
+    fn withdraw_late(&self) {
+        while self.withdrawn.try_borrow().is_ok_and(|q| !q.is_empty()) {
+            let Ok(mut st) = self.st.try_borrow_mut() else {
+                return; // the holder withdraws them when it lets go
+            };
+            self.withdraw_queued(&mut st);
+            let wakes = std::mem::take(&mut st.wakes);
+            drop(st);
+            wake_all(self, wakes);
+        }
     }
 
     fn has_room(&self) -> bool {

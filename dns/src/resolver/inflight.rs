@@ -14,8 +14,11 @@
 //! followers. If the leader is dropped before that
 //! (its lookup cancelled), the entry is removed and the followers are woken
 //! with no result: each of them tries again, and one becomes the new
-//! leader, so a cancelled lookup never strands the others. The class is
-//! always IN: the resolver asks nothing else.
+//! leader, so a cancelled lookup never strands the others. A leader still
+//! in flight past its deadline is one nobody polls any more (polled, its
+//! lookup would have timed out): its followers stop waiting then and ask
+//! the servers themselves, outside the map. The class is always IN: the
+//! resolver asks nothing else.
 
 use std::cell::RefCell;
 use std::collections::hash_map::Entry;
@@ -25,6 +28,9 @@ use std::hash::{BuildHasher, BuildHasherDefault};
 use std::io;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
+use std::time::Instant;
+
+use tern_runtime::time::timeout_at;
 
 use crate::error::Error;
 use crate::name::Name;
@@ -53,8 +59,9 @@ impl Shared {
 /// The followers' share of a lookup in flight, made when the first comes.
 type Slot = Option<Rc<Shared>>;
 
-/// A lookup in flight: its name and type, and the followers' slot.
-type Flight = (Name, RecordType, Slot);
+/// A lookup in flight: its name and type, its leader's deadline, and the
+/// followers' slot.
+type Flight = (Name, RecordType, Instant, Slot);
 
 /// Lookups in flight, by name and type.
 #[derive(Default)]
@@ -175,18 +182,36 @@ pub(crate) struct Leader<'a> {
 /// A lookup waiting for a leader.
 pub(crate) struct Follower {
     shared: Rc<Shared>,
+    /// The leader's deadline.
+    until: Instant,
+}
+
+/// What a follower got from its leader.
+pub(crate) enum Waited {
+    /// The leader's outcome.
+    Done(Outcome),
+    /// The leader was dropped without one: try again.
+    Cancelled,
+    /// The leader is still in flight past its deadline, so nobody polls
+    /// it: ask alone ([`InFlight::alone`]).
+    Stuck,
 }
 
 impl InFlight {
-    /// Joins the lookup of `name`/`rtype` in flight, or leads a new one.
-    pub(crate) fn enter(&self, name: &Name, rtype: RecordType) -> Role<'_> {
+    /// Joins the lookup of `name`/`rtype` in flight, or leads a new one
+    /// that ends by `deadline`.
+    pub(crate) fn enter(&self, name: &Name, rtype: RecordType, deadline: Instant) -> Role<'_> {
         let key = self.seed.hash_one((name, rtype));
         let mut map = self.map.borrow_mut();
         match map.entry(key) {
             Entry::Occupied(mut e) => {
-                let (their_name, their_type, slot) = e.get_mut();
-                if *their_name != *name || *their_type != rtype {
-                    // Another lookup's key collides: not shared.
+                let (their_name, their_type, until, slot) = e.get_mut();
+                // Another lookup's key collides, or a stuck leader's (see
+                // [`Waited::Stuck`]): not shared.
+                if *their_name != *name
+                    || *their_type != rtype
+                    || *until <= tern_runtime::time::now()
+                {
                     return Role::Leader(Leader {
                         flight: self,
                         key: None,
@@ -194,15 +219,24 @@ impl InFlight {
                 }
                 Role::Follower(Follower {
                     shared: slot.get_or_insert_with(Rc::default).clone(),
+                    until: *until,
                 })
             }
             Entry::Vacant(e) => {
-                e.insert((name.clone(), rtype, None));
+                e.insert((name.clone(), rtype, deadline, None));
                 Role::Leader(Leader {
                     flight: self,
                     key: Some(key),
                 })
             }
+        }
+    }
+
+    /// A leader outside the map, for a follower whose leader is stuck.
+    pub(crate) fn alone(&self) -> Leader<'_> {
+        Leader {
+            flight: self,
+            key: None,
         }
     }
 
@@ -226,7 +260,7 @@ impl Leader<'_> {
         // Only the leader removes its entry, so the one under its key is
         // still its own.
         let key = self.key.take()?;
-        self.flight.map.borrow_mut().remove(&key)?.2
+        self.flight.map.borrow_mut().remove(&key)?.3
     }
 }
 
@@ -240,19 +274,34 @@ impl Drop for Leader<'_> {
 }
 
 impl Follower {
-    /// The leader's outcome, or `None` if it was cancelled.
-    pub(crate) async fn outcome(self) -> Option<Outcome> {
-        poll_fn(|cx| {
-            if let Some(done) = self.shared.done.borrow().as_ref() {
-                return Poll::Ready(done.as_ref().map(copy));
+    /// The leader's outcome, unless it was cancelled or is stuck.
+    pub(crate) async fn outcome(self) -> Waited {
+        let wait = poll_fn(|cx| {
+            if let Some(waited) = self.waited() {
+                return Poll::Ready(waited);
             }
             let mut waiters = self.shared.waiters.borrow_mut();
             if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
                 waiters.push(cx.waker().clone());
             }
             Poll::Pending
+        });
+        if let Ok(waited) = timeout_at(self.until, wait).await {
+            return waited;
+        }
+        // The leader's own timeout elapses at this instant too: it runs
+        // first if it is polled at all.
+        tern_runtime::yield_now().await;
+        self.waited().unwrap_or(Waited::Stuck)
+    }
+
+    /// What the leader left, if it is done.
+    fn waited(&self) -> Option<Waited> {
+        let done = self.shared.done.borrow();
+        Some(match done.as_ref()?.as_ref().map(copy) {
+            Some(outcome) => Waited::Done(outcome),
+            None => Waited::Cancelled,
         })
-        .await
     }
 }
 
@@ -283,20 +332,33 @@ fn copy(outcome: &Outcome) -> Outcome {
 mod tests {
     use super::*;
 
+    fn far() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(60)
+    }
+
     #[test]
     fn second_lookup_follows_and_a_dropped_leader_frees_the_slot() {
         let f = InFlight::default();
         let name: Name = "a.test".parse().unwrap();
-        let leader = match f.enter(&name, RecordType::A) {
+        let leader = match f.enter(&name, RecordType::A, far()) {
             Role::Leader(l) => l,
             Role::Follower(_) => panic!("first lookup must lead"),
         };
-        assert!(matches!(f.enter(&name, RecordType::A), Role::Follower(_)));
-        assert!(matches!(f.enter(&name, RecordType::AAAA), Role::Leader(_)));
+        assert!(matches!(
+            f.enter(&name, RecordType::A, far()),
+            Role::Follower(_)
+        ));
+        assert!(matches!(
+            f.enter(&name, RecordType::AAAA, far()),
+            Role::Leader(_)
+        ));
         assert_eq!(f.len(), 1, "the AAAA leader was dropped at once");
         drop(leader);
         assert_eq!(f.len(), 0);
-        assert!(matches!(f.enter(&name, RecordType::A), Role::Leader(_)));
+        assert!(matches!(
+            f.enter(&name, RecordType::A, far()),
+            Role::Leader(_)
+        ));
     }
 
     #[test]
@@ -308,11 +370,11 @@ mod tests {
         let key = f.seed.hash_one((&name, RecordType::A));
         f.map
             .borrow_mut()
-            .insert(key, (other.clone(), RecordType::A, None));
-        let first = f.enter(&name, RecordType::A);
+            .insert(key, (other.clone(), RecordType::A, far(), None));
+        let first = f.enter(&name, RecordType::A, far());
         assert!(matches!(first, Role::Leader(Leader { key: None, .. })));
         assert!(
-            matches!(f.enter(&name, RecordType::A), Role::Leader(_)),
+            matches!(f.enter(&name, RecordType::A, far()), Role::Leader(_)),
             "a lookup of a.test must not follow b.test's"
         );
         drop(first);
