@@ -76,6 +76,9 @@ async fn tcp_urgent_through_owned_read_half() {
     check_around_urgent(&got);
 }
 
+// `gather` awaits each read before it makes the next, so the borrow is
+// never shared.
+#[allow(clippy::await_holding_refcell_ref)]
 #[tern::test]
 async fn tcp_urgent_through_futures_io_on_owned_half_and_ref() {
     let (c, s) = tcp_pair().await;
@@ -130,12 +133,19 @@ async fn tcp_urgent_through_read_exact_of_halves() {
 
 /// AF_UNIX stream sockets have `MSG_OOB` too (Linux 5.15+): a read stops
 /// short before the urgent byte.
+// `gather` awaits each read before it makes the next, so the borrow is
+// never shared.
+#[allow(clippy::await_holding_refcell_ref)]
 #[tern::test]
 async fn unix_urgent_through_halves_and_futures_io() {
     let (a, b) = UnixStream::pair().unwrap();
     // SAFETY: a valid fd and a one-byte buffer.
     let probe = unsafe { libc::send(a.as_raw_fd(), b"Z".as_ptr().cast(), 1, libc::MSG_OOB) };
     if probe != 1 {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "AF_UNIX MSG_OOB unsupported by this kernel"
+        );
         eprintln!("AF_UNIX MSG_OOB unsupported here; skipped");
         return;
     }
