@@ -86,7 +86,9 @@ pub async fn advance(d: Duration) {
         timers.clock.advance_to(saturating_add(timers.now(), d));
         let mut fired = Vec::new();
         timers.fire(timers.now(), &mut fired);
-        fired.into_iter().for_each(Waker::wake);
+        // As in the executor's turns: a waker that panics must not leave
+        // the timers fired after it unwoken (their tasks would hang).
+        fired.into_iter().for_each(crate::unwind::wake);
     }
     crate::yield_now().await;
 }
