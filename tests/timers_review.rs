@@ -23,7 +23,10 @@ fn runtimes() -> Vec<tern::Runtime> {
             .timed_wait(TimedWait::TimerFd)
             .build()
             .unwrap(),
-        tern::Builder::new().spin_before_park(false).build().unwrap(),
+        tern::Builder::new()
+            .spin_before_park(false)
+            .build()
+            .unwrap(),
     ]
 }
 
@@ -42,7 +45,11 @@ fn sleep_reset_to_an_earlier_deadline_while_registered_fires_then() {
             let start = Instant::now();
             s.as_mut().reset(Instant::now() + Duration::from_millis(5));
             s.await;
-            assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "{:?}",
+                start.elapsed()
+            );
             assert_eq!(tern::current_metrics().unwrap().timers, 0);
         });
     }
@@ -60,7 +67,11 @@ fn sleep_reset_into_the_past_while_registered_fires_at_once() {
             let start = Instant::now();
             let r = timeout(Duration::from_secs(2), s).await;
             assert!(r.is_ok());
-            assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+            assert!(
+                start.elapsed() < Duration::from_secs(1),
+                "{:?}",
+                start.elapsed()
+            );
         });
     }
 }
@@ -79,7 +90,10 @@ fn sleep_registered_on_one_runtime_completes_on_another() {
         let r = timeout(Duration::from_secs(2), &mut s).await;
         assert!(r.is_ok());
         let took = start.elapsed();
-        assert!(took < Duration::from_secs(1), "moved sleep fired late: {took:?}");
+        assert!(
+            took < Duration::from_secs(1),
+            "moved sleep fired late: {took:?}"
+        );
     });
     assert_eq!(a.metrics().timers, 0);
     assert_eq!(b.metrics().timers, 0);
@@ -111,8 +125,12 @@ struct Dropper {
     panic: bool,
 }
 
-static DROPPER_VTABLE: RawWakerVTable =
-    RawWakerVTable::new(dropper_clone, dropper_wake, dropper_wake_by_ref, dropper_drop);
+static DROPPER_VTABLE: RawWakerVTable = RawWakerVTable::new(
+    dropper_clone,
+    dropper_wake,
+    dropper_wake_by_ref,
+    dropper_drop,
+);
 
 fn dropper_waker(d: Rc<Dropper>) -> Waker {
     let raw = RawWaker::new(Rc::into_raw(d) as *const (), &DROPPER_VTABLE);
@@ -261,7 +279,10 @@ fn remote_wakeups_around_the_spin_and_park_windows_are_never_lost() {
                 let r = timeout(Duration::from_secs(2), wait).await;
                 let took = start.elapsed();
                 assert!(r.is_ok(), "remote wake-up {i} lost");
-                assert!(took < Duration::from_secs(1), "remote wake-up {i} took {took:?}");
+                assert!(
+                    took < Duration::from_secs(1),
+                    "remote wake-up {i} took {took:?}"
+                );
             }
             drop(tx);
             peer.join().unwrap();
