@@ -271,7 +271,8 @@ impl fmt::Debug for Command {
 pub struct Child {
     child: Option<std::process::Child>,
     status: Option<ExitStatus>,
-    pidfd: Option<IoSource>,
+    /// The pidfd a wait registered, with the runtime it is registered with.
+    pidfd: Option<(IoSource, Option<u64>)>,
     kill_on_drop: bool,
     /// The child's stdin, if it was `Stdio::piped()`.
     pub stdin: Option<ChildStdin>,
@@ -337,14 +338,23 @@ impl Child {
             if let Some(st) = self.try_wait()? {
                 return Ok(st);
             }
+            // A pidfd left by a wait cancelled in another runtime cannot be
+            // waited on here: open a fresh one.
+            if self
+                .pidfd
+                .as_ref()
+                .is_some_and(|(_, rt)| *rt != crate::current_runtime_id())
+            {
+                self.pidfd = None;
+            }
             if self.pidfd.is_none() {
                 let Some(pid) = self.id() else {
                     return Err(io::Error::other("child process handle is gone"));
                 };
                 let fd = sys::process::pidfd_open(pid)?;
-                self.pidfd = Some(IoSource::new(fd)?);
+                self.pidfd = Some((IoSource::new(fd)?, crate::current_runtime_id()));
             }
-            if let Some(src) = &self.pidfd {
+            if let Some((src, _)) = &self.pidfd {
                 src.ready(Direction::Read).await?;
             }
         }

@@ -163,6 +163,13 @@ pub struct Signal {
 /// runtime.
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
     let signum = kind.as_raw_value();
+    // Before the handler is installed: a refused call must leave the
+    // signal's default action alone.
+    if !crate::in_runtime() {
+        return Err(io::Error::other(format!(
+            "signal {signum}: signal streams must be created inside a tern runtime"
+        )));
+    }
     let fd = sys::signal::listen(signum)?;
     let pipe = IoSource::new(fd)?;
     let listener = Arc::new(Listener {
@@ -172,10 +179,12 @@ pub fn signal(kind: SignalKind) -> io::Result<Signal> {
             waker: None,
         }),
     });
-    LISTENERS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(Arc::downgrade(&listener));
+    let mut listeners = LISTENERS.lock().unwrap_or_else(PoisonError::into_inner);
+    // Streams dropped with no delivery since would otherwise pile up here
+    // (`ctrl_c()` in a `select!` loop makes one per turn).
+    listeners.retain(|weak| weak.strong_count() > 0);
+    listeners.push(Arc::downgrade(&listener));
+    drop(listeners);
     Ok(Signal {
         kind,
         listener,
