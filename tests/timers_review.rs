@@ -146,11 +146,17 @@ unsafe fn dropper_clone(p: *const ()) -> RawWaker {
 }
 
 unsafe fn dropper_wake(p: *const ()) {
-    // SAFETY: as for wake_by_ref, then the count is released.
-    unsafe {
-        dropper_wake_by_ref(p);
-        dropper_drop(p);
+    /// Releases the waker's count even when the wake panics.
+    struct Release(*const ());
+    impl Drop for Release {
+        fn drop(&mut self) {
+            // SAFETY: the waker's own count, released once.
+            unsafe { dropper_drop(self.0) };
+        }
     }
+    let _release = Release(p);
+    // SAFETY: as for wake_by_ref; the count is released by `_release`.
+    unsafe { dropper_wake_by_ref(p) };
 }
 
 unsafe fn dropper_wake_by_ref(p: *const ()) {
