@@ -59,6 +59,23 @@ where
     got
 }
 
+/// As [`gather`], through futures-io's `AsyncRead` on `rd`.
+// `gather` awaits each read before it makes the next, so the borrow is
+// never shared.
+#[allow(clippy::await_holding_refcell_ref)]
+async fn gather_futures_io(rd: impl futures_util::io::AsyncRead + Unpin) -> Vec<u8> {
+    let rd = std::rc::Rc::new(std::cell::RefCell::new(rd));
+    gather(|mut buf| {
+        let rd = rd.clone();
+        async move {
+            let mut rd = rd.borrow_mut();
+            let n = AsyncReadExt::read(&mut *rd, &mut buf).await.unwrap();
+            (buf, n)
+        }
+    })
+    .await
+}
+
 #[tern::test]
 async fn tcp_urgent_through_owned_read_half() {
     let (c, s) = tcp_pair().await;
@@ -76,24 +93,12 @@ async fn tcp_urgent_through_owned_read_half() {
     check_around_urgent(&got);
 }
 
-// `gather` awaits each read before it makes the next, so the borrow is
-// never shared.
-#[allow(clippy::await_holding_refcell_ref)]
 #[tern::test]
 async fn tcp_urgent_through_futures_io_on_owned_half_and_ref() {
     let (c, s) = tcp_pair().await;
     send_around_urgent(s.as_raw_fd());
     let (rd, _wr) = c.into_split();
-    let rd = std::rc::Rc::new(std::cell::RefCell::new(rd));
-    let got = gather(|mut buf| {
-        let rd = rd.clone();
-        async move {
-            let mut rd = rd.borrow_mut();
-            let n = AsyncReadExt::read(&mut *rd, &mut buf).await.unwrap();
-            (buf, n)
-        }
-    })
-    .await;
+    let got = gather_futures_io(rd).await;
     check_around_urgent(&got);
 
     let (c, s) = tcp_pair().await;
@@ -133,9 +138,6 @@ async fn tcp_urgent_through_read_exact_of_halves() {
 
 /// AF_UNIX stream sockets have `MSG_OOB` too (Linux 5.15+): a read stops
 /// short before the urgent byte.
-// `gather` awaits each read before it makes the next, so the borrow is
-// never shared.
-#[allow(clippy::await_holding_refcell_ref)]
 #[tern::test]
 async fn unix_urgent_through_halves_and_futures_io() {
     let (a, b) = UnixStream::pair().unwrap();
@@ -156,16 +158,7 @@ async fn unix_urgent_through_halves_and_futures_io() {
     unsafe { libc::recv(b.as_raw_fd(), one.as_mut_ptr().cast(), 1, libc::MSG_OOB) };
     send_around_urgent(a.as_raw_fd());
     let (rd, _wr) = b.into_split();
-    let rd = std::rc::Rc::new(std::cell::RefCell::new(rd));
-    let got = gather(|mut buf| {
-        let rd = rd.clone();
-        async move {
-            let mut rd = rd.borrow_mut();
-            let n = AsyncReadExt::read(&mut *rd, &mut buf).await.unwrap();
-            (buf, n)
-        }
-    })
-    .await;
+    let got = gather_futures_io(rd).await;
     check_around_urgent(&got);
 }
 
