@@ -282,18 +282,8 @@ impl IoSource {
     /// pending error. Not part of the supported API.
     #[doc(hidden)]
     pub fn dequeue_error(&self) {
-        let mut byte = 0u8;
-        crate::sys::count_syscall();
-        // SAFETY: `byte` is live and writable for the call; a length of 0
-        // lets the kernel write nothing into it, and no address is asked.
-        let _ = unsafe {
-            libc::recv(
-                self.fd.as_raw_fd(),
-                std::ptr::addr_of_mut!(byte).cast(),
-                0,
-                libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
-            )
-        };
+        // Empty or not, nothing is left to do: the result is not needed.
+        let _ = crate::sys::socket::dequeue_error(self.fd.as_fd());
     }
 
     /// Records that this source, a datagram socket, is connected to

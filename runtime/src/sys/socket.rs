@@ -321,6 +321,12 @@ pub fn peek(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     recv_flags(fd, buf, libc::MSG_PEEK)
 }
 
+/// `recv(2)` with `MSG_ERRQUEUE`: takes the oldest report off a datagram
+/// socket's error queue (nothing is copied); `WouldBlock` when it is empty.
+pub fn dequeue_error(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    recv_flags(fd, &mut [], libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT)
+}
+
 #[inline]
 fn recv_flags(fd: BorrowedFd<'_>, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`; no
