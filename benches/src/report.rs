@@ -29,6 +29,11 @@ pub const COLUMNS: &[(&str, &str)] = &[
     ("tokio-mt", "tokio (multi-thread, 2 workers)"),
     ("floor-fresh", "C floor: raw UDP, fresh port per query"),
     ("floor-reuse", "C floor: raw UDP, one socket"),
+    (
+        "std-drain",
+        "std, non-blocking recv_from per datagram (floor)",
+    ),
+    ("std-drain-batch", "std, recvmmsg of up to 64 (floor)"),
     ("bare", "bare async-task + VecDeque loop"),
 ];
 
@@ -43,6 +48,8 @@ const FLOORS: &[&str] = &[
     "tern-reuse",
     "floor-fresh",
     "floor-reuse",
+    "std-drain",
+    "std-drain-batch",
     "bare",
 ];
 

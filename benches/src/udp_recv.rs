@@ -129,6 +129,21 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
             crate::harness::median(&per_call)
         ));
     }
+    let sender_rates: Vec<f64> = o
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .flatten()
+        .filter_map(|r| r.samples.get(4).copied())
+        .collect();
+    if !sender_rates.is_empty() {
+        notes.push(format!(
+            "udp-recv: the blasting sender's own rate was {:.0} datagrams/s (median of all \
+             repetitions of every column): a receiver cannot take more than the sender sends, \
+             so the blast rows measure whether it keeps up and what it drops, and the queued \
+             burst rows measure how fast it takes datagrams that are waiting",
+            crate::harness::median(&sender_rates)
+        ));
+    }
     notes.push(format!(
         "udp-recv: the sender uses sendmmsg ({BATCH} per call) and the receiver the default \
          receive buffer; drops are the socket's drops in /proc/net/udp; the recv_batch row's \
@@ -143,6 +158,8 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
             drain::<Tokio>(bursts, Receive::PerDatagram)
         }),
         Case::new("smol", move || drain::<Smol>(bursts, Receive::PerDatagram)),
+        Case::new("std-drain", move || std_drain(bursts, Receive::PerDatagram)),
+        Case::new("std-drain-batch", move || std_drain(bursts, Receive::Batch)),
     ];
     let all = run_interleaved(ctx.reps, &mut cases);
     let (o, batched) = split_batch(&all);
@@ -179,15 +196,17 @@ pub fn run(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<Metric> {
 
 /// The outcomes with tern's per-datagram column, and with its batched
 /// column (`tern-batch`) in tern's place.
+/// The burst rows' floors are split the same way: `std-drain` stays with
+/// the per-datagram row, `std-drain-batch` goes to the batched row.
 fn split_batch(o: &[Outcome]) -> (Vec<Outcome>, Vec<Outcome>) {
     let per_datagram = o
         .iter()
-        .filter(|(c, _)| *c != "tern-batch")
+        .filter(|(c, _)| *c != "tern-batch" && *c != "std-drain-batch")
         .cloned()
         .collect();
     let batched = o
         .iter()
-        .filter(|(c, _)| *c != "tern")
+        .filter(|(c, _)| *c != "tern" && *c != "std-drain")
         .map(|(c, r)| (if *c == "tern-batch" { "tern" } else { *c }, r.clone()))
         .collect();
     (per_datagram, batched)
@@ -387,6 +406,9 @@ fn loopback() -> SocketAddr {
 #[derive(Debug)]
 struct Sent {
     data: usize,
+    /// Data datagrams per second over the send loop: the pace the
+    /// receivers are held to.
+    rate: f64,
 }
 
 /// Sends `n` data datagrams on the connected `sock` in batches, then end
@@ -396,11 +418,13 @@ fn blast_sender(sock: &UdpSocket, n: usize, seen: &AtomicBool) -> io::Result<Sen
     data[1] = 0xa5;
     let bufs = [IoSlice::new(&data); BATCH];
     let mut sent = 0;
+    let began = Instant::now();
     while sent < n {
         let k = (n - sent).min(BATCH);
         sent += tern::sys::socket::send_batch(sock.as_fd(), &bufs[..k], None)
             .map_err(|e| io::Error::new(e.kind(), format!("sendmmsg: {e}")))?;
     }
+    let rate = sent as f64 / began.elapsed().as_secs_f64().max(1e-9);
     let start = Instant::now();
     while !seen.load(Ordering::Acquire) && start.elapsed() < TIMEOUT {
         // The receiver may be gone already (ECONNREFUSED): it reports why.
@@ -409,11 +433,12 @@ fn blast_sender(sock: &UdpSocket, n: usize, seen: &AtomicBool) -> io::Result<Sen
         }
         thread::sleep(Duration::from_micros(200));
     }
-    Ok(Sent { data: sent })
+    Ok(Sent { data: sent, rate })
 }
 
 /// One repetition of the blast. The value is data datagrams received per
-/// second; the samples are drops, received, sent and receive calls.
+/// second; the samples are drops, received, sent, receive calls and the
+/// sender's own rate.
 fn blast<R: RecvRt>(n: usize, how: Receive) -> Result<Rep, String> {
     R::block_on(async move {
         let rx = R::udp_bind(loopback()).await.map_err(err)?;
@@ -448,6 +473,7 @@ fn blast<R: RecvRt>(n: usize, how: Receive) -> Result<Rep, String> {
                 got.data as f64,
                 sent.data as f64,
                 got.calls as f64,
+                sent.rate,
             ],
         })
     })
@@ -479,6 +505,95 @@ fn parse_drops(text: &str, port: u16) -> Option<u64> {
             .then(|| f.last()?.parse().ok())
             .flatten()
     })
+}
+
+/// The queued burst's floor: the same sends, then a non-blocking std
+/// socket drained with `recv_from` per datagram, or with `recvmmsg` of up
+/// to 64 (`how`), timed from the last send to the last datagram: the
+/// kernel's share of the drain, with no runtime (a floor, not a peer).
+fn std_drain(bursts: usize, how: Receive) -> Result<Rep, String> {
+    let rx = UdpSocket::bind(loopback()).map_err(err)?;
+    rx.set_nonblocking(true).map_err(err)?;
+    tern::sys::socket::set_opt(rx.as_fd(), tern::sys::socket::Opt::RecvBuffer, 1 << 20)
+        .map_err(err)?;
+    let rx_addr = rx.local_addr().map_err(err)?;
+    let tx = UdpSocket::bind(loopback()).map_err(err)?;
+    let msg = [DATA; MSG];
+    let mut storage = [[0u8; 64]; BATCH];
+    let mut meta = [tern::net::RecvMeta::default(); BATCH];
+    let mut total = Duration::ZERO;
+    for _ in 0..bursts {
+        for _ in 0..BURST {
+            tx.send_to(&msg, rx_addr).map_err(err)?;
+        }
+        let start = Instant::now();
+        let mut got = 0;
+        while got < BURST {
+            let res = match how {
+                Receive::PerDatagram => rx.recv_from(&mut storage[0]).map(|_| 1),
+                Receive::Batch => {
+                    let mut bufs: [IoSliceMut<'_>; BATCH] = {
+                        let mut it = storage.iter_mut();
+                        std::array::from_fn(|_| {
+                            IoSliceMut::new(it.next().map_or(&mut [][..], |b| &mut b[..]))
+                        })
+                    };
+                    let want = (BURST - got).min(BATCH);
+                    tern::sys::socket::recv_batch(rx.as_fd(), &mut bufs[..want], &mut meta[..want])
+                }
+            };
+            match res {
+                Ok(k) => got += k,
+                // On loopback a datagram is queued when `send_to` returns.
+                Err(e) => return Err(format!("udp-recv: floor drain after {got}: {e}")),
+            }
+        }
+        total += start.elapsed();
+    }
+    let dropped = udp_drops(rx_addr)?;
+    if dropped != 0 {
+        return Err(format!(
+            "udp-recv: {dropped} burst datagrams dropped on {rx_addr}"
+        ));
+    }
+    Ok(Rep::value(total.as_secs_f64() * 1e6 / bursts.max(1) as f64))
+}
+
+/// `__child udp-burst COLUMN N`: `N` queued bursts drained by `COLUMN`
+/// (`tern`, `tern-batch`, `tokio`, `smol`, `std-drain`,
+/// `std-drain-batch`), or with `COLUMN` `blast-tern` (`-tern-batch`,
+/// `-tokio`, `-smol`) one blast of `N` datagrams, for strace, perf or
+/// callgrind.
+pub fn child(column: &str, n: usize) -> Result<(), String> {
+    if let Some(col) = column.strip_prefix("blast-") {
+        let how = if col == "tern-batch" {
+            Receive::Batch
+        } else {
+            Receive::PerDatagram
+        };
+        let r = match col {
+            "tern" | "tern-batch" => blast::<Tern>(n, how),
+            "tokio" => blast::<Tokio>(n, how),
+            "smol" => blast::<Smol>(n, how),
+            other => return Err(format!("unknown column {other}")),
+        }?;
+        println!(
+            "{col}: {:.0} datagrams/s, {} dropped, sender {:.0}/s, {} receive calls",
+            r.value, r.samples[0], r.samples[4], r.samples[3]
+        );
+        return Ok(());
+    }
+    let us = match column {
+        "tern" => drain::<Tern>(n, Receive::PerDatagram),
+        "tern-batch" => drain::<Tern>(n, Receive::Batch),
+        "tokio" => drain::<Tokio>(n, Receive::PerDatagram),
+        "smol" => drain::<Smol>(n, Receive::PerDatagram),
+        "std-drain" => std_drain(n, Receive::PerDatagram),
+        "std-drain-batch" => std_drain(n, Receive::Batch),
+        other => return Err(format!("unknown column {other}")),
+    }?;
+    println!("{column}: {:.1} us per burst", us.value);
+    Ok(())
 }
 
 /// One repetition of the queued burst, `bursts` times: mean us per burst.
