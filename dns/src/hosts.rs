@@ -13,7 +13,7 @@
 //! Two maps built once at parse time: name → addresses for forward lookups
 //! and address → names (canonical name first) for reverse lookups.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::net::IpAddr;
 use std::path::Path;
@@ -32,6 +32,11 @@ impl Hosts {
     /// Parses hosts-file text; lines that cannot be read are skipped.
     pub fn parse(text: &str) -> Hosts {
         let mut hosts = Hosts::default();
+        // (address, name) pairs already entered: the duplicate check for
+        // both maps, in constant time (a blocklist maps 100,000 names to
+        // one address, and a scan of that address's names per line made
+        // parsing quadratic).
+        let mut seen: HashSet<(IpAddr, Name)> = HashSet::new();
         for line in text.lines() {
             let line = line.split(['#', '\0']).next().unwrap_or("");
             let mut words = line.split_ascii_whitespace();
@@ -42,14 +47,11 @@ impl Hosts {
                 let Ok(name) = word.parse::<Name>() else {
                     continue;
                 };
-                let addrs = hosts.by_name.entry(name.clone()).or_default();
-                if !addrs.contains(&addr) {
-                    addrs.push(addr);
+                if !seen.insert((addr, name.clone())) {
+                    continue;
                 }
-                let names = hosts.by_addr.entry(addr).or_default();
-                if !names.contains(&name) {
-                    names.push(name);
-                }
+                hosts.by_name.entry(name.clone()).or_default().push(addr);
+                hosts.by_addr.entry(addr).or_default().push(name);
             }
         }
         hosts
