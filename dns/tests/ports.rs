@@ -925,3 +925,67 @@ async fn a_leader_on_a_shared_socket_dropped_at_every_point_strands_nothing() {
         );
     }
 }
+
+/// Counts the polls of the future it wraps.
+struct Counted<F> {
+    polls: Rc<std::cell::Cell<usize>>,
+    inner: std::pin::Pin<Box<F>>,
+}
+
+impl<F: std::future::Future> std::future::Future for Counted<F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.polls.set(self.polls.get() + 1);
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+/// A lookup alone on its socket reads its reply in its own task, and then
+/// does not wake that task again: with a fresh port per query, lookups
+/// one after another cost one poll each (the poll that takes a reply sends
+/// the next query), plus the first; on a socket kept for many queries, a
+/// query also yields once before it leaves (so the queries of one pass
+/// leave in one `sendmmsg`), two polls a lookup. A lookup that woke
+/// itself with its own reply cost one more, empty poll of the whole
+/// lookup's future every time.
+#[tern::test]
+async fn a_lookup_reading_its_own_reply_does_not_wake_itself() {
+    const N: usize = 16;
+    let server = PortServer::start(answering(IP));
+    for max in [1, 0] {
+        let r = Rc::new(Resolver::new(config(server.addr, max)));
+        let polls = Rc::new(std::cell::Cell::new(0));
+        let task = tern::spawn(Counted {
+            polls: polls.clone(),
+            inner: Box::pin({
+                let r = r.clone();
+                async move {
+                    for i in 0..N {
+                        let got = r
+                            .lookup(&format!("w{max}-{i}.test."), RecordType::A)
+                            .await
+                            .unwrap();
+                        assert_eq!(a_addrs(&got), [IP]);
+                    }
+                }
+            }),
+        });
+        tern::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("lookups finish")
+            .unwrap();
+        // Anything still queued for the finished task would show here.
+        for _ in 0..8 {
+            tern::yield_now().await;
+        }
+        let per_lookup = if max == 1 { 1 } else { 2 };
+        assert!(
+            polls.get() <= per_lookup * N + 2,
+            "udp_max_queries = {max}: {} polls for {N} lookups one after another",
+            polls.get()
+        );
+    }
+}

@@ -316,6 +316,11 @@ impl Ticket {
         let chan = Rc::clone(&self.chan);
         let id = self.id;
         let mut st = chan.st.borrow_mut();
+        // This task is running: an outcome handed to this query during
+        // the poll is seen by `take_done` below, so its waker is kept out
+        // until the poll ends (waking it would only poll the task again
+        // for nothing).
+        let mine = st.find(id).and_then(|p| p.waker.take());
         chan.withdraw_queued(&mut st);
         let mut done = chan.take_done(id, &mut st);
         if done.is_none() && !st.outbox.is_empty() {
@@ -335,10 +340,10 @@ impl Ticket {
         let spawn_driver = done.is_none() && !st.driving && st.pending.len() > 1;
         if done.is_none() {
             if let Some(p) = st.find(id) {
-                match &p.waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => p.waker = Some(cx.waker().clone()),
-                }
+                p.waker = Some(match mine {
+                    Some(w) if w.will_wake(cx.waker()) => w,
+                    _ => cx.waker().clone(),
+                });
             }
             if spawn_driver {
                 st.driving = true;
