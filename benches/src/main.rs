@@ -123,7 +123,7 @@ fn default_json_path() -> PathBuf {
 /// `__child GROUP COLUMN N`: one run for a parent measuring it from
 /// outside (strace; `__child dns COLUMN SERVER INFLIGHT N` for DNS);
 /// `__child tasks OP COLUMN N` for a task row; `__child udp-burst COLUMN N`
-/// for the queued burst;
+/// for the queued burst; `__child tcp-bulk COLUMN MIB` for one bulk transfer;
 /// `__child dns-glibc INFLIGHT COUNT RUN`: glibc lookups
 /// in the private mount namespace the parent set up.
 fn child(args: &[String]) -> ExitCode {
@@ -131,6 +131,7 @@ fn child(args: &[String]) -> ExitCode {
     let res = match (args.first().map(String::as_str), args.get(1)) {
         (Some("udp"), Some(col)) => udp::child(col, n),
         (Some("udp-burst"), Some(col)) => udp_recv::child(col, n),
+        (Some("tcp-bulk"), Some(col)) => tcp::child(col, n),
         (Some("dns-glibc"), _) => dns_glibc::child(&args[1..]),
         (Some("rot13-tokio"), _) => rot13_mt::child(&args[1..]),
         (Some("dns"), _) => dns::child(&args[1..]),

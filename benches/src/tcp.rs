@@ -113,6 +113,19 @@ fn ping_pong<R: NetRt>(n: usize) -> Result<Rep, String> {
     })
 }
 
+/// `__child tcp-bulk COLUMN MIB`: one bulk transfer of `MIB` MiB on
+/// `COLUMN` (`tern`, `tokio`, `smol`), for strace or perf.
+pub fn child(column: &str, mib: usize) -> Result<(), String> {
+    let r = match column {
+        "tern" => bulk::<crate::rt::Tern>(mib),
+        "tokio" => bulk::<crate::rt::Tokio>(mib),
+        "smol" => bulk::<crate::rt::Smol>(mib),
+        other => return Err(format!("unknown column {other}")),
+    }?;
+    println!("{column}: {:.2} GiB/s", r.value);
+    Ok(())
+}
+
 fn bulk<R: NetRt>(mib: usize) -> Result<Rep, String> {
     R::block_on(async move {
         let (mut c, mut s) = pair::<R>().await.map_err(err)?;
