@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::resolver::{read_stamped, Stamp};
 
 /// The EDNS(0) UDP payload size tern offers: 1232 bytes, the size DNS Flag
 /// Day 2020 settled on to avoid IP fragmentation.
@@ -120,7 +121,26 @@ pub struct Config {
     /// its `sortlist` option is not supported). [`crate::connect`] is not
     /// affected: Happy Eyeballs keeps its own RFC 8305 order.
     pub sort_rfc6724: bool,
+    /// What [`Config::from_file`] read, for a resolver's watch to start
+    /// from (not a setting: it compares equal whatever it holds).
+    pub(crate) read: ReadStamp,
 }
+
+/// The resolv.conf a configuration was read from and its stamp when read
+/// (`None`: it was missing), or nothing if it was not read from a file. A
+/// resolver made later watches for changes since then, not since it was
+/// made. Every `ReadStamp` equals every other: two configurations with the
+/// same settings are equal however they were made.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ReadStamp(Option<(PathBuf, Option<Stamp>)>);
+
+impl PartialEq for ReadStamp {
+    fn eq(&self, _: &ReadStamp) -> bool {
+        true
+    }
+}
+
+impl Eq for ReadStamp {}
 
 /// The address families a lookup of a host's addresses asks for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -177,6 +197,7 @@ impl Default for Config {
             udp_max_queries: 1,
             cookies: true,
             sort_rfc6724: false,
+            read: ReadStamp::default(),
         }
     }
 }
@@ -228,6 +249,17 @@ impl Config {
         self.ip_family = file.ip_family;
         self.single_request = file.single_request;
         self.use_vc = file.use_vc;
+        self.read = file.read;
+    }
+
+    /// The stamp `path` had when this configuration was read from it
+    /// (`Some(None)`: it was missing), or `None` if it was not read from
+    /// `path`.
+    pub(crate) fn read_stamp(&self, path: &Path) -> Option<Option<Stamp>> {
+        match &self.read.0 {
+            Some((read, stamp)) if read == path => Some(*stamp),
+            _ => None,
+        }
     }
 
     /// Parses a resolv.conf file at `path`; a missing file gives the
@@ -235,9 +267,14 @@ impl Config {
     /// re-reads the file when it changes. Bytes that are not UTF-8 are replaced (and so make their
     /// line unreadable, which skips it).
     pub fn from_file(path: &Path) -> Result<Config, Error> {
-        let mut config = match fs::read(path) {
-            Ok(bytes) => Config::parse_resolv_conf(&String::from_utf8_lossy(&bytes))?,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Config::default(),
+        // The stamp is of the file read (fstat before reading), so a
+        // resolver made later sees any change since.
+        let (mut config, stamp) = match read_stamped(path) {
+            Ok(Some((bytes, stamp))) => (
+                Config::parse_resolv_conf(&String::from_utf8_lossy(&bytes))?,
+                Some(stamp),
+            ),
+            Ok(None) => (Config::default(), None),
             Err(err) => {
                 return Err(Error::Io(io::Error::new(
                     err.kind(),
@@ -246,6 +283,7 @@ impl Config {
             }
         };
         config.resolv_conf = Some(path.to_path_buf());
+        config.read = ReadStamp(Some((path.to_path_buf(), stamp)));
         Ok(config)
     }
 

@@ -66,14 +66,13 @@ fn blocklist_hosts_file_parses_in_linear_time() {
 /// resolv.conf replaced between `Config::from_file` and `Resolver::new`
 /// (a config read once and handed to resolvers made later, or a DHCP
 /// client rewriting the file while `Resolver::system` reads the hosts
-/// file): the change is never picked up, because the watch takes the
-/// file's stamp when the resolver is made, not when the file was read.
-/// The fix is outside this review's files: `Config::from_file`
-/// (config.rs) should keep the stamp of what it read (fstat of the file
-/// it read) for `Watch::new` to start from, and `Resolver::new`
-/// (resolver/mod.rs) should stat the hosts file before it reads it.
+/// file) must be picked up: a watch that took the file's stamp when the
+/// resolver is made, not when the file was read, would never see it.
+/// `Config::from_file` (config.rs) keeps the stamp of what it read (fstat
+/// of the file it read) for `Watch::new` to start from, and
+/// `Resolver::new` (resolver/mod.rs) stats the hosts file before it reads
+/// it.
 #[tern::test]
-#[ignore = "known bug: a change between from_file and Resolver::new is lost (config.rs, resolver/mod.rs)"]
 async fn a_change_before_the_resolver_is_made_is_not_lost() {
     let dir = std::env::temp_dir().join(format!("tern-dnsrev-stale-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();

@@ -280,13 +280,11 @@ async fn tcp_drip_one_byte_at_a_time() {
 
 /// A UDP query with EDNS that was answered (truncated) proves the server
 /// takes EDNS; a TCP retry that then times out once says nothing about
-/// EDNS. Today the timeout sends the next attempt without EDNS and, when
-/// that one is answered, the server is asked without EDNS (and so without
-/// cookies) for `EDNS_MEMORY`, an hour. The fix is in
-/// `resolver/attempts.rs` (outside this review's files): only a UDP step
-/// that timed out may put a server on `plain_next`.
+/// EDNS. Were the timeout to send the next attempt without EDNS, then,
+/// when that one is answered, the server would be asked without EDNS (and
+/// so without cookies) for `EDNS_MEMORY`, an hour. Only a UDP step that
+/// timed out may put a server on `plain_next` (`resolver/attempts.rs`).
 #[tern::test]
-#[ignore = "known bug: a TCP timeout after a truncated EDNS reply turns EDNS off (attempts.rs)"]
 async fn a_tcp_timeout_does_not_turn_edns_off() {
     let tcp_queries = Rc::new(std::cell::Cell::new(0usize));
     let seen_tcp = tcp_queries.clone();

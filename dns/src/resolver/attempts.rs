@@ -12,10 +12,10 @@ use std::time::Instant;
 
 use super::inflight::{Role, Waited};
 use super::servers::next_client_cookie;
-use super::transport::{ask, Limit, QueryEdns};
+use super::transport::{ask, Failed, Limit, QueryEdns};
 use super::{case, vc, Resolver};
 use crate::error::Error;
-use crate::exchange::{negative_ttl, server_round, take_answer, AttemptPlan};
+use crate::exchange::{negative_ttl, server_round, take_answer, AttemptPlan, Transport};
 use crate::name::Name;
 use crate::record::{Record, RecordType};
 
@@ -90,7 +90,9 @@ impl Resolver {
         }
         let mut last = Error::Timeout;
         let mut answer = None;
-        // Servers whose EDNS query timed out in this lookup: asked plain next.
+        // Servers whose EDNS query timed out over UDP in this lookup (not
+        // a TCP retry after a UDP reply, which proved EDNS gets through):
+        // asked plain next.
         let mut plain_next: Vec<SocketAddr> = Vec::new();
         for server in plan {
             let started = clock.take().unwrap_or_else(tern_runtime::time::now);
@@ -135,19 +137,30 @@ impl Resolver {
                     }
                 }
             }
-            let result = if config.use_vc {
+            // `edns_timed_out`: whether a timeout may mean the EDNS query
+            // was dropped.
+            let (result, edns_timed_out) = if config.use_vc {
                 // Boxed: the TCP path is rare, and its future would make every
                 // lookup's future larger.
-                Box::pin(vc::ask_tcp(server, &sent, rtype, edns, step))
+                let result = Box::pin(vc::ask_tcp(server, &sent, rtype, edns, step))
                     .await
-                    .map(Box::new)
+                    .map(Box::new);
+                // Over TCP only, the EDNS query's own timeout is all there is.
+                let timed_out = matches!(result, Err(Error::Timeout));
+                (result, timed_out)
             } else {
                 let max = config.udp_max_queries;
                 let udp_edns = edns.map(|payload| QueryEdns {
                     payload,
                     cookie: cookie.as_mut(),
                 });
-                ask(server, &sent, rtype, udp_edns, step, max).await
+                match ask(server, &sent, rtype, udp_edns, step, max).await {
+                    Ok(reply) => (Ok(reply), false),
+                    Err(Failed { error, step: at }) => {
+                        let timed_out = at == Transport::Udp && matches!(error, Error::Timeout);
+                        (Err(error), timed_out)
+                    }
+                }
             };
             let result = match result {
                 Ok(reply) if config.case_randomization => {
@@ -170,7 +183,7 @@ impl Resolver {
                     servers.answered(server, rtt);
                     // An EDNS query answered without OPT (the server fell
                     // back or ignores EDNS), or a plain query answered after
-                    // an EDNS one timed out: no EDNS for this server.
+                    // an EDNS one timed out over UDP: no EDNS for this server.
                     if (edns.is_some() && reply.edns.is_none()) || retrying_plain {
                         servers.refuses_edns(server, tern_runtime::time::now());
                     }
@@ -193,7 +206,7 @@ impl Resolver {
                     if server_failed {
                         servers.failed(server, tern_runtime::time::now());
                     }
-                    if edns.is_some() && matches!(e, Error::Timeout) {
+                    if edns.is_some() && edns_timed_out {
                         plain_next.push(server);
                     }
                     last = e;

@@ -59,6 +59,7 @@ pub use channel::close_idle_sockets;
 pub use happy::connect;
 pub use lookup_ip::AAAA_GRACE;
 use reload::Watch;
+pub(crate) use reload::{read_stamped, Stamp};
 use servers::Servers;
 
 /// A stub resolver with its own configuration, hosts table and cache.
@@ -127,18 +128,22 @@ impl Resolver {
     /// [`Config::resolv_conf`] (when set) are re-read when they change,
     /// checked at most once per [`Config::reload_interval`].
     pub fn new(config: Config) -> Resolver {
-        let hosts = if config.use_hosts {
-            Hosts::load(&config.hosts_file).unwrap_or_else(|_| Hosts::parse(""))
+        // Stat'ed before it is read: a change from then on is seen.
+        let (hosts, hosts_stamp) = if config.use_hosts {
+            let stamp = Stamp::of(&config.hosts_file);
+            let hosts = Hosts::load(&config.hosts_file).unwrap_or_else(|_| Hosts::parse(""));
+            (hosts, stamp)
         } else {
-            Hosts::parse("")
+            (Hosts::parse(""), None)
         };
+        let now = tern_runtime::time::now();
         Resolver {
             inner: Rc::new(Inner {
                 cache: RefCell::new(Cache::with_limits(
                     config.cache_size,
                     config.cache_max_bytes,
                 )),
-                watch: RefCell::new(Watch::new(&config, tern_runtime::time::now())),
+                watch: RefCell::new(Watch::new(&config, hosts_stamp, now)),
                 config: RefCell::new(Rc::new(config)),
                 hosts: RefCell::new(Rc::new(hosts)),
                 rotation: Cell::new(0),
@@ -166,6 +171,14 @@ impl Resolver {
     /// Number of cached answers.
     pub fn cache_len(&self) -> usize {
         self.inner.cache.borrow().len()
+    }
+
+    /// Number of servers the resolver keeps state for (health, EDNS,
+    /// cookies): those configured that were asked, and any a lookup begun
+    /// before resolv.conf was re-read still asks. For tests.
+    #[doc(hidden)]
+    pub fn server_states(&self) -> usize {
+        self.inner.servers.borrow().len()
     }
 
     /// The addresses of `host`: IPv4 then IPv6, each in answer order, of

@@ -12,6 +12,7 @@
 //! `now`, so the interval rule is tested without a clock.
 
 use std::fs;
+use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -35,15 +36,35 @@ pub(crate) struct Stamp {
 impl Stamp {
     /// The stamp of the file at `path`, or `None` if it cannot be stat'ed.
     pub(crate) fn of(path: &Path) -> Option<Stamp> {
-        let m = fs::metadata(path).ok()?;
-        Some(Stamp {
+        Some(Stamp::of_metadata(&fs::metadata(path).ok()?))
+    }
+
+    fn of_metadata(m: &fs::Metadata) -> Stamp {
+        Stamp {
             dev: m.dev(),
             ino: m.ino(),
             len: m.len(),
             mtime: (m.mtime(), m.mtime_nsec()),
             ctime: (m.ctime(), m.ctime_nsec()),
-        })
+        }
     }
+}
+
+/// The bytes of the file at `path` and the stamp of what was read: `fstat`
+/// of the open file, before reading it, so a rewrite after the read always
+/// differs from the stamp (one during the read may be read and still be
+/// taken for a change later: one re-read too many, never one too few).
+/// `Ok(None)` if the file is missing.
+pub(crate) fn read_stamped(path: &Path) -> io::Result<Option<(Vec<u8>, Stamp)>> {
+    let mut file = match fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    let stamp = Stamp::of_metadata(&file.metadata()?);
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(Some((bytes, stamp)))
 }
 
 /// One watched file and its stamp when it was last read.
@@ -54,10 +75,11 @@ struct Watched {
 }
 
 impl Watched {
-    fn new(path: &Path) -> Watched {
+    /// `path`, last seen as `stamp`.
+    fn new(path: &Path, stamp: Option<Stamp>) -> Watched {
         Watched {
             path: path.to_path_buf(),
-            stamp: Stamp::of(path),
+            stamp,
         }
     }
 
@@ -90,11 +112,21 @@ pub(crate) struct Watch {
 }
 
 impl Watch {
-    /// Watches the files `config` was read from, as they are at `now`.
-    pub(crate) fn new(config: &Config, now: Instant) -> Watch {
+    /// Watches the files `config` was read from, as they were read: its
+    /// resolv.conf as [`Config::from_file`] found it (or, if `config` was
+    /// not read from that file, as it is now), its hosts file as `hosts`
+    /// says (its stamp before it was read); the first check is due a
+    /// [`Config::reload_interval`] after `now`.
+    pub(crate) fn new(config: &Config, hosts: Option<Stamp>, now: Instant) -> Watch {
+        let resolv_conf = config.resolv_conf.as_deref().map(|path| {
+            let stamp = config.read_stamp(path).unwrap_or_else(|| Stamp::of(path));
+            Watched::new(path, stamp)
+        });
         Watch {
-            resolv_conf: config.resolv_conf.as_deref().map(Watched::new),
-            hosts: config.use_hosts.then(|| Watched::new(&config.hosts_file)),
+            resolv_conf,
+            hosts: config
+                .use_hosts
+                .then(|| Watched::new(&config.hosts_file, hosts)),
             interval: config.reload_interval,
             last_check: now,
         }
@@ -130,7 +162,8 @@ impl Resolver {
     /// Re-reads resolv.conf and the hosts file if a check is due and they
     /// changed. A file that cannot be read now keeps the old settings; a
     /// new resolv.conf also empties the cache (its answers may come from
-    /// servers no longer configured).
+    /// servers no longer configured) and forgets what was learned about
+    /// servers no longer configured.
     pub(crate) fn refresh(&self) {
         self.refresh_at(tern_runtime::time::now());
     }
@@ -151,6 +184,10 @@ impl Resolver {
                 }
                 let mut config = (*self.config()).clone();
                 config.take_file_settings(file);
+                self.inner
+                    .servers
+                    .borrow_mut()
+                    .keep_only(&config.nameservers);
                 *self.inner.config.borrow_mut() = Rc::new(config);
                 self.clear_cache();
             }
@@ -182,7 +219,7 @@ mod tests {
             ..Config::default()
         };
         let t0 = tern_runtime::time::now();
-        let mut watch = Watch::new(&config, t0);
+        let mut watch = Watch::new(&config, None, t0);
         assert!(!watch.due(t0 + Duration::from_secs(4)));
         assert!(watch.due(t0 + Duration::from_secs(5)));
         assert!(!watch.due(t0 + Duration::from_secs(9)));
@@ -192,7 +229,7 @@ mod tests {
             use_hosts: false,
             ..Config::default()
         };
-        assert!(!Watch::new(&none, t0).due(t0 + Duration::from_secs(3600)));
+        assert!(!Watch::new(&none, None, t0).due(t0 + Duration::from_secs(3600)));
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -205,7 +242,7 @@ mod tests {
             use_hosts: false,
             ..Config::default()
         };
-        let mut watch = Watch::new(&config, tern_runtime::time::now());
+        let mut watch = Watch::new(&config, None, tern_runtime::time::now());
         assert_eq!(watch.check(), Changes::default(), "still missing");
         fs::write(&path, "nameserver 192.0.2.1\n").unwrap();
         assert_eq!(watch.check().resolv_conf.as_deref(), Some(path.as_path()));

@@ -10,9 +10,10 @@
 //!   it. Any answer resets its failure count.
 //! - **EDNS**: a server that answers an EDNS query without an OPT record
 //!   (it refused EDNS, or ignores it) is asked without EDNS from then on,
-//!   for [`EDNS_MEMORY`]; so is one whose EDNS query timed out when the
-//!   same query without EDNS then got an answer (a firewall that drops
-//!   EDNS or large replies).
+//!   for [`EDNS_MEMORY`]; so is one whose EDNS query timed out over UDP
+//!   when the same query without EDNS then got an answer (a firewall that
+//!   drops EDNS or large replies; a TCP retry that timed out after a UDP
+//!   reply does not count, since that reply got through with EDNS).
 //! - **Cookies** (RFC 7873): each server gets a client cookie of its own,
 //!   random, kept for [`CLIENT_COOKIE_LIFETIME`] and then replaced, so
 //!   servers cannot tie our queries to each other; and the server cookie
@@ -196,6 +197,18 @@ impl Servers {
         }
     }
 
+    /// Forgets every server not in `configured` (resolv.conf was re-read),
+    /// keeping what is known about the others: a resolv.conf that keeps
+    /// changing its servers does not grow the list.
+    pub(crate) fn keep_only(&mut self, configured: &[SocketAddr]) {
+        self.states.retain(|(s, _)| configured.contains(s));
+    }
+
+    /// Number of servers something is known about.
+    pub(crate) fn len(&self) -> usize {
+        self.states.len()
+    }
+
     /// What is known about `server`.
     #[cfg(test)]
     pub(crate) fn state(&self, server: SocketAddr) -> Option<&ServerState> {
@@ -304,6 +317,26 @@ mod tests {
         let failing = || Err(Error::Timeout);
         assert!(servers.cookie(s(3), t0, failing).is_err());
         assert!(servers.state(s(3)).unwrap().cookie.is_none());
+    }
+
+    #[test]
+    fn servers_no_longer_configured_are_forgotten() {
+        let t0 = tern_runtime::time::now();
+        let mut servers = Servers::default();
+        servers.refuses_edns(s(1), t0);
+        servers.failed(s(2), t0);
+        servers.answered(s(3), Some(Duration::from_millis(4)));
+        servers.keep_only(&[s(3), s(1), s(4)]);
+        assert_eq!(servers.len(), 2);
+        // Still configured: still known.
+        assert!(!servers.edns_ok(s(1), t0));
+        assert_eq!(
+            servers.state(s(3)).unwrap().srtt,
+            Some(Duration::from_millis(4))
+        );
+        assert!(servers.state(s(2)).is_none());
+        servers.keep_only(&[]);
+        assert_eq!(servers.len(), 0);
     }
 
     #[test]

@@ -102,6 +102,21 @@ impl Limit {
     }
 }
 
+/// Why [`ask`] gave up on a server: the error, and the transport of the
+/// step that met it. A UDP query with EDNS that times out may have met a
+/// middlebox that drops EDNS; a TCP retry that times out after the server
+/// answered over UDP (truncated, or BADCOOKIE) says nothing about EDNS.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    pub(crate) error: Error,
+    pub(crate) step: Transport,
+}
+
+/// `error`, met by a step over `step`.
+fn failed(step: Transport) -> impl FnOnce(Error) -> Failed {
+    move |error| Failed { error, step }
+}
+
 /// Asks `server` about `name`/`rtype` within `limit` per transport step,
 /// over UDP channels that change port after `udp_max_queries` queries (see
 /// [`channel`]). Returns the reply once it is final for this server: an
@@ -117,7 +132,7 @@ pub(crate) async fn ask(
     mut edns: Option<QueryEdns<'_>>,
     limit: Limit,
     udp_max_queries: u32,
-) -> Result<Box<Message>, Error> {
+) -> Result<Box<Message>, Failed> {
     let mut bad_cookies = 0u8;
     // The first UDP step starts with the attempt; later ones read the clock.
     let mut step_deadline = limit.until_from(limit.started);
@@ -132,13 +147,18 @@ pub(crate) async fn ask(
             step_deadline,
             udp_max_queries,
         )
-        .await?;
+        .await
+        .map_err(failed(Transport::Udp))?;
         // The TCP retry asks the same question with the same ID.
         let tcp_query = || Message::query(query.id, name, rtype, payload);
         let bad_cookie = sent_cookie && reply.rcode() == Rcode::BADCOOKIE;
         let (reply, transport) = match classify_step(query.edns, &reply, Transport::Udp) {
             Step::RetryTcp => (
-                Box::new(Box::pin(tcp_exchange(server, &tcp_query(), limit)).await?),
+                Box::new(
+                    Box::pin(tcp_exchange(server, &tcp_query(), limit))
+                        .await
+                        .map_err(failed(Transport::Tcp))?,
+                ),
                 Transport::Tcp,
             ),
             _ if bad_cookie && bad_cookies == 0 => {
@@ -147,7 +167,11 @@ pub(crate) async fn ask(
                 continue;
             }
             _ if bad_cookie => (
-                Box::new(Box::pin(tcp_exchange(server, &tcp_query(), limit)).await?),
+                Box::new(
+                    Box::pin(tcp_exchange(server, &tcp_query(), limit))
+                        .await
+                        .map_err(failed(Transport::Tcp))?,
+                ),
                 Transport::Tcp,
             ),
             _ => (reply, Transport::Udp),
@@ -161,9 +185,12 @@ pub(crate) async fn ask(
                 step_deadline = limit.until();
                 continue;
             }
-            Step::NextServer(err) => return Err(err),
+            Step::NextServer(err) => return Err(failed(transport)(err)),
             Step::RetryWithoutEdns | Step::RetryTcp => {
-                return Err(Error::FallbackFailed { server, transport })
+                return Err(failed(transport)(Error::FallbackFailed {
+                    server,
+                    transport,
+                }))
             }
         }
     }
