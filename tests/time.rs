@@ -8,18 +8,10 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use tern::sys::epoll::TimedWait;
+#[path = "common/runtimes.rs"]
+mod runtimes;
+use runtimes::runtimes;
 use tern::time::{interval, sleep, sleep_until, timeout, Elapsed};
-
-fn runtimes() -> Vec<tern::Runtime> {
-    vec![
-        tern::Runtime::new().unwrap(),
-        tern::Builder::new()
-            .timed_wait(TimedWait::TimerFd)
-            .build()
-            .unwrap(),
-    ]
-}
 
 #[test]
 fn timers_fire_in_deadline_order_on_both_backends() {

@@ -13,22 +13,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::{Duration, Instant};
 
-use tern::sys::epoll::TimedWait;
+#[path = "common/runtimes.rs"]
+mod runtimes;
+use runtimes::runtimes;
 use tern::time::{sleep, sleep_until, timeout};
-
-fn runtimes() -> Vec<tern::Runtime> {
-    vec![
-        tern::Runtime::new().unwrap(),
-        tern::Builder::new()
-            .timed_wait(TimedWait::TimerFd)
-            .build()
-            .unwrap(),
-        tern::Builder::new()
-            .spin_before_park(false)
-            .build()
-            .unwrap(),
-    ]
-}
 
 /// Polls `f` once, registering it if it is a timer.
 async fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
