@@ -247,7 +247,8 @@ impl Epoll {
     fn epoll_wait(&self, events: &mut Events, timeout_ms: i32) -> io::Result<()> {
         events.buf.clear();
         let cap = events.buf.capacity() as i32;
-        // SAFETY: the kernel writes at most `cap` events into the buffer's spare capacity, which is `cap` entries long.
+        // SAFETY: the kernel writes at most `cap` events into the buffer's spare capacity, which is `capacity()` entries long;
+        // `cap` is never more: a capacity past `i32::MAX` is cut by the cast to a smaller count or to a negative one (`EINVAL`).
         let n = syscall!(unsafe {
             super::direct::epoll_wait(
                 self.fd.as_raw_fd(),
