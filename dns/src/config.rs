@@ -17,6 +17,10 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::resolver::{read_stamped, Stamp};
 
+/// [`Config::connect_timeout`]'s default, which also bounds
+/// [`connect`](crate::connect) to an IP literal.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The EDNS(0) UDP payload size tern offers: 1232 bytes, the size DNS Flag
 /// Day 2020 settled on to avoid IP fragmentation.
 pub const EDNS_PAYLOAD: u16 = 1232;
@@ -187,7 +191,7 @@ impl Default for Config {
             cache_size: 1024,
             cache_max_bytes: crate::cache::DEFAULT_CACHE_BYTES,
             lookup_timeout: None,
-            connect_timeout: Duration::from_secs(30),
+            connect_timeout: CONNECT_TIMEOUT,
             ip_family: IpFamily::Both,
             single_request: false,
             use_vc: false,

@@ -30,10 +30,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tern_net::TcpStream;
-use tern_runtime::time::{sleep, sleep_until, Sleep};
+use tern_runtime::time::{sleep, sleep_until, timeout, Sleep};
 
 use super::dual_search::DualSearch;
 use super::{deadline_after, system_resolver, Resolver};
+use crate::config::CONNECT_TIMEOUT;
 use crate::error::Error;
 use crate::search::{ip_literal, localhost_addrs, scoped_ipv6, search_candidates};
 
@@ -52,9 +53,24 @@ pub const MAX_CONCURRENT_ATTEMPTS: usize = 4;
 /// the thread's system resolver (as [`resolve`](super::resolve) does).
 pub async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     if let Some(ip) = ip_literal(host) {
-        return TcpStream::connect(SocketAddr::new(ip, port)).await;
+        // No resolver needed (and no resolv.conf read); the default
+        // `connect_timeout` still bounds the connect.
+        return connect_within(SocketAddr::new(ip, port), CONNECT_TIMEOUT).await;
     }
     system_resolver()?.connect(host, port).await
+}
+
+/// A connection to `addr` alone, given up after `limit` (an address that
+/// drops SYNs would otherwise hold the caller for the kernel's retries,
+/// about two minutes).
+async fn connect_within(addr: SocketAddr, limit: Duration) -> io::Result<TcpStream> {
+    match timeout(limit, TcpStream::connect(addr)).await {
+        Ok(res) => res,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("connect tcp {addr}: no connection within {limit:?}"),
+        )),
+    }
 }
 
 type Attempt = Pin<Box<dyn Future<Output = io::Result<TcpStream>>>>;
@@ -75,13 +91,29 @@ impl Resolver {
                     format!("{host}: zone {zone:?} is not a numeric interface index"),
                 )
             })?;
-            return TcpStream::connect(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, scope))).await;
+            let addr = SocketAddr::V6(SocketAddrV6::new(ip, port, 0, scope));
+            return connect_within(addr, self.config().connect_timeout).await;
         }
         self.refresh();
+        // `localhost` and the hosts file give the families `ip_family`
+        // asks for, as in `lookup_ip` (none left: on to the DNS).
+        let family = self.config().ip_family;
+        let of_family = |ips: Vec<IpAddr>| -> Vec<IpAddr> {
+            ips.into_iter()
+                .filter(|ip| match ip {
+                    IpAddr::V4(_) => family.wants_v4(),
+                    IpAddr::V6(_) => family.wants_v6(),
+                })
+                .collect()
+        };
         let known = ip_literal(host)
             .map(|ip| vec![ip])
-            .or_else(|| localhost_addrs(host))
-            .or_else(|| self.hosts_addrs(host));
+            .or_else(|| localhost_addrs(host).map(of_family))
+            .or_else(|| {
+                self.hosts_addrs(host)
+                    .map(of_family)
+                    .filter(|ips| !ips.is_empty())
+            });
         let mut race = match known {
             Some(ips) => Race::new(port, None, ips),
             None => {
@@ -454,5 +486,51 @@ mod tests {
         assert_eq!(PEAK.with(Cell::get), MAX_CONCURRENT_ATTEMPTS);
         assert_eq!(STARTED.with(Cell::get), MAX_CONCURRENT_ATTEMPTS);
         assert_eq!(IN_FLIGHT.with(Cell::get), 0, "dropped with the race");
+    }
+
+    thread_local! {
+        static STARTS: std::cell::RefCell<Vec<(IpAddr, Duration)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+        static T0: Cell<Option<std::time::Instant>> = const { Cell::new(None) };
+    }
+
+    /// RFC 8305 on the paused clock, with fake connects (nothing is sent;
+    /// the addresses only name the attempts): IPv6 first, then families
+    /// alternating; a new attempt every CONNECTION_ATTEMPT_DELAY while the
+    /// others hang, and at once when one fails.
+    #[test]
+    fn attempts_start_on_the_attempt_delay_and_at_once_after_a_failure() {
+        let ips: Vec<IpAddr> = ["127.0.0.1", "127.0.0.2", "::1", "::2"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let err = tern_runtime::block_on_paused(async move {
+            T0.with(|t| t.set(Some(tern_runtime::time::now())));
+            let mut race = Race::new(80, None, ips);
+            race.limits.connect = |addr| {
+                Box::pin(async move {
+                    let t0 = T0.with(Cell::get).unwrap();
+                    let at = tern_runtime::time::now() - t0;
+                    STARTS.with(|s| s.borrow_mut().push((addr.ip(), at)));
+                    if addr.ip() == IpAddr::from([127, 0, 0, 1]) {
+                        sleep(Duration::from_millis(100)).await;
+                        return Err(io::Error::from(io::ErrorKind::ConnectionRefused));
+                    }
+                    std::future::pending().await
+                })
+            };
+            race.limits.deadline = Some(sleep(Duration::from_secs(2)));
+            poll_fn(|cx| race.poll(cx)).await.unwrap_err()
+        });
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        let ms = Duration::from_millis;
+        let want: Vec<(IpAddr, Duration)> = vec![
+            ("::1".parse().unwrap(), ms(0)),
+            ("127.0.0.1".parse().unwrap(), ms(250)),
+            // 127.0.0.1 fails at 350 ms: the next starts then, not at 500.
+            ("::2".parse().unwrap(), ms(350)),
+            ("127.0.0.2".parse().unwrap(), ms(600)),
+        ];
+        assert_eq!(STARTS.with(|s| s.borrow().clone()), want);
     }
 }

@@ -6,7 +6,9 @@
 //! with addresses, the other gets [`AAAA_GRACE`] more and is then given up
 //! (RFC 8305's resolution delay, applied to the lookup itself): a server
 //! or middlebox that drops AAAA queries costs a fraction of a second, not
-//! the timeout times the attempts.
+//! the timeout times the attempts. With `single_request` the AAAA query
+//! leaves once A is done and, if A had addresses, gets what it would have
+//! had in flight with A: the time A took, then [`AAAA_GRACE`].
 //!
 //! With [`Config::sort_rfc6724`](crate::Config::sort_rfc6724) the result
 //! is sorted by [`crate::rfc6724::sort`], each address's source found by
@@ -14,6 +16,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
+
+use tern_runtime::time::timeout;
 
 use super::join::join_with_grace;
 use super::{addresses, Resolver, SearchOutcome};
@@ -66,17 +70,24 @@ impl Resolver {
         let family = config.ip_family;
         let a = || self.query(name, RecordType::A, deadline);
         let aaaa = || self.query(name, RecordType::AAAA, deadline);
+        let has_addresses = |r: &Answer| r.as_ref().is_ok_and(|v| !v.is_empty());
         match (family.wants_v4(), family.wants_v6()) {
             (true, false) => (Some(a().await), None),
             (false, true) => (None, Some(aaaa().await)),
             _ if config.single_request => {
+                let asked = tern_runtime::time::now();
                 let v4 = a().await;
-                (Some(v4), Some(aaaa().await))
+                // A has addresses: AAAA gets what it would with both in
+                // flight, the time A took and then the grace period.
+                let v6 = if has_addresses(&v4) {
+                    let took = tern_runtime::time::now().saturating_duration_since(asked);
+                    timeout(took.saturating_add(AAAA_GRACE), aaaa()).await.ok()
+                } else {
+                    Some(aaaa().await)
+                };
+                (Some(v4), v6)
             }
-            _ => {
-                let has_addresses = |r: &Answer| r.as_ref().is_ok_and(|v| !v.is_empty());
-                join_with_grace(a(), aaaa(), AAAA_GRACE, has_addresses).await
-            }
+            _ => join_with_grace(a(), aaaa(), AAAA_GRACE, has_addresses).await,
         }
     }
 }
