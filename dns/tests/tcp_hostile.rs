@@ -184,18 +184,25 @@ async fn tcp_zero_or_max_length_then_close() {
     }
 }
 
+/// Two framed forgeries of the answer to `q`: one with the ID off by one,
+/// one with its question changed by `forge_question`.
+fn forgeries(q: &Message, forge_question: impl Fn(&mut Message)) -> Vec<u8> {
+    let mut wrong_id = answer(q);
+    wrong_id.header.id ^= 1;
+    let mut wrong_q = answer(q);
+    forge_question(&mut wrong_q);
+    let mut bytes = framed(&wrong_id.encode());
+    bytes.extend(framed(&wrong_q.encode()));
+    bytes
+}
+
 #[tern::test]
 async fn tcp_wrong_id_or_question_then_the_answer() {
     let server = start(behaviour(|s: TcpStream| async move {
         let Some(q) = read_query(&s).await else {
             return;
         };
-        let mut wrong_id = answer(&q);
-        wrong_id.header.id ^= 1;
-        let mut wrong_q = answer(&q);
-        wrong_q.questions[0].name = name("other.test.");
-        let mut bytes = framed(&wrong_id.encode());
-        bytes.extend(framed(&wrong_q.encode()));
+        let mut bytes = forgeries(&q, |m| m.questions[0].name = name("other.test."));
         let mut right = answer(&q);
         right.answers[0].data = RData::A("192.0.2.8".parse().unwrap());
         bytes.extend(framed(&right.encode()));
@@ -212,12 +219,7 @@ async fn tcp_only_forged_replies_time_out() {
         let Some(q) = read_query(&s).await else {
             return;
         };
-        let mut wrong_id = answer(&q);
-        wrong_id.header.id ^= 1;
-        let mut wrong_q = answer(&q);
-        wrong_q.questions[0].qtype = RecordType::AAAA;
-        let mut bytes = framed(&wrong_id.encode());
-        bytes.extend(framed(&wrong_q.encode()));
+        let bytes = forgeries(&q, |m| m.questions[0].qtype = RecordType::AAAA);
         let _ = s.write_all(&bytes).await;
         std::future::pending::<()>().await;
     }));
