@@ -20,6 +20,15 @@ pub const MAX_CNAME_CHAIN: usize = 16;
 /// huge reply cannot make a lookup return or the cache keep thousands.
 pub const MAX_ANSWER_RECORDS: usize = 256;
 
+/// QTYPE `*` (ANY, 255): it matches records of every type, CNAME
+/// included (RFC 1035 §3.2.3, RFC 1034 §4.3.2).
+const ANY: RecordType = RecordType::Other(255);
+
+/// Whether `record` is of a type `qtype` asks for.
+fn of_type(qtype: RecordType, record: &Record) -> bool {
+    qtype == ANY || record.rtype() == qtype
+}
+
 /// The records of type `qtype` that answer `qname` in `reply`.
 ///
 /// From `qname`, CNAME records in the answer section are followed (at most
@@ -29,7 +38,9 @@ pub const MAX_ANSWER_RECORDS: usize = 256;
 /// [`MAX_ANSWER_RECORDS`] of them. A TTL with the top bit set counts as 0
 /// (RFC 2181 §8), and TTLs are lowered to the smallest TTL on the chain, so
 /// a cache keeping them under `qname` forgets them when any link expires. For `qtype` CNAME the chain is not
-/// followed: the result is the CNAME records owned by `qname`.
+/// followed: the result is the CNAME records owned by `qname`. Nor for
+/// ANY (255), which every type matches, CNAME too (RFC 1034 §4.3.2): the
+/// result is every record owned by `qname`.
 ///
 /// Errors: the reply's rcode as an error (NXDOMAIN → [`Error::NxDomain`]),
 /// or [`Error::NoData`] when the chain ends without records of the type.
@@ -44,7 +55,7 @@ pub fn extract_answer(
     let records: Vec<Record> = reply
         .answers
         .iter()
-        .filter(|r| r.rtype() == qtype && r.name == *owner)
+        .filter(|r| of_type(qtype, r) && r.name == *owner)
         .take(MAX_ANSWER_RECORDS)
         .map(|r| Record {
             ttl: clamp_ttl(r.ttl).min(chain_ttl),
@@ -63,7 +74,7 @@ pub fn extract_answer(
 pub fn take_answer(qname: &Name, qtype: RecordType, reply: Message) -> Result<Vec<Record>, Error> {
     // The usual reply holds just the records asked for: they are the
     // answer, with no chain to follow or records to drop.
-    let plain = |r: &Record| r.rtype() == qtype && r.name == *qname;
+    let plain = |r: &Record| of_type(qtype, r) && r.name == *qname;
     if !reply.answers.is_empty()
         && reply.answers.iter().all(plain)
         && rcode_error(reply.rcode()).is_none()
@@ -78,7 +89,7 @@ pub fn take_answer(qname: &Name, qtype: RecordType, reply: Message) -> Result<Ve
     let (owner, chain_ttl) = answer_owner(qname, qtype, &reply)?;
     let owner = owner.clone();
     let mut records = reply.answers;
-    records.retain(|r| r.rtype() == qtype && r.name == owner);
+    records.retain(|r| of_type(qtype, r) && r.name == owner);
     records.truncate(MAX_ANSWER_RECORDS);
     if records.is_empty() {
         return Err(Error::NoData);
@@ -164,7 +175,7 @@ fn follow_cnames<'a>(
     loop {
         if answers
             .iter()
-            .any(|r| r.rtype() == qtype && r.name == *current)
+            .any(|r| of_type(qtype, r) && r.name == *current)
         {
             break;
         }

@@ -154,7 +154,17 @@ impl Resolver {
                     payload,
                     cookie: cookie.as_mut(),
                 });
-                match ask(server, &sent, rtype, udp_edns, step, max).await {
+                match ask(
+                    server,
+                    &sent,
+                    rtype,
+                    udp_edns,
+                    step,
+                    max,
+                    config.case_randomization,
+                )
+                .await
+                {
                     Ok(reply) => (Ok(reply), false),
                     Err(Failed { error, step: at }) => {
                         let timed_out = at == Transport::Udp && matches!(error, Error::Timeout);

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use tern_net::TcpStream;
 use tern_runtime::time::timeout_at;
 
-use super::channel;
+use super::{case, channel};
 use crate::error::Error;
 use crate::exchange::{check_cookie, classify_step, validate_reply, Asked, Step, Transport};
 use crate::name::Name;
@@ -125,6 +125,11 @@ fn failed(step: Transport) -> impl FnOnce(Error) -> Failed {
 /// A BADCOOKIE reply to a query with a cookie is asked again at once with
 /// the server cookie it brought; a second BADCOOKIE goes to TCP, which
 /// carries no cookie (RFC 7873 §5.3).
+///
+/// With `exact_echo` (0x20 case randomisation, [`super::case`]) a UDP
+/// reply whose question is ours in another case fails the attempt before
+/// anything is done on its word: a forged FORMERR or BADCOOKIE must not
+/// turn EDNS off for the server or send the query to TCP.
 pub(crate) async fn ask(
     server: SocketAddr,
     name: &Name,
@@ -132,6 +137,7 @@ pub(crate) async fn ask(
     mut edns: Option<QueryEdns<'_>>,
     limit: Limit,
     udp_max_queries: u32,
+    exact_echo: bool,
 ) -> Result<Box<Message>, Failed> {
     let mut bad_cookies = 0u8;
     // The first UDP step starts with the attempt; later ones read the clock.
@@ -149,6 +155,9 @@ pub(crate) async fn ask(
         )
         .await
         .map_err(failed(Transport::Udp))?;
+        if exact_echo {
+            case::check_echo(name, &reply).map_err(failed(Transport::Udp))?;
+        }
         // The TCP retry asks the same question with the same ID.
         let tcp_query = || Message::query(query.id, name, rtype, payload);
         let bad_cookie = sent_cookie && reply.rcode() == Rcode::BADCOOKIE;
