@@ -43,9 +43,9 @@ pub use tern_macros::{main, test};
 #[doc(hidden)]
 pub use tern_runtime::block_on_paused;
 pub use tern_runtime::{
-    block_on, cooperative, current_metrics, current_runtime_id, in_runtime, on_shutdown, spawn,
-    spawn_blocking, yield_now, AbortHandle, Builder, Cooperative, JoinError, JoinHandle, JoinSet,
-    Metrics, Runtime,
+    block_on, cooperative, current_metrics, current_runtime_id, in_runtime, on_shutdown,
+    others_ready, spawn, spawn_blocking, yield_now, AbortHandle, Builder, Cooperative, JoinError,
+    JoinHandle, JoinSet, Metrics, Runtime,
 };
 
 /// Timers: sleeps, timeouts and intervals.

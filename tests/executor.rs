@@ -482,3 +482,26 @@ fn write_on_demand_source_waits_for_writability_after_clear_ready() {
         assert!(src.is_ready(Direction::Write));
     });
 }
+
+/// `others_ready` says whether a task yielding now would let others run
+/// first: false outside a runtime and for a task alone, true while another
+/// task is queued, and false again once that one has run.
+#[test]
+fn others_ready_tells_whether_other_tasks_are_queued() {
+    assert!(!tern::others_ready(), "outside a runtime");
+    tern::block_on(async {
+        assert!(!tern::others_ready(), "the main task alone");
+        let alone = tern::spawn(async { tern::others_ready() });
+        assert!(tern::others_ready(), "the spawned task is queued");
+        assert!(!alone.await.unwrap(), "it ran with nobody else queued");
+        assert!(!tern::others_ready(), "nobody queued any more");
+        let first = tern::spawn(async { tern::others_ready() });
+        let second = tern::spawn(async { tern::others_ready() });
+        // Waiting on the second: nothing wakes this task before it ends.
+        assert!(!second.await.unwrap(), "the second ran last");
+        assert!(
+            first.await.unwrap(),
+            "the second was queued behind the first"
+        );
+    });
+}

@@ -989,3 +989,54 @@ async fn a_lookup_reading_its_own_reply_does_not_wake_itself() {
         );
     }
 }
+
+/// A query on a port of its own leaves at once when its lookup is the
+/// only task ready, but after the other ready tasks when there are any,
+/// so the sends of one pass go back to back. Here a task queued behind
+/// the lookup looks at the server's socket: the query must not be there
+/// yet. The server is a plain socket the test drives, so nothing else
+/// runs in between.
+#[tern::test]
+async fn a_fresh_port_query_waits_for_the_other_ready_tasks() {
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    server.set_nonblocking(true).unwrap();
+    let addr = server.local_addr().unwrap();
+    let r = Rc::new(Resolver::new(config(addr, 1)));
+    let lookup = tern::spawn({
+        let r = r.clone();
+        async move { r.lookup("order.test.", RecordType::A).await }
+    });
+    let server = Rc::new(server);
+    let early = tern::spawn({
+        let server = server.clone();
+        async move {
+            let mut buf = [0u8; 512];
+            server.recv_from(&mut buf).map(|(n, _)| n)
+        }
+    });
+    let seen = early.await.unwrap();
+    assert!(
+        seen.as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+        "the query left before the task queued behind its lookup ran: {seen:?}"
+    );
+    // Now it leaves; answer it.
+    let mut buf = [0u8; 512];
+    let (n, from) = tern::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match server.recv_from(&mut buf) {
+                Ok(got) => return got,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => tern::yield_now().await,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await
+    .expect("the query leaves");
+    let q = Message::decode(&buf[..n]).unwrap();
+    server
+        .send_to(&answer(&q, None, IP).encode(), from)
+        .unwrap();
+    let got = lookup.await.unwrap().unwrap();
+    assert_eq!(a_addrs(&got), [IP]);
+}

@@ -53,7 +53,9 @@ mod unwind;
 
 pub use blocking::spawn_blocking;
 pub use coop::{cooperative, Cooperative};
-pub use executor::{current_metrics, current_runtime_id, in_runtime, on_shutdown, Metrics};
+pub use executor::{
+    current_metrics, current_runtime_id, in_runtime, on_shutdown, others_ready, Metrics,
+};
 pub use join_set::{AbortHandle, JoinSet};
 pub use runtime::{block_on, block_on_paused, spawn, yield_now, Builder, Runtime};
 pub use task::{JoinError, JoinHandle};

@@ -229,9 +229,14 @@ async fn udp_exchange(
     // queue then leave together, in one `sendmmsg` per channel, and a
     // server that sleeps between queries is woken once per batch instead
     // of once per query. A lookup alone runs again at once. A port for one
-    // query has nobody to share a `sendmmsg` with: its query leaves at
-    // once, which saves the lookup a poll.
-    if channel::port_is_shared(udp_max_queries) {
+    // query has nobody to share a `sendmmsg` with, but its send still
+    // waits for the other ready tasks if there are any (replies to hand
+    // out, lookups to start): the sends of one pass then leave back to
+    // back, so the server is still busy with the first when the next
+    // arrives, instead of falling asleep between them and being woken by
+    // each send (the kernel's largest cost in a send). With nothing else
+    // ready the query leaves at once, which saves the lookup a poll.
+    if channel::port_is_shared(udp_max_queries) || tern_runtime::others_ready() {
         tern_runtime::yield_now().await;
     }
     match timeout_at(deadline, ticket.exchange()).await {

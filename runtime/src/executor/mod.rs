@@ -164,6 +164,15 @@ pub fn current_runtime_id() -> Option<u64> {
     context::with_core(|c| c.map(|c| c.id))
 }
 
+/// Whether other tasks of the current runtime are queued to run before
+/// the caller would run again if it yielded now; `false` outside a
+/// runtime. Lets a task that is about to make a syscall others could
+/// share (a send that wakes a server) wait for them only when there are
+/// any.
+pub fn others_ready() -> bool {
+    context::with_core(|c| c.is_some_and(|c| !c.run_queue.borrow().is_empty()))
+}
+
 /// Counters of the current runtime, if the caller is inside one.
 pub fn current_metrics() -> Option<Metrics> {
     context::with_core(|c| c.map(Core::metrics))
