@@ -13,7 +13,10 @@
 
 /// Waits for every future and returns their outputs as a tuple, in the
 /// order written. The futures run concurrently in the calling task; each
-/// poll of the `join!` polls the unfinished ones in order.
+/// poll of the `join!` polls the unfinished ones, starting one further on
+/// each time (as tokio's `join!` does), so a future that is always ready
+/// cannot spend the task's whole cooperative budget every time and starve
+/// the ones written after it.
 ///
 /// ```
 /// # tern::block_on(async {
@@ -32,12 +35,24 @@ macro_rules! join {
                 ::core::future::IntoFuture::into_future($fut),
             )),
         )* );
+        // The future polled first moves on by one each poll (as tokio's
+        // join! does), so one that always has work cannot use up the
+        // task's cooperative budget and starve those written after it.
+        let count = $crate::join!(@len $($count)*);
+        let mut first = 0;
         ::core::future::poll_fn(|cx| {
+            let start = first;
+            first = if start + 1 == count { 0 } else { start + 1 };
             let mut all_done = true;
-            $(
-                let ( $($skip,)* fut, .. ) = &mut futures;
-                all_done &= fut.as_mut().poll_done(cx);
-            )*
+            // Those from `start` on, then those before it.
+            for from_start in [true, false] {
+                $(
+                    if ($crate::join!(@len $($skip)*) >= start) == from_start {
+                        let ( $($skip,)* fut, .. ) = &mut futures;
+                        all_done &= fut.as_mut().poll_done(cx);
+                    }
+                )*
+            }
             if all_done {
                 ::core::task::Poll::Ready(())
             } else {
@@ -50,6 +65,8 @@ macro_rules! join {
             fut.as_mut().take_output()
         }, )* )
     }};
+    (@len $($t:tt)*) => { <[()]>::len(&[ $( $crate::join!(@unit $t) ),* ]) };
+    (@unit $t:tt) => { () };
     () => { () };
     ($($fut:expr),+ $(,)?) => {
         $crate::join!(@munch () {} $($fut),+)
@@ -74,7 +91,9 @@ macro_rules! join {
 /// - A branch whose output does not match its pattern is disabled (its
 ///   future is dropped and not polled again) and the others go on; so is a
 ///   branch whose `if` condition is false (its future is created but never
-///   polled).
+///   polled). Every condition is evaluated before any future is created,
+///   so a condition may read what a future borrows, as in tokio's
+///   `_ = &mut sleep, if !sleep.is_elapsed() => ..`.
 /// - When every branch is disabled, the `else` handler runs; without an
 ///   `else`, that panics.
 /// - The handler runs after every future was dropped, in the surrounding
@@ -129,10 +148,17 @@ macro_rules! select {
         // One output slot per branch; exactly one is filled when a branch wins.
         let mut outputs = ( $( $crate::select!(@none $($skip)*), )* );
         {
+            // Every condition before any future, as tokio does: a condition
+            // may then look at what a future borrows (`&mut sleep, if
+            // !sleep.is_elapsed()`).
+            let conditions: ( $( $crate::select!(@bool $($skip)*), )* ) = ( $( $c, )* );
             let mut branches = ( $(
                 ::core::pin::pin!($crate::__private::Branch::new(
                     ::core::future::IntoFuture::into_future($f),
-                    $c,
+                    {
+                        let ( $($skip,)* enabled, .. ) = conditions;
+                        enabled
+                    },
                 )),
             )* );
             ::core::future::poll_fn(|cx| {
@@ -183,6 +209,7 @@ macro_rules! select {
         }
     }};
     (@none $($skip:tt)*) => { ::core::option::Option::None };
+    (@bool $($skip:tt)*) => { bool };
     (@else) => { ::core::panic!("select!: every branch is disabled and there is no else branch") };
     (@else $e:expr) => { $e };
 

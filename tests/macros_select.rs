@@ -81,6 +81,40 @@ async fn join_polls_each_unfinished_future_in_order() {
     );
 }
 
+/// A future that always has work spends the task's whole cooperative
+/// budget each time it is polled; if it were always polled first, those
+/// after it would only ever see an empty budget and make no progress until
+/// it finished (tokio issue #4612, fixed there by rotating too).
+#[tern::test]
+async fn join_does_not_let_an_always_ready_future_starve_the_others() {
+    const BACKLOG: u32 = 10_000;
+    let (tx_busy, mut busy) = mpsc::unbounded_channel::<u32>();
+    for i in 0..BACKLOG {
+        tx_busy.send(i).unwrap();
+    }
+    drop(tx_busy);
+    let (tx_one, mut one) = mpsc::unbounded_channel::<u32>();
+    tx_one.send(1).unwrap();
+    let drained = Cell::new(0);
+    let (_, drained_when_other_done) = tern::join!(
+        async {
+            while busy.recv().await.is_some() {
+                drained.set(drained.get() + 1);
+            }
+        },
+        async {
+            one.recv().await.unwrap();
+            drained.get()
+        },
+    );
+    assert_eq!(drained.get(), BACKLOG);
+    assert!(
+        drained_when_other_done < BACKLOG,
+        "the second future's message was ready from the start, yet it got it only \
+         after the first had drained its whole backlog"
+    );
+}
+
 // ===== select! =====
 
 #[tern::test]
@@ -176,6 +210,29 @@ async fn select_false_precondition_never_polls_the_future() {
         else => 0,
     };
     assert_eq!(v, 0);
+}
+
+/// tokio evaluates every precondition before creating any future, so a
+/// condition may read what the branch's future borrows mutably (tokio's
+/// `&mut sleep, if !sleep.is_elapsed()` idiom). Evaluated alongside the
+/// futures, this does not compile (E0502).
+#[tern::test(start_paused = true)]
+async fn select_conditions_may_read_what_the_futures_borrow() {
+    let (tx, mut rx) = mpsc::unbounded_channel::<u32>();
+    tx.send(1).unwrap();
+    let mut sleep = tern::time::sleep(Duration::from_secs(5));
+    let mut log = Vec::new();
+    loop {
+        tern::select! {
+            Some(v) = rx.recv(), if !rx.is_empty() => log.push(v),
+            () = &mut sleep, if !sleep.is_elapsed() => {
+                log.push(0);
+                tx.send(2).unwrap();
+            }
+            else => break,
+        }
+    }
+    assert_eq!(log, [1, 0, 2]);
 }
 
 #[tern::test]

@@ -55,6 +55,10 @@ thread_local! {
     };
 }
 
+/// The panic of a `block_on` inside a running runtime.
+pub(crate) const NESTED_BLOCK_ON: &str = "tern::block_on called inside a running tern runtime; \
+     nested block_on would block the runtime thread (use .await or tern::spawn)";
+
 /// Runs `f` with the current core, if this thread is inside `block_on`.
 ///
 /// Only the pointer is read inside the thread-local access, so that access
@@ -168,10 +172,7 @@ impl<'a> Enter<'a> {
     pub(crate) fn new(core: &'a Core) -> Enter<'a> {
         CONTEXT.with(|c| {
             if !c.core.get().is_null() {
-                panic!(
-                    "tern::block_on called inside a running tern runtime; \
-                     nested block_on would block the runtime thread (use .await or tern::spawn)"
-                );
+                panic!("{NESTED_BLOCK_ON}");
             }
             c.core.set(core);
             c.reactor.set(Rc::as_ptr(core.reactor()));

@@ -48,6 +48,11 @@ impl Runtime {
     /// Inside another running runtime (nested `block_on`), and if `future`
     /// panics (the panic propagates after the tasks are dropped).
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        // Refused before the core marks its shutdown hooks due: otherwise
+        // dropping this runtime would run them with the outer one current.
+        if crate::in_runtime() {
+            panic!("{}", crate::context::NESTED_BLOCK_ON);
+        }
         self.core.block_on(future)
     }
 

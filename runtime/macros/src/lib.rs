@@ -14,7 +14,7 @@
 //! into
 //!
 //! ```ignore
-//! #[test]
+//! #[::core::prelude::v1::test]
 //! fn name() -> R { ::tern::block_on(async move { body }) }
 //! ```
 //!
@@ -202,14 +202,16 @@ impl AsyncFn {
     fn render(self, is_test: bool, paused: bool) -> TokenStream {
         let mut out = Vec::<TokenTree>::new();
         if is_test {
+            // #[::core::prelude::v1::test]: the built-in attribute even where
+            // `use tern::test;` makes a plain `test` name this macro.
+            let mut path = Vec::<TokenTree>::new();
+            for seg in ["core", "prelude", "v1", "test"] {
+                path.push(Punct::new(':', Spacing::Joint).into());
+                path.push(Punct::new(':', Spacing::Alone).into());
+                path.push(Ident::new(seg, Span::call_site()).into());
+            }
             out.push(Punct::new('#', Spacing::Alone).into());
-            out.push(
-                Group::new(
-                    Delimiter::Bracket,
-                    TokenStream::from(TokenTree::Ident(Ident::new("test", Span::call_site()))),
-                )
-                .into(),
-            );
+            out.push(Group::new(Delimiter::Bracket, path.into_iter().collect()).into());
         }
         out.extend(self.attrs);
         out.extend(self.vis);
