@@ -35,7 +35,7 @@ answer, authority and additional sections, then the query time.
   -p PORT         server port (default 53)
   +tcp            query over TCP (UDP otherwise, with TCP when truncated)
   +noedns         send no EDNS(0) OPT record
-  +time=SECS      wait this long for a reply (default 5)
+  +time=SECS      wait this long for a reply (default 5, at most 65535)
   -h, --help      print this help
 
 Exit status: 0 on a reply (whatever its status), 1 on bad usage,
@@ -202,8 +202,10 @@ fn parse_args(args: &[String]) -> Result<Option<Query>, String> {
                 q.port = Some(text.parse().map_err(|_| format!("bad port {text:?}"))?);
             }
             a if a.starts_with("+time=") => {
-                let secs: f64 = a[6..].parse().map_err(|_| format!("bad {a}"))?;
-                q.wait = Duration::try_from_secs_f64(secs).map_err(|_| format!("bad {a}"))?;
+                // Capped as in BIND's dig: the deadline must fit the clock.
+                let secs = a[6..].parse::<f64>().ok();
+                let secs = secs.filter(|s| (0.0..=65535.0).contains(s));
+                q.wait = Duration::from_secs_f64(secs.ok_or_else(|| format!("bad {a}"))?);
             }
             a if a.starts_with('@') => q.server = Some(parse_server(&a[1..])?),
             a if a.starts_with(['-', '+']) => return Err(format!("unknown option {a}")),

@@ -100,12 +100,19 @@ async fn get(url: &str, limit: Duration) -> io::Result<()> {
         return Err(invalid("the reply is not HTTP"));
     }
     eprintln!("{status}");
-    let content_length = lines
+    // Two different lengths leave the body's end unknown: an error
+    // (RFC 9112, section 6.3), not a guess.
+    let mut lengths = lines
         .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-        .map(|(_, value)| value.trim().parse::<u64>())
+        .filter(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        .map(|(_, value)| value.trim().parse::<u64>());
+    let content_length = lengths
+        .next()
         .transpose()
         .map_err(|_| invalid("bad Content-Length"))?;
+    if lengths.any(|other| other.ok() != content_length) {
+        return Err(invalid("conflicting Content-Length headers"));
+    }
 
     // Stream the body: no more than Content-Length bytes, or until EOF.
     let mut stdout = io::stdout().lock();

@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
 use tern::net::{TcpListener, TcpStream};
 
@@ -115,8 +116,14 @@ fn event_loop(addr: SocketAddr, reuse_port: bool, ready: mpsc::Sender<io::Result
                         let _ = serve(stream).await;
                     }));
                 }
-                // EMFILE and friends: report and keep serving the others.
-                Err(e) => eprintln!("rot13: accept: {e}"),
+                // EMFILE and friends: report, and pause before trying
+                // again. The waiting connection keeps the listener
+                // readable, so an immediate retry would fail at once, in
+                // a loop that burns a core and floods stderr.
+                Err(e) => {
+                    eprintln!("rot13: accept: {e}");
+                    tern::time::sleep(Duration::from_millis(100)).await;
+                }
             }
         }
     });

@@ -118,7 +118,11 @@ struct Running {
 }
 
 fn start(name: &str, args: &[&str]) -> Running {
-    let mut child = spawn_example(name, args, Stdio::inherit());
+    started(name, spawn_example(name, args, Stdio::inherit()))
+}
+
+/// Waits for the `listening on ADDR` line of `child`, example `name`.
+fn started(name: &str, mut child: KillOnDrop) -> Running {
     let stdout = child.0.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     // Reads every line (so the pipe never fills) and passes them on.
@@ -547,6 +551,22 @@ fn dig_retries_a_truncated_reply_over_tcp() {
 }
 
 #[test]
+fn dig_rejects_a_wait_past_the_clock() {
+    // Far enough that now + wait overflows the monotonic clock.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let at = format!("@{}", silent.local_addr().unwrap());
+    for time in ["+time=1e19", "+time=-1", "+time=NaN"] {
+        let out = run("dig", &[&at, "www.tern.test", time]);
+        assert_eq!(out.status.code(), Some(1), "{time}: {}", out.stderr);
+        assert!(
+            out.stderr.starts_with(&format!("dig: bad {time}\n")),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
 fn dig_without_a_reply_exits_9() {
     // Bound but never answering: the query times out.
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -593,6 +613,9 @@ fn http_reply(mut stream: TcpStream, requests: Arc<Mutex<Vec<String>>>) {
         "/big" => [b"HTTP/1.0 200 OK\r\n\r\n".to_vec(), big_body()].concat(),
         // Bytes past Content-Length are not part of the body.
         "/extra" => b"HTTP/1.0 200 OK\r\ncontent-length: 5\r\n\r\n12345EXTRA".to_vec(),
+        // Which length is right is unknown: the client must give up.
+        "/two-lengths" => b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\nContent-Length: 10\r\n\r\n0123456789".to_vec(),
+        "/same-length-twice" => b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\nabc".to_vec(),
         "/short" => b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\n0123456789".to_vec(),
         "/stall" => {
             // Headers, then nothing until the client gives up and closes.
@@ -711,6 +734,24 @@ fn http_get_body_ends_at_close_or_content_length() {
 }
 
 #[test]
+fn http_get_rejects_conflicting_content_lengths() {
+    let http = HttpServer::start();
+    let out = run("http_get", &[&http.url("/two-lengths")]);
+    assert_eq!(out.status.code(), Some(1), "stdout: {:?}", out.stdout);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains("conflicting Content-Length"),
+        "{}",
+        out.stderr
+    );
+
+    // The same length twice is one length.
+    let out = run("http_get", &[&http.url("/same-length-twice")]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout, "abc");
+}
+
+#[test]
 fn http_get_times_out() {
     let http = HttpServer::start();
     let started = Instant::now();
@@ -799,6 +840,50 @@ fn rot13_memory_stays_bounded_on_endless_lines() {
         after < before + 8 * 1024,
         "peak memory grew from {before} KiB to {after} KiB"
     );
+}
+
+#[test]
+fn rot13_backs_off_when_out_of_fds() {
+    // At most 32 open files: a few dozen connections use them all up.
+    let child = Command::new("sh")
+        .args(["-c", "ulimit -n 32 && exec \"$0\" \"$@\""])
+        .arg(example("rot13"))
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start rot13 under sh");
+    let mut server = started("rot13", KillOnDrop(child));
+    let stderr = server.child.0.stderr.take().unwrap();
+    let (tx, errors) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if line.starts_with("rot13: accept: ") && tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let s = connect(server.addr);
+    assert_eq!(exchange(&s, b"before\n".to_vec(), 7), b"orsber\n");
+    // Connections the server cannot accept wait in the backlog and keep
+    // the listener readable.
+    let flood: Vec<TcpStream> = (0..64).map(|_| connect(server.addr)).collect();
+    let first = errors.recv_timeout(LIMIT).expect("no accept error");
+    assert!(first.contains("Too many open files"), "{first}");
+    // The connection it has is still served, and meanwhile accept is not
+    // retried in a tight loop (each retry fails at once and logs a line).
+    for _ in 0..100 {
+        assert_eq!(exchange(&s, b"during\n".to_vec(), 7), b"qhevat\n");
+    }
+    let retries = errors.try_iter().count();
+    assert!(retries < 20, "{retries} failed accepts while out of fds");
+    // Once files are free again, new clients are served.
+    drop(flood);
+    let late = connect(server.addr);
+    assert_eq!(exchange(&late, b"after\n".to_vec(), 6), b"nsgre\n");
 }
 
 #[test]
