@@ -222,8 +222,10 @@ impl Reactor {
         self.epoll.modify(fd, token.to_u64(), true)
     }
 
-    /// Removes `fd` from epoll and frees its slot. Wakers stored for it are
-    /// dropped without being called.
+    /// Removes `fd` from epoll and frees its slot. Wakers stored for it
+    /// (poll-based callers: a future waiting on the source borrows it, so
+    /// none can be left) are called, so a task that reaches the source
+    /// through shared state finds it gone instead of waiting forever.
     pub(crate) fn deregister(&self, fd: RawFd, token: Token) {
         let _ = self.epoll.delete(fd);
         let removed = {
@@ -238,10 +240,17 @@ impl Reactor {
                 None => None,
             }
         };
-        // The wakers (if any) are dropped here, outside the borrows.
-        let wakers = removed.as_ref().map(|slot| slot.io.take_all());
-        drop(wakers);
+        // The wakers (if any) are called here, outside the borrows.
+        let mut wakers = Vec::new();
+        if let Some(slot) = &removed {
+            for mut w in slot.io.take_all() {
+                w.take_into(&mut wakers);
+            }
+        }
         drop(removed);
+        for w in wakers {
+            unwind::wake(w);
+        }
     }
 
     /// The scratch buffer (empty until a caller sizes it).

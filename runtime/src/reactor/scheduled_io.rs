@@ -10,9 +10,9 @@
 //! reactor keeps its own `Rc` in a slab under the source's [`Token`] for
 //! the events epoll reports, and the loopback map keeps one per bound
 //! datagram source for the hint. When the source is deregistered the
-//! reactor takes every waker out of it ([`ScheduledIo::take_all`]); an
-//! `Rc` that outlives the registration (a sender's cached hint, which the
-//! map's version makes stale at once) then reaches nobody.
+//! reactor takes every waker out of it ([`ScheduledIo::take_all`]) and
+//! calls them; an `Rc` that outlives the registration (a sender's cached
+//! hint, which the map's version makes stale at once) then reaches nobody.
 //!
 //! Each direction's [`Waiters`] sits in its own `RefCell`, borrowed only
 //! for the few instructions that store or take a waker. Wakers are never
@@ -115,7 +115,7 @@ impl ScheduledIo {
     }
 
     /// Takes the waiters of both directions, as the source goes away; the
-    /// caller drops them outside any borrow.
+    /// caller wakes them outside any borrow.
     pub(super) fn take_all(&self) -> [Waiters; 2] {
         [self.readers.take(), self.writers.take()]
     }
