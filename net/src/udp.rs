@@ -122,7 +122,8 @@ impl UdpSocket {
             .io(Direction::Write, |fd| {
                 self.reported(socket::send_to(fd, buf, &target))
             })
-            .await?;
+            .await
+            .map_err(send_error("send_to", &target))?;
         self.io.loopback_sent(target);
         Ok(n)
     }
@@ -179,7 +180,8 @@ impl UdpSocket {
         target: SocketAddr,
     ) -> Poll<io::Result<usize>> {
         let n = ready!(self.io.poll_io(cx, Direction::Write, |fd| self
-            .reported(socket::send_to(fd, buf, &target))))?;
+            .reported(socket::send_to(fd, buf, &target))))
+        .map_err(send_error("send_to", &target))?;
         self.io.loopback_sent(target);
         Poll::Ready(Ok(n))
     }
@@ -219,7 +221,10 @@ impl UdpSocket {
     /// picked at `connect` (as [`connected`](UdpSocket::connected) does)
     /// releases that port, and the next `connect` picks a new random one:
     /// a fresh source port without a new socket or epoll registration. A
-    /// port bound by number (`bind` with a nonzero port) is kept.
+    /// port bound by number (`bind` with a nonzero port) is kept; one the
+    /// kernel picked for `bind` with port 0 is released too (Linux keeps
+    /// only ports bound by number), leaving the socket on port 0 until its
+    /// next `connect` or send.
     pub fn disconnect(&self) -> io::Result<usize> {
         self.dissolve("disconnect")?;
         let fd = self.io.as_fd();
@@ -282,6 +287,15 @@ impl UdpSocket {
     pub fn recv_now(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.receive_len_now(self.io.as_fd(), buf)
     }
+}
+
+/// Names the datagram's target (and the call) in a send error; the kind
+/// is kept. Only the error path pays for it.
+fn send_error<'a>(
+    what: &'a str,
+    target: &'a SocketAddr,
+) -> impl FnOnce(io::Error) -> io::Error + 'a {
+    move |e| io::Error::new(e.kind(), format!("{what} udp {target}: {e}"))
 }
 
 // ===== string addresses and peeking =====

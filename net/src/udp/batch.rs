@@ -124,7 +124,9 @@ impl UdpSocket {
     /// syscall, `bufs[i]` to `targets[i]`; returns how many were sent.
     /// Waits while the send buffer is full. Fewer than asked means the
     /// buffer filled up or a later datagram failed: send the rest again
-    /// (a failure is then reported). `Ok(0)` only for empty slices.
+    /// (a failure is then reported; the kernel reports an error only for
+    /// a call's first datagram, so the error names `targets[0]`). `Ok(0)`
+    /// only for empty slices.
     ///
     /// ```no_run
     /// # tern::block_on(async {
@@ -151,6 +153,7 @@ impl UdpSocket {
                 self.reported(socket::send_batch(fd, bufs, Some(targets)))
             })
             .await
+            .map_err(super::send_error("send_batch_to", &targets[0]))
     }
 
     /// Polls to send a batch (see
@@ -164,15 +167,17 @@ impl UdpSocket {
         if bufs.is_empty() || targets.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Write, |fd| {
-            self.reported(socket::send_batch(fd, bufs, Some(targets)))
-        })
+        self.io
+            .poll_io(cx, Direction::Write, |fd| {
+                self.reported(socket::send_batch(fd, bufs, Some(targets)))
+            })
+            .map_err(super::send_error("send_batch_to", &targets[0]))
     }
 
     /// Sends up to 64 datagrams of `bufs` to the connected peer in one
     /// syscall (see [`send_batch_to`](UdpSocket::send_batch_to)); on an
-    /// unconnected socket this fails with `DestinationAddrRequired`
-    /// (`ENOTCONN`/`EDESTADDRREQ`).
+    /// unconnected socket this fails with the OS error `EDESTADDRREQ`
+    /// (`raw_os_error()`; std has no stable `ErrorKind` for it).
     pub async fn send_batch(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         if bufs.is_empty() {
             return Ok(0);
