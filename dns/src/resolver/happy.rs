@@ -36,7 +36,7 @@ use super::dual_search::DualSearch;
 use super::{deadline_after, system_resolver, Resolver};
 use crate::config::CONNECT_TIMEOUT;
 use crate::error::Error;
-use crate::search::{ip_literal, localhost_addrs, scoped_ipv6, search_candidates};
+use crate::search::{ip_literal, scoped_ipv6, search_candidates};
 
 /// RFC 8305 §3: how long to wait for AAAA after A has answered.
 pub const RESOLUTION_DELAY: Duration = Duration::from_millis(50);
@@ -97,23 +97,9 @@ impl Resolver {
         self.refresh();
         // `localhost` and the hosts file give the families `ip_family`
         // asks for, as in `lookup_ip` (none left: on to the DNS).
-        let family = self.config().ip_family;
-        let of_family = |ips: Vec<IpAddr>| -> Vec<IpAddr> {
-            ips.into_iter()
-                .filter(|ip| match ip {
-                    IpAddr::V4(_) => family.wants_v4(),
-                    IpAddr::V6(_) => family.wants_v6(),
-                })
-                .collect()
-        };
         let known = ip_literal(host)
             .map(|ip| vec![ip])
-            .or_else(|| localhost_addrs(host).map(of_family))
-            .or_else(|| {
-                self.hosts_addrs(host)
-                    .map(of_family)
-                    .filter(|ips| !ips.is_empty())
-            });
+            .or_else(|| self.local_addrs(host));
         let mut race = match known {
             Some(ips) => Race::new(port, None, ips),
             None => {

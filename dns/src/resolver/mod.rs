@@ -203,12 +203,10 @@ impl Resolver {
         })
     }
 
-    /// `lookup_ip` before any sorting: IPv4, then IPv6, in answer order.
-    async fn lookup_ip_in_answer_order(&self, host: &str) -> Result<Vec<IpAddr>, Error> {
-        if let Some(ip) = ip_literal(host) {
-            return Ok(vec![ip]);
-        }
-        self.refresh();
+    /// The addresses `localhost` or the hosts file give `host`, of the
+    /// families [`Config::ip_family`] asks for; `None` when the DNS is to be
+    /// asked (the hosts file has none of those families for `host`).
+    fn local_addrs(&self, host: &str) -> Option<Vec<IpAddr>> {
         let family = self.config().ip_family;
         let of_family = |ips: Vec<IpAddr>| -> Vec<IpAddr> {
             ips.into_iter()
@@ -221,15 +219,21 @@ impl Resolver {
                 })
                 .collect()
         };
-        if let Some(ips) = localhost_addrs(host) {
-            return Ok(of_family(ips));
+        localhost_addrs(host).map(of_family).or_else(|| {
+            self.hosts_addrs(host)
+                .map(of_family)
+                .filter(|ips| !ips.is_empty())
+        })
+    }
+
+    /// `lookup_ip` before any sorting: IPv4, then IPv6, in answer order.
+    async fn lookup_ip_in_answer_order(&self, host: &str) -> Result<Vec<IpAddr>, Error> {
+        if let Some(ip) = ip_literal(host) {
+            return Ok(vec![ip]);
         }
+        self.refresh();
         let candidates = candidates(host, &self.config())?;
-        if let Some(ips) = self
-            .hosts_addrs(host)
-            .map(of_family)
-            .filter(|ips| !ips.is_empty())
-        {
+        if let Some(ips) = self.local_addrs(host) {
             return Ok(ips);
         }
         let deadline = self.deadline();
