@@ -235,7 +235,7 @@ impl UdpSocket {
         let mut dropped = usize::from(self.ahead.forget());
         let mut scrap = [0u8; 1];
         for _ in 0..DRAIN_LIMIT {
-            match socket::recv(fd, &mut scrap) {
+            match self.reported(socket::recv(fd, &mut scrap)) {
                 Ok(_) => dropped += 1,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Only a queue seen empty clears readiness: what the
@@ -243,7 +243,7 @@ impl UdpSocket {
                     self.io.clear_ready(Direction::Read);
                     break;
                 }
-                Err(_) => self.io.dequeue_error(),
+                Err(_) => {}
             }
         }
         Ok(dropped)
