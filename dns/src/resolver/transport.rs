@@ -161,29 +161,23 @@ pub(crate) async fn ask(
         // The TCP retry asks the same question with the same ID.
         let tcp_query = || Message::query(query.id, name, rtype, payload);
         let bad_cookie = sent_cookie && reply.rcode() == Rcode::BADCOOKIE;
-        let (reply, transport) = match classify_step(query.edns, &reply, Transport::Udp) {
-            Step::RetryTcp => (
-                Box::new(
-                    Box::pin(tcp_exchange(server, &tcp_query(), limit))
-                        .await
-                        .map_err(failed(Transport::Tcp))?,
-                ),
-                Transport::Tcp,
-            ),
-            _ if bad_cookie && bad_cookies == 0 => {
-                bad_cookies += 1;
-                step_deadline = limit.until();
-                continue;
-            }
-            _ if bad_cookie => (
-                Box::new(
-                    Box::pin(tcp_exchange(server, &tcp_query(), limit))
-                        .await
-                        .map_err(failed(Transport::Tcp))?,
-                ),
-                Transport::Tcp,
-            ),
-            _ => (reply, Transport::Udp),
+        let to_tcp = matches!(
+            classify_step(query.edns, &reply, Transport::Udp),
+            Step::RetryTcp
+        );
+        if !to_tcp && bad_cookie && bad_cookies == 0 {
+            bad_cookies += 1;
+            step_deadline = limit.until();
+            continue;
+        }
+        // Truncated, or a second BADCOOKIE: over TCP.
+        let (reply, transport) = if to_tcp || bad_cookie {
+            let reply = Box::pin(tcp_exchange(server, &tcp_query(), limit))
+                .await
+                .map_err(failed(Transport::Tcp))?;
+            (Box::new(reply), Transport::Tcp)
+        } else {
+            (reply, Transport::Udp)
         };
         match classify_step(query.edns, &reply, transport) {
             Step::Done => return Ok(reply),
