@@ -320,12 +320,7 @@ impl RecvRt for Tern {
         let mut meta = [tern::net::RecvMeta::default(); BATCH];
         let mut got = 0;
         while got < count {
-            let mut bufs: [IoSliceMut<'_>; BATCH] = {
-                let mut it = storage.iter_mut();
-                std::array::from_fn(|_| {
-                    IoSliceMut::new(it.next().map_or(&mut [][..], |b| &mut b[..]))
-                })
-            };
+            let mut bufs = slots(&mut storage);
             let want = (count - got).min(BATCH);
             got += s.recv_batch(&mut bufs[..want], &mut meta[..want]).await?;
         }
@@ -396,6 +391,11 @@ async fn within<R: RecvRt, T, F: Future<Output = io::Result<T>>>(
         ))
     })
     .await
+}
+
+/// One receive slot of `storage` per datagram of a batch.
+fn slots(storage: &mut [[u8; 64]; BATCH]) -> [IoSliceMut<'_>; BATCH] {
+    storage.each_mut().map(|b| IoSliceMut::new(b))
 }
 
 fn loopback() -> SocketAddr {
@@ -532,12 +532,7 @@ fn std_drain(bursts: usize, how: Receive) -> Result<Rep, String> {
             let res = match how {
                 Receive::PerDatagram => rx.recv_from(&mut storage[0]).map(|_| 1),
                 Receive::Batch => {
-                    let mut bufs: [IoSliceMut<'_>; BATCH] = {
-                        let mut it = storage.iter_mut();
-                        std::array::from_fn(|_| {
-                            IoSliceMut::new(it.next().map_or(&mut [][..], |b| &mut b[..]))
-                        })
-                    };
+                    let mut bufs = slots(&mut storage);
                     let want = (BURST - got).min(BATCH);
                     tern::sys::socket::recv_batch(rx.as_fd(), &mut bufs[..want], &mut meta[..want])
                 }
