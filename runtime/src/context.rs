@@ -89,6 +89,11 @@ pub(crate) fn is_current_timers(timers: &Rc<Timers>) -> bool {
     CONTEXT.with(|c| ptr::eq(c.timers.get(), Rc::as_ptr(timers)))
 }
 
+/// Whether `reactor` is the current runtime's.
+pub(crate) fn is_current_reactor(reactor: &Rc<Reactor>) -> bool {
+    CONTEXT.with(|c| ptr::eq(c.reactor.get(), Rc::as_ptr(reactor)))
+}
+
 /// What an I/O operation on a source of `reactor` may do now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Admit {

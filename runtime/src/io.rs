@@ -273,6 +273,12 @@ impl IoSource {
         self.reactor.landing()
     }
 
+    /// Whether this source is registered with the runtime running on this
+    /// thread (a source of another runtime cannot be waited on here).
+    pub(crate) fn is_current(&self) -> bool {
+        crate::context::is_current_reactor(&self.reactor)
+    }
+
     /// Takes the oldest report off this datagram socket's error queue
     /// (`MSG_ERRQUEUE`), if there is one. With `IP_RECVERR` the kernel
     /// queues each ICMP error there, charged to the receive buffer, besides

@@ -271,8 +271,8 @@ impl fmt::Debug for Command {
 pub struct Child {
     child: Option<std::process::Child>,
     status: Option<ExitStatus>,
-    /// The pidfd a wait registered, with the runtime it is registered with.
-    pidfd: Option<(IoSource, Option<u64>)>,
+    /// The pidfd a wait registered.
+    pidfd: Option<IoSource>,
     kill_on_drop: bool,
     /// The child's stdin, if it was `Stdio::piped()`.
     pub stdin: Option<ChildStdin>,
@@ -340,11 +340,7 @@ impl Child {
             }
             // A pidfd left by a wait cancelled in another runtime cannot be
             // waited on here: open a fresh one.
-            if self
-                .pidfd
-                .as_ref()
-                .is_some_and(|(_, rt)| *rt != crate::current_runtime_id())
-            {
+            if self.pidfd.as_ref().is_some_and(|src| !src.is_current()) {
                 self.pidfd = None;
             }
             if self.pidfd.is_none() {
@@ -352,9 +348,9 @@ impl Child {
                     return Err(io::Error::other("child process handle is gone"));
                 };
                 let fd = sys::process::pidfd_open(pid)?;
-                self.pidfd = Some((IoSource::new(fd)?, crate::current_runtime_id()));
+                self.pidfd = Some(IoSource::new(fd)?);
             }
-            if let Some((src, _)) = &self.pidfd {
+            if let Some(src) = &self.pidfd {
                 src.ready(Direction::Read).await?;
             }
         }
