@@ -262,6 +262,23 @@ impl UdpSocket {
         self.dissolve("release port of")
     }
 
+    /// [`release_port`](UdpSocket::release_port) for a caller that expects
+    /// nothing more from the old port: the socket is also marked not
+    /// readable, and a datagram held ahead is dropped. What is still queued
+    /// stays there, unread, until a receive after the next edge, which any
+    /// datagram arriving later raises (each datagram queued on a socket
+    /// raises one); so a reply to a query sent after this wakes its reader,
+    /// and the reader meets the older datagrams first. For callers that
+    /// check every datagram's sender and content, and that would otherwise
+    /// pay a receive that finds the queue empty after each exchange (see
+    /// [`recv_one_now`](UdpSocket::recv_one_now)).
+    pub fn release_port_idle(&self) -> io::Result<()> {
+        self.dissolve("release port of")?;
+        self.ahead.forget();
+        self.io.clear_ready(Direction::Read);
+        Ok(())
+    }
+
     /// `connect(AF_UNSPEC)`: the association (and an autobound port) is
     /// gone; errors say `what` was done to which fd.
     fn dissolve(&self, what: &str) -> io::Result<()> {

@@ -206,3 +206,78 @@ async fn disconnect_of_a_port_0_bind_releases_the_port_and_its_new_owner_receive
     let (n, _) = got.expect("new owner of the port never woke").unwrap();
     assert_eq!(&buf[..n], b"hi");
 }
+
+#[tern::test]
+async fn recv_one_now_reports_sender_length_and_truncation() {
+    let rx = UdpSocket::bind(v4()).unwrap();
+    let to = rx.local_addr().unwrap();
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let from = tx.local_addr().unwrap();
+    let mut buf = [0u8; 4];
+    let e = rx.recv_one_now(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
+    tx.send_to(b"abcdefgh", to).unwrap();
+    tx.send_to(b"xy", to).unwrap();
+    let m = rx.recv_one_now(&mut buf).unwrap();
+    assert_eq!((m.len, m.addr, m.truncated), (4, from, true));
+    assert_eq!(&buf, b"abcd");
+    let m = rx.recv_one_now(&mut buf).unwrap();
+    assert_eq!((m.len, m.addr, m.truncated), (2, from, false));
+    assert_eq!(&buf[..2], b"xy");
+    let e = rx.recv_one_now(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
+}
+
+/// `release_port_idle` marks the socket not readable without reading what
+/// is queued: the queued datagrams stay (the one held ahead goes), and a
+/// datagram that arrives later, on the new port, wakes a waiting reader,
+/// which meets the older ones first. The peer is a std socket, so the
+/// wake-up is the kernel's edge, not a hint of the runtime's.
+#[tern::test]
+async fn release_port_idle_keeps_the_queue_and_a_later_datagram_wakes_the_reader() {
+    use std::future::poll_fn;
+    use std::rc::Rc;
+    use std::task::Poll;
+    use std::time::Duration;
+
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let to = peer.local_addr().unwrap();
+    let sock = Rc::new(UdpSocket::unbound(to).unwrap());
+    let mut buf = [0u8; 8];
+    sock.send_to(b"q1", to).await.unwrap();
+    let (_, first) = peer.recv_from(&mut buf).unwrap();
+    for old in [&b"old1"[..], b"old2", b"old3"] {
+        peer.send_to(old, first).unwrap();
+    }
+    // old1 is read; old2 comes with it and is held ahead.
+    let (n, _) = sock.recv_from(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"old1");
+    sock.release_port_idle().unwrap();
+    let readable = poll_fn(|cx| Poll::Ready(sock.poll_recv_ready(cx).is_ready())).await;
+    assert!(!readable, "marked not readable");
+    sock.send_to(b"q2", to).await.unwrap();
+    let (_, second) = peer.recv_from(&mut buf).unwrap();
+    assert_ne!(first.port(), second.port(), "a new port");
+    let reader = tern::spawn({
+        let sock = sock.clone();
+        async move {
+            let mut got = Vec::new();
+            let mut b = [0u8; 8];
+            for _ in 0..2 {
+                let (n, _) = sock.recv_from(&mut b).await.unwrap();
+                got.push(b[..n].to_vec());
+            }
+            got
+        }
+    });
+    // The reader runs and waits.
+    tern::yield_now().await;
+    assert!(!reader.is_finished(), "nothing new has come yet");
+    peer.send_to(b"new", second).unwrap();
+    let got = tern::time::timeout(Duration::from_secs(5), reader)
+        .await
+        .expect("the new datagram wakes the reader")
+        .unwrap();
+    assert_eq!(got, [b"old3".to_vec(), b"new".to_vec()]);
+}

@@ -202,6 +202,11 @@ impl State {
         }
     }
 
+    /// Every query in flight has its outcome.
+    fn all_answered(&self) -> bool {
+        self.pending.iter().all(|(_, p)| p.got.is_some())
+    }
+
     /// Fails every query in flight with `err`: the socket is unusable.
     fn fail_all(&mut self, server: SocketAddr, err: &io::Error) {
         self.broken = true;
@@ -519,7 +524,9 @@ impl Channel {
         }
         st.nudge_driver();
         if self.max_queries != 0 && st.on_port >= self.max_queries {
-            match self.sock.release_port() {
+            // No query is left in flight: nothing more is expected from
+            // this port, so readiness goes with it (see `receive_lone`).
+            match self.sock.release_port_idle() {
                 Ok(()) => {
                     st.on_port = 0;
                     st.connected = false;
@@ -595,9 +602,20 @@ impl Channel {
         sent
     }
 
+    /// A port of its own per query (`udp_max_queries = 1`): at most one
+    /// query is ever in flight on it, and its port is released once that
+    /// query is done.
+    fn one_per_port(&self) -> bool {
+        self.max_queries == 1
+    }
+
     /// Reads and hands out replies until the socket's queue is empty (the
     /// caller, the driver, is then registered for its next readiness).
     fn receive(&self, st: &mut State, cx: &mut Context<'_>) {
+        if self.one_per_port() {
+            self.receive_lone(st, cx);
+            return;
+        }
         for round in 0..BATCHES_PER_POLL {
             // Nothing to read: registered for the next edge, and no
             // buffers set up for nothing.
@@ -632,10 +650,66 @@ impl Channel {
         }
     }
 
+    /// [`receive`](Channel::receive) for a query on a port of its own: one
+    /// datagram per `recvfrom` until its reply has come or the queue is
+    /// empty. A batch receive of two would tell the queue empty behind the
+    /// reply, at a cost in the kernel each time; this port has nothing more
+    /// to bring once the reply is in, and releasing it
+    /// ([`UdpSocket::release_port_idle`]) clears readiness, so a datagram
+    /// still queued is met first by the next query on this socket, which
+    /// checks it and reads on (the next query's reply raises the edge).
+    fn receive_lone(&self, st: &mut State, cx: &mut Context<'_>) {
+        for _ in 0..BATCHES_PER_POLL * FEW {
+            match self.sock.poll_recv_ready(cx) {
+                Poll::Pending => return,
+                Poll::Ready(Err(e)) => {
+                    st.fail_all(self.server, &e);
+                    return;
+                }
+                Poll::Ready(Ok(())) => {}
+            }
+            match self.read_one(st) {
+                Ok(()) if st.all_answered() => return,
+                Ok(()) => {}
+                // Readiness is cleared: the next `poll_recv_ready`
+                // registers for the next edge.
+                Err(e) if is_retry(&e) => {}
+                Err(e) => {
+                    st.fail_all(self.server, &e);
+                    return;
+                }
+            }
+        }
+        // Still more: let other tasks run, then read on.
+        cx.waker().wake_by_ref();
+    }
+
+    /// One datagram off the socket (see [`UdpSocket::recv_one_now`]),
+    /// handed to the query it answers.
+    fn read_one(&self, st: &mut State) -> io::Result<()> {
+        with_scratch::<1, _>(|bufs, _| {
+            let [buf] = bufs else {
+                return Ok(());
+            };
+            let m = self.sock.recv_one_now(buf)?;
+            self.dispatch(st, std::slice::from_ref(buf), &[m]);
+            Ok(())
+        })
+    }
+
     /// One receive right after a send, whatever the readiness says: a
     /// server on loopback (or one preempting us on this core) has often
     /// answered by then, which saves a reactor turn and usually a sleep.
     fn receive_now(&self, st: &mut State) {
+        if self.one_per_port() {
+            match self.read_one(st) {
+                Ok(()) => early_result(true),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => early_result(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => st.fail_all(self.server, &e),
+            }
+            return;
+        }
         let got = self.read(
             st,
             |bufs, meta| self.sock.recv_batch_now(bufs, meta),
@@ -709,6 +783,15 @@ impl Channel {
             }
         }
     }
+}
+
+/// A receive that found nothing (readiness is then cleared) or was
+/// interrupted: try again after the next readiness check.
+fn is_retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
 }
 
 thread_local! {

@@ -281,6 +281,18 @@ pub fn recv_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Socke
     recv_from_flags(fd, buf, 0)
 }
 
+/// `recvfrom(2)` of one datagram with `MSG_TRUNC`: its length (cut to
+/// `buf`), sender and whether it was longer than `buf`, as
+/// [`recv_batch`] reports them, for the price of a plain receive.
+pub fn recv_meta(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<RecvMeta> {
+    let (n, addr) = recv_from_flags(fd, buf, libc::MSG_TRUNC)?;
+    Ok(RecvMeta {
+        len: n.min(buf.len()),
+        addr,
+        truncated: n > buf.len(),
+    })
+}
+
 /// `recvfrom(2)` with `MSG_PEEK`: the next datagram and its sender, left
 /// in the queue.
 pub fn peek_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
