@@ -523,7 +523,27 @@ impl fmt::Debug for Name {
 
 impl PartialEq for Name {
     fn eq(&self, other: &Name) -> bool {
+        #[cfg(test)]
+        test_counts::COMPARES.with(|c| c.set(c.get() + 1));
         self.as_wire().eq_ignore_ascii_case(other.as_wire())
+    }
+}
+
+/// Counts for unit tests that bound work by counting it, not timing it.
+#[cfg(test)]
+pub(crate) mod test_counts {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// `Name` equality comparisons made on this thread.
+        pub(crate) static COMPARES: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// Name comparisons `f` makes on this thread.
+    pub(crate) fn compares_in(f: impl FnOnce()) -> u64 {
+        let before = COMPARES.with(Cell::get);
+        f();
+        COMPARES.with(Cell::get) - before
     }
 }
 

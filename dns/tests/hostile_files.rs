@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tern::dns::{Config, Hosts, Name, RecordType, Resolver};
 
@@ -21,28 +21,12 @@ fn blocklist(names: usize) -> String {
     text
 }
 
-/// The fastest of three parses of `text`.
-fn parse_time(text: &str) -> Duration {
-    (0..3)
-        .map(|_| {
-            let start = Instant::now();
-            std::hint::black_box(Hosts::parse(text));
-            start.elapsed()
-        })
-        .min()
-        .unwrap()
-}
-
 /// A blocklist-style hosts file (tens of thousands of names on one
-/// address, as ad-blocking lists ship) parses in linear time: the
-/// duplicate checks once scanned every name of the address per line,
-/// which took about a minute for 25,000 names (debug build), on the
-/// runtime thread at `Resolver::new` and at every reload. This is a check
-/// of growth, not of speed: eight times the lines must cost well under
-/// the 64 times a quadratic parse takes (linear is 8 times), whatever the
-/// machine's speed.
+/// address, as ad-blocking lists ship) is read whole, each name once. That
+/// its parse is linear is counted (name comparisons per line) by a unit
+/// test in `hosts.rs`, not timed here.
 #[test]
-fn blocklist_hosts_file_parses_in_linear_time() {
+fn blocklist_hosts_file_is_read_whole() {
     let mut text = blocklist(25_000);
     // Duplicates are still entered once.
     text.push_str("0.0.0.0 ads7.tracker.example ADS7.tracker.example.\n");
@@ -53,14 +37,6 @@ fn blocklist_hosts_file_parses_in_linear_time() {
     assert_eq!(hosts.lookup(&many).len(), 5_000);
     let ads7: Name = "ads7.tracker.example".parse().unwrap();
     assert_eq!(hosts.lookup(&ads7), [zero]);
-
-    let small = parse_time(&blocklist(2_000));
-    let large = parse_time(&blocklist(16_000));
-    assert!(
-        large < small * 24,
-        "8 x the lines took {:.1} x the time ({small:?} against {large:?}): not linear",
-        large.as_secs_f64() / small.as_secs_f64().max(1e-9)
-    );
 }
 
 /// resolv.conf replaced between `Config::from_file` and `Resolver::new`
