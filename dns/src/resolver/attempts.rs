@@ -13,7 +13,7 @@ use std::time::Instant;
 use super::inflight::{Role, Waited};
 use super::servers::next_client_cookie;
 use super::transport::{ask, Failed, Limit, QueryEdns};
-use super::{case, vc, Resolver};
+use super::{case, channel, vc, Resolver};
 use crate::error::Error;
 use crate::exchange::{negative_ttl, server_round, take_answer, AttemptPlan, Transport};
 use crate::name::Name;
@@ -198,7 +198,8 @@ impl Resolver {
                         servers.refuses_edns(server, tern_runtime::time::now());
                     }
                     let negative = negative_ttl(name, &reply);
-                    answer = Some((take_answer(name, rtype, *reply), negative));
+                    let reply = channel::unbox_reply(reply);
+                    answer = Some((take_answer(name, rtype, reply), negative));
                     break;
                 }
                 Err(e) => {

@@ -93,6 +93,46 @@ use pool::take;
 /// error that ended the wait.
 pub(crate) type Outcome = Result<Box<Message>, Error>;
 
+/// Reply boxes kept per thread for the next replies: a lookup's answer is
+/// taken out of its box ([`unbox_reply`]) and the box waits here, so a
+/// reply costs no allocation. With many lookups in flight their frees and
+/// allocations come in bursts longer than the allocator's per-thread cache
+/// holds, and each one took its slow path.
+const SPARE_REPLIES: usize = 64;
+
+thread_local! {
+    // The boxes themselves are what is kept: `Vec<Message>` would move
+    // each reply into and out of the list instead of lending its box.
+    #[allow(clippy::vec_box)]
+    static SPARE: RefCell<Vec<Box<Message>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `reply` in a box, a spare one if the thread keeps one.
+pub(crate) fn boxed_reply(reply: Message) -> Box<Message> {
+    let spare = SPARE.with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()));
+    match spare {
+        Some(mut spare) => {
+            *spare = reply;
+            spare
+        }
+        None => Box::new(reply),
+    }
+}
+
+/// The reply out of its box, which is kept for the next one (up to
+/// [`SPARE_REPLIES`] per thread).
+pub(crate) fn unbox_reply(mut boxed: Box<Message>) -> Message {
+    let reply = std::mem::take(&mut *boxed);
+    SPARE.with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            if s.len() < SPARE_REPLIES {
+                s.push(boxed);
+            }
+        }
+    });
+    reply
+}
+
 /// Queries in flight on one channel at most; more open another channel.
 const MAX_PENDING: usize = 256;
 /// Datagrams moved per `sendmmsg`/`recvmmsg`.
@@ -779,7 +819,7 @@ impl Channel {
             };
             // A forged or malformed COOKIE option: dropped like a wrong ID.
             if check_cookie(p.sent_client.as_ref(), &reply).is_ok() {
-                st.deliver(id, Ok(Box::new(reply)));
+                st.deliver(id, Ok(boxed_reply(reply)));
             }
         }
     }

@@ -175,7 +175,7 @@ pub(crate) async fn ask(
             let reply = Box::pin(tcp_exchange(server, &tcp_query(), limit))
                 .await
                 .map_err(failed(Transport::Tcp))?;
-            (Box::new(reply), Transport::Tcp)
+            (channel::boxed_reply(reply), Transport::Tcp)
         } else {
             (reply, Transport::Udp)
         };

@@ -1,0 +1,146 @@
+//! Heap allocations per lookup, counted on the lookup's thread: a warm
+//! lookup of a name on a fresh port allocates only the answer it returns
+//! (its `Vec<Record>`) when the reply's OPT record carries no options. The
+//! reply's box is reused from one reply to the next, the query is encoded
+//! into a kept buffer and the name lives inside its `Name`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tern::dns::wire::Message;
+use tern::dns::{Config, RData, Record, RecordType, Resolver};
+
+/// The system allocator, counting this thread's allocations while
+/// counting is on for it.
+struct Counting;
+
+thread_local! {
+    static ON: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note() {
+    // `try_with`: never panic inside the allocator, even at thread exit.
+    if ON.try_with(Cell::get).unwrap_or(false) {
+        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged, so `System`'s guarantees carry over; `note` only touches
+// const-initialised thread-locals, which do not allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` via `alloc`/`realloc` above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged; `ptr` came from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+/// A server on a std thread answering every A query with [`IP`] until
+/// `stop` is set (its allocations are on its own thread, not counted).
+fn thread_server(stop: Arc<AtomicBool>) -> SocketAddr {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let addr = sock.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while !stop.load(Ordering::Relaxed) {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            let Ok(q) = Message::decode(&buf[..n]) else {
+                continue;
+            };
+            let mut m = q.clone();
+            m.header.qr = true;
+            m.header.ra = true;
+            // EDNS without options, as nsd answers by default: options a
+            // reply carries (a server cookie) are copied out of it.
+            if let Some(edns) = &mut m.edns {
+                edns.options.clear();
+            }
+            m.answers.push(Record {
+                name: q.questions[0].name.clone(),
+                ttl: 60,
+                data: RData::A(IP),
+            });
+            let _ = sock.send_to(&m.encode(), from);
+        }
+    });
+    addr
+}
+
+#[tern::test]
+async fn a_warm_fresh_port_lookup_allocates_only_its_answer() {
+    const N: u64 = 32;
+    let stop = Arc::new(AtomicBool::new(false));
+    let server = thread_server(stop.clone());
+    let mut c = Config::default();
+    c.nameservers = vec![server];
+    c.use_hosts = false;
+    c.cache_size = 0;
+    c.attempts = 1;
+    c.timeout = Duration::from_secs(2);
+    let r = Resolver::new(c);
+    let names: Vec<String> = (0..N).map(|i| format!("a{i}.test.")).collect();
+    // Warm: the socket, its buffers and the reply box are made.
+    for name in ["w1.test.", "w2.test."] {
+        r.lookup(name, RecordType::A).await.unwrap();
+    }
+    let mut answers = Vec::new();
+    ON.with(|on| on.set(true));
+    let before = COUNT.with(Cell::get);
+    for name in &names {
+        answers.push(r.lookup(name, RecordType::A).await);
+    }
+    let allocations = COUNT.with(Cell::get) - before;
+    ON.with(|on| on.set(false));
+    stop.store(true, Ordering::Relaxed);
+    for got in answers {
+        let got = got.unwrap();
+        assert!(
+            matches!(
+                got[..],
+                [Record {
+                    data: RData::A(IP),
+                    ..
+                }]
+            ),
+            "{got:?}"
+        );
+    }
+    // `answers` itself grew while counting: a few reallocations.
+    let growth = (N as f64).log2().ceil() as u64 + 1;
+    assert!(
+        allocations <= N + growth,
+        "{allocations} allocations for {N} lookups (one each is the answer)"
+    );
+}
