@@ -4,14 +4,17 @@
 //! reply's box is reused from one reply to the next, the query is encoded
 //! into a kept buffer and the name lives inside its `Name`.
 
+#[allow(dead_code)]
+#[path = "common/reply.rs"]
+mod reply;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tern::dns::wire::Message;
 use tern::dns::{Config, RData, Record, RecordType, Resolver};
 
 /// The system allocator, counting this thread's allocations while
@@ -63,46 +66,11 @@ static ALLOC: Counting = Counting;
 
 const IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 
-/// A server on a std thread answering every A query with [`IP`] until
-/// `stop` is set (its allocations are on its own thread, not counted).
-fn thread_server(stop: Arc<AtomicBool>) -> SocketAddr {
-    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
-    let addr = sock.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 1500];
-        while !stop.load(Ordering::Relaxed) {
-            let Ok((n, from)) = sock.recv_from(&mut buf) else {
-                continue;
-            };
-            let Ok(q) = Message::decode(&buf[..n]) else {
-                continue;
-            };
-            let mut m = q.clone();
-            m.header.qr = true;
-            m.header.ra = true;
-            // EDNS without options, as nsd answers by default: options a
-            // reply carries (a server cookie) are copied out of it.
-            if let Some(edns) = &mut m.edns {
-                edns.options.clear();
-            }
-            m.answers.push(Record {
-                name: q.questions[0].name.clone(),
-                ttl: 60,
-                data: RData::A(IP),
-            });
-            let _ = sock.send_to(&m.encode(), from);
-        }
-    });
-    addr
-}
-
 #[tern::test]
 async fn a_warm_fresh_port_lookup_allocates_only_its_answer() {
     const N: u64 = 32;
     let stop = Arc::new(AtomicBool::new(false));
-    let server = thread_server(stop.clone());
+    let server = reply::answering_thread(IP, stop.clone());
     let mut c = Config::default();
     c.nameservers = vec![server];
     c.use_hosts = false;

@@ -323,25 +323,10 @@ async fn late_reply_on_a_reused_socket_is_not_the_next_answer() {
     }
 }
 
-/// A server on a std thread (outside any runtime), answering every query
-/// with [`IP`] until `stop` is set; returns its address.
+/// A server on a std thread answering every query with [`IP`] until
+/// `stop` is set.
 fn thread_server(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> SocketAddr {
-    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
-    let addr = sock.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 1500];
-        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            let Ok((n, from)) = sock.recv_from(&mut buf) else {
-                continue;
-            };
-            if let Ok(q) = Message::decode(&buf[..n]) {
-                let _ = sock.send_to(&answer(&q, None, IP).encode(), from);
-            }
-        }
-    });
-    addr
+    reply::answering_thread(IP, stop)
 }
 
 #[test]
@@ -1021,19 +1006,7 @@ async fn a_fresh_port_query_waits_for_the_other_ready_tasks() {
         "the query left before the task queued behind its lookup ran: {seen:?}"
     );
     // Now it leaves; answer it.
-    let mut buf = [0u8; 512];
-    let (n, from) = tern::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match server.recv_from(&mut buf) {
-                Ok(got) => return got,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => tern::yield_now().await,
-                Err(e) => panic!("{e}"),
-            }
-        }
-    })
-    .await
-    .expect("the query leaves");
-    let q = Message::decode(&buf[..n]).unwrap();
+    let (q, from) = next_query_by_hand(&server).await;
     server
         .send_to(&answer(&q, None, IP).encode(), from)
         .unwrap();

@@ -659,13 +659,8 @@ impl Channel {
         for round in 0..BATCHES_PER_POLL {
             // Nothing to read: registered for the next edge, and no
             // buffers set up for nothing.
-            match self.sock.poll_recv_ready(cx) {
-                Poll::Pending => return,
-                Poll::Ready(Err(e)) => {
-                    st.fail_all(self.server, &e);
-                    return;
-                }
-                Poll::Ready(Ok(())) => {}
+            if !self.readable(st, cx) {
+                return;
             }
             let got = self.read(
                 st,
@@ -700,13 +695,8 @@ impl Channel {
     /// checks it and reads on (the next query's reply raises the edge).
     fn receive_lone(&self, st: &mut State, cx: &mut Context<'_>) {
         for _ in 0..BATCHES_PER_POLL * FEW {
-            match self.sock.poll_recv_ready(cx) {
-                Poll::Pending => return,
-                Poll::Ready(Err(e)) => {
-                    st.fail_all(self.server, &e);
-                    return;
-                }
-                Poll::Ready(Ok(())) => {}
+            if !self.readable(st, cx) {
+                return;
             }
             match self.read_one(st) {
                 Ok(()) if st.all_answered() => return,
@@ -722,6 +712,20 @@ impl Channel {
         }
         // Still more: let other tasks run, then read on.
         cx.waker().wake_by_ref();
+    }
+
+    /// Whether the socket may be read: not when the runtime saw it drained
+    /// (the task is then woken by the next edge), nor when it is in error
+    /// (every query in flight fails with it).
+    fn readable(&self, st: &mut State, cx: &mut Context<'_>) -> bool {
+        match self.sock.poll_recv_ready(cx) {
+            Poll::Pending => false,
+            Poll::Ready(Err(e)) => {
+                st.fail_all(self.server, &e);
+                false
+            }
+            Poll::Ready(Ok(())) => true,
+        }
     }
 
     /// One datagram off the socket (see [`UdpSocket::recv_one_now`]),

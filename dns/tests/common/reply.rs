@@ -2,9 +2,13 @@
 //! server (`scripted/mod.rs` includes this file) and the lossy one; and
 //! the receive loop those servers share.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tern::dns::wire::{Message, Rcode};
+use tern::dns::{RData, Record};
 use tern::net::UdpSocket;
 
 /// The skeleton of a reply to `q`: same ID and question, QR and RA set,
@@ -39,4 +43,37 @@ pub async fn next_query(sock: &UdpSocket, buf: &mut [u8]) -> (Message, SocketAdd
             return (query, from);
         }
     }
+}
+
+/// A server on a std thread (outside any runtime, its allocations on its
+/// own thread), answering every query with one A record for `ip` until
+/// `stop` is set; returns its address. Its OPT record carries no options,
+/// as nsd answers by default.
+pub fn answering_thread(ip: Ipv4Addr, stop: Arc<AtomicBool>) -> SocketAddr {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let addr = sock.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while !stop.load(Ordering::Relaxed) {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            let Ok(q) = Message::decode(&buf[..n]) else {
+                continue;
+            };
+            let mut m = reply_to(&q);
+            if let Some(edns) = &mut m.edns {
+                edns.options.clear();
+            }
+            m.answers.push(Record {
+                name: q.questions[0].name.clone(),
+                ttl: 60,
+                data: RData::A(ip),
+            });
+            let _ = sock.send_to(&m.encode(), from);
+        }
+    });
+    addr
 }
