@@ -272,6 +272,14 @@ impl UdpSocket {
     /// check every datagram's sender and content, and that would otherwise
     /// pay a receive that finds the queue empty after each exchange (see
     /// [`recv_one_now`](UdpSocket::recv_one_now)).
+    ///
+    /// A datagram the kernel drops raises no edge, and it drops every one
+    /// while the receive buffer is full; it also goes on charging the
+    /// buffer for datagrams read while others wait behind them. So if what
+    /// stays queued fills the buffer, no later datagram wakes a reader:
+    /// the socket is deaf until something reads it regardless of readiness
+    /// (`recv_one_now` until `WouldBlock`). A caller that waited for a
+    /// reply in vain should drain the socket so.
     pub fn release_port_idle(&self) -> io::Result<()> {
         self.dissolve("release port of")?;
         self.ahead.forget();

@@ -281,3 +281,37 @@ async fn release_port_idle_keeps_the_queue_and_a_later_datagram_wakes_the_reader
         .unwrap();
     assert_eq!(got, [b"old3".to_vec(), b"new".to_vec()]);
 }
+
+/// An ICMP error makes the socket ready to read (the receive reports the
+/// error). Once `recv_one_now` has reported it and then found the queue
+/// empty, the socket is not ready any more, as after a `recv_from` that
+/// meets `WouldBlock`: a caller looping on `poll_recv_ready` and
+/// `recv_one_now` would otherwise spin on `WouldBlock` until a datagram
+/// comes.
+#[tern::test]
+async fn recv_one_now_that_finds_the_queue_empty_after_an_error_clears_the_error_readiness() {
+    use std::future::poll_fn;
+    use std::task::Poll;
+    use std::time::Duration;
+
+    // A port nobody listens on.
+    let closed = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap()
+    };
+    let sock = UdpSocket::bind(v4()).unwrap();
+    sock.set_recv_errors(true).unwrap();
+    sock.send_to(b"q", closed).await.unwrap();
+    // The runtime sees the error's edge.
+    tern::time::timeout(Duration::from_secs(5), poll_fn(|cx| sock.poll_recv_ready(cx)))
+        .await
+        .expect("the ICMP error makes the socket ready")
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let e = sock.recv_one_now(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}");
+    let e = sock.recv_one_now(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::WouldBlock, "{e}");
+    let ready = poll_fn(|cx| Poll::Ready(sock.poll_recv_ready(cx).is_ready())).await;
+    assert!(!ready, "ready to read after WouldBlock: an error already reported");
+}

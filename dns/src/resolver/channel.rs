@@ -141,6 +141,9 @@ const BATCH: usize = 16;
 const SLOT: usize = 4096;
 /// Receive batches per poll before the driver lets other tasks run.
 const BATCHES_PER_POLL: usize = 8;
+/// Datagrams [`Channel::drain`] reads off at most: more than a default
+/// receive buffer (208 KiB) holds.
+const DRAIN_MAX: usize = 1024;
 
 /// One socket to one server and the queries in flight on it.
 #[derive(Debug)]
@@ -177,6 +180,10 @@ struct State {
     driver: Option<Waker>,
     /// The socket failed: the channel takes no new queries.
     broken: bool,
+    /// A query on the current port was withdrawn before it took an
+    /// outcome (its ticket dropped: a timeout, say). Its reply may never
+    /// have come because the receive buffer was full (see `settle`).
+    abandoned: bool,
     /// Wakers to call once the borrow of this state ends.
     wakes: Vec<Waker>,
 }
@@ -475,7 +482,7 @@ impl Drop for Ticket {
         }
         let wakes = match self.chan.st.try_borrow_mut() {
             Ok(mut st) => {
-                st.remove(self.id);
+                st.abandoned |= st.remove(self.id).is_some();
                 self.chan.settle(&mut st);
                 std::mem::take(&mut st.wakes)
             }
@@ -515,7 +522,7 @@ impl Channel {
         let ids = std::mem::take(&mut *queued);
         drop(queued);
         for id in ids {
-            st.remove(id);
+            st.abandoned |= st.remove(id).is_some();
         }
         self.settle(st);
     }
@@ -564,17 +571,62 @@ impl Channel {
         }
         st.nudge_driver();
         if self.max_queries != 0 && st.on_port >= self.max_queries {
-            // No query is left in flight: nothing more is expected from
-            // this port, so readiness goes with it (see `receive_lone`).
-            match self.sock.release_port_idle() {
+            // A port of its own whose query took its outcome: nothing more
+            // is expected from it, so readiness goes with it (see
+            // `receive_lone`); what is still queued is read past by the
+            // next query, woken by its reply's edge. A shared port's
+            // receives read until the queue is seen empty, so its
+            // readiness is left as they saw it.
+            let idle = self.one_per_port() && !st.abandoned;
+            let released = if idle {
+                self.sock.release_port_idle()
+            } else {
+                self.sock.release_port()
+            };
+            match released {
                 Ok(()) => {
                     st.on_port = 0;
                     st.connected = false;
+                    if self.one_per_port() && st.abandoned {
+                        self.drain(st);
+                    }
                 }
                 Err(_) => st.broken = true,
             }
+            st.abandoned = false;
         }
         pool::settled(self, st.broken);
+    }
+
+    /// Reads off what the socket still holds, once a query on a port of
+    /// its own was withdrawn without its outcome. Datagrams left queued
+    /// while readiness is cleared are read past by the next query only if
+    /// its reply raises an edge, and a reply the kernel drops because the
+    /// receive buffer is full raises none: a burst queued behind a reply
+    /// (the kernel keeps charging the buffer for datagrams read while
+    /// more wait behind them) would leave the socket full, not readable,
+    /// and deaf to every later reply. Such a query can only end by being
+    /// withdrawn, so the socket is emptied here (or made to wait no more:
+    /// a receive that finds it empty clears readiness; one that stops at
+    /// the bound leaves it set). An error breaks the channel, as any
+    /// receive's does.
+    fn drain(&self, st: &mut State) {
+        with_scratch::<1, _>(|bufs, _| {
+            let [buf] = bufs else {
+                return;
+            };
+            for _ in 0..DRAIN_MAX {
+                match self.sock.recv_one_now(buf) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        st.broken = true;
+                        return;
+                    }
+                }
+            }
+        });
     }
 
     /// Sends what the outbox holds, in batches; how many datagrams left.
