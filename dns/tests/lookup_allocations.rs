@@ -105,10 +105,13 @@ async fn a_warm_fresh_port_lookup_allocates_only_its_answer() {
             "{got:?}"
         );
     }
-    // `answers` itself grew while counting: a few reallocations.
-    let growth = (N as f64).log2().ceil() as u64 + 1;
+    // `answers` itself grows while counting (a few reallocations), and
+    // under load a list of the runtime's may grow once more (40 for 32
+    // lookups was seen once): well under the two a lookup that allocated
+    // its reply's box too would make.
+    let slack = N / 2;
     assert!(
-        allocations <= N + growth,
+        allocations <= N + slack,
         "{allocations} allocations for {N} lookups (one each is the answer)"
     );
 }

@@ -1109,3 +1109,51 @@ async fn a_fresh_port_lookup_makes_at_most_four_syscalls() {
         "{per_lookup} syscalls per lookup on a fresh port"
     );
 }
+
+/// A burst that fills the socket's receive buffer, queued behind a reply
+/// before the lookup's task runs again: the lookup reads its reply and
+/// stops, and the port is given back marked not readable. The kernel
+/// holds the memory of datagrams read while more wait in its reader queue,
+/// so the buffer stays full: the next replies are dropped and raise no
+/// edge, and with readiness cleared nobody reads the queue again. The
+/// channel must recover: the lookup that meets the full buffer times out,
+/// its channel is then drained, and the lookups after it are answered.
+#[tern::test]
+async fn a_burst_that_fills_the_buffer_behind_a_reply_does_not_deafen_the_port() {
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    server.set_nonblocking(true).unwrap();
+    let addr = server.local_addr().unwrap();
+    let mut c = config(addr, 1);
+    c.timeout = Duration::from_millis(300);
+    let r = Rc::new(Resolver::new(c));
+    let mut outcomes = Vec::new();
+    for round in 0..4 {
+        let lookup = tern::spawn({
+            let r = r.clone();
+            async move { r.lookup(&format!("f{round}.test."), RecordType::A).await }
+        });
+        let (q, from) = next_query_by_hand(&server).await;
+        server
+            .send_to(&answer(&q, None, IP).encode(), from)
+            .unwrap();
+        if round == 0 {
+            // From the server's address but for no query in flight: far
+            // more than a default receive buffer (212,992 bytes) holds at
+            // several hundred bytes of kernel memory each. Past it the
+            // kernel drops them; the sends succeed.
+            for k in 1..=4000u16 {
+                let mut stray = answer(&q, None, Ipv4Addr::new(203, 0, 113, 9));
+                stray.header.id = q.header.id.wrapping_add(k);
+                let _ = server.send_to(&stray.encode(), from);
+            }
+        }
+        let got = lookup.await.unwrap();
+        outcomes.push(got.map(|got| a_addrs(&got)).map_err(|e| e.to_string()));
+    }
+    assert_eq!(outcomes[0], Ok(vec![IP]), "round 0: {outcomes:?}");
+    assert_eq!(
+        outcomes[2..],
+        [Ok(vec![IP]), Ok(vec![IP])],
+        "the port recovers after the burst: {outcomes:?}"
+    );
+}

@@ -267,7 +267,8 @@ impl UdpSocket {
     /// readable, and a datagram held ahead is dropped. What is still queued
     /// stays there, unread, until a receive after the next edge, which any
     /// datagram arriving later raises (each datagram queued on a socket
-    /// raises one); so a reply to a query sent after this wakes its reader,
+    /// raises one, even behind others; `net/tests/udp_edges.rs` checks
+    /// this kernel behaviour); so a reply to a query sent after this wakes its reader,
     /// and the reader meets the older datagrams first. For callers that
     /// check every datagram's sender and content, and that would otherwise
     /// pay a receive that finds the queue empty after each exchange (see

@@ -303,15 +303,21 @@ async fn recv_one_now_that_finds_the_queue_empty_after_an_error_clears_the_error
     sock.set_recv_errors(true).unwrap();
     sock.send_to(b"q", closed).await.unwrap();
     // The runtime sees the error's edge.
-    tern::time::timeout(Duration::from_secs(5), poll_fn(|cx| sock.poll_recv_ready(cx)))
-        .await
-        .expect("the ICMP error makes the socket ready")
-        .unwrap();
+    tern::time::timeout(
+        Duration::from_secs(5),
+        poll_fn(|cx| sock.poll_recv_ready(cx)),
+    )
+    .await
+    .expect("the ICMP error makes the socket ready")
+    .unwrap();
     let mut buf = [0u8; 16];
     let e = sock.recv_one_now(&mut buf).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}");
     let e = sock.recv_one_now(&mut buf).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::WouldBlock, "{e}");
     let ready = poll_fn(|cx| Poll::Ready(sock.poll_recv_ready(cx).is_ready())).await;
-    assert!(!ready, "ready to read after WouldBlock: an error already reported");
+    assert!(
+        !ready,
+        "ready to read after WouldBlock: an error already reported"
+    );
 }

@@ -203,6 +203,18 @@ impl IoSource {
         self.sched.clear_ready(dir)
     }
 
+    /// An operation in `dir` made outside [`poll_io`](IoSource::poll_io)
+    /// (a receive "now", whatever the readiness) hit `WouldBlock`: forgets
+    /// the readiness as `poll_io` does then, error and urgent-data bits
+    /// included (the kernel had nothing to report either), where
+    /// [`clear_ready`](IoSource::clear_ready) keeps them. A reader that
+    /// polls readiness again then waits for the next edge instead of
+    /// finding a stale error bit and spinning on `WouldBlock`.
+    #[inline]
+    pub fn note_would_block(&self, dir: Direction) -> io::Result<()> {
+        self.would_block(dir)
+    }
+
     /// Runs the non-blocking operation `op` once the cached readiness allows
     /// it. `WouldBlock` clears the readiness and returns `Pending` (the task
     /// is woken by the next edge); `Interrupted` retries; anything else is

@@ -799,7 +799,8 @@ impl Channel {
     fn receive_now(&self, st: &mut State) {
         if self.one_per_port() {
             match self.read_one(st) {
-                Ok(()) => early_result(true),
+                // A stray datagram read is not the reply looked for.
+                Ok(()) => early_result(st.all_answered()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => early_result(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => st.fail_all(self.server, &e),

@@ -9,7 +9,6 @@
 //! so it never waits for a batch to fill: it waits only while nothing at
 //! all is queued.
 
-use std::future::Future;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
@@ -107,35 +106,12 @@ impl UdpSocket {
         let fd = std::os::fd::AsFd::as_fd(&self.io);
         let got = self.reported(socket::recv_meta(fd, buf));
         if matches!(&got, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
-            self.drained();
+            // As `poll_io` clears it: an error bit left by a reported
+            // error would keep the socket ready, and a reader looping on
+            // `poll_recv_ready` would spin on `WouldBlock`.
+            let _ = self.io.note_would_block(Direction::Read);
         }
         got
-    }
-
-    /// The kernel said `WouldBlock` to a receive made outside the
-    /// runtime's `poll_io`: readiness goes, and so does an error bit (no
-    /// error is pending after `WouldBlock`; the one that raised it has
-    /// been reported), as `poll_io` clears both. `clear_ready` keeps error
-    /// bits, so a socket whose error was reported would stay ready and a
-    /// reader looping on `poll_recv_ready` would spin on `WouldBlock`.
-    fn drained(&self) {
-        self.io.clear_ready(Direction::Read);
-        if !self.io.is_ready(Direction::Read) {
-            return;
-        }
-        // Error (or hang-up) bits are left: an `io` future polled once,
-        // whose operation says `WouldBlock` once (clearing them as
-        // `poll_io` does) and then stops, is dropped with its waiter entry.
-        let mut said = false;
-        let mut op = self.io.io(Direction::Read, |_| {
-            if std::mem::replace(&mut said, true) {
-                Ok(())
-            } else {
-                Err(io::Error::from(io::ErrorKind::WouldBlock))
-            }
-        });
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        let _ = std::pin::Pin::new(&mut op).poll(&mut cx);
     }
 
     /// Ready when a receive would not wait: a datagram is held ahead, or
