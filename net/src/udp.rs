@@ -268,11 +268,11 @@ impl UdpSocket {
     /// stays there, unread, until a receive after the next edge, which any
     /// datagram arriving later raises (each datagram queued on a socket
     /// raises one, even behind others; `net/tests/udp_edges.rs` checks
-    /// this kernel behaviour); so a reply to a query sent after this wakes its reader,
-    /// and the reader meets the older datagrams first. For callers that
-    /// check every datagram's sender and content, and that would otherwise
-    /// pay a receive that finds the queue empty after each exchange (see
-    /// [`recv_one_now`](UdpSocket::recv_one_now)).
+    /// this kernel behaviour); so a reply to a query sent after this wakes
+    /// its reader, and the reader meets the older datagrams first. For
+    /// callers that check every datagram's sender and content, and that
+    /// would otherwise pay a receive that finds the queue empty after each
+    /// exchange (see [`recv_one_now`](UdpSocket::recv_one_now)).
     ///
     /// A datagram the kernel drops raises no edge, and it drops every one
     /// while the receive buffer is full; it also goes on charging the
@@ -280,7 +280,9 @@ impl UdpSocket {
     /// stays queued fills the buffer, no later datagram wakes a reader:
     /// the socket is deaf until something reads it regardless of readiness
     /// (`recv_one_now` until `WouldBlock`). A caller that waited for a
-    /// reply in vain should drain the socket so.
+    /// reply in vain should give the port back with
+    /// [`disconnect`](UdpSocket::disconnect) instead, which drops what is
+    /// queued.
     pub fn release_port_idle(&self) -> io::Result<()> {
         self.dissolve("release port of")?;
         self.ahead.forget();

@@ -141,9 +141,6 @@ const BATCH: usize = 16;
 const SLOT: usize = 4096;
 /// Receive batches per poll before the driver lets other tasks run.
 const BATCHES_PER_POLL: usize = 8;
-/// Datagrams [`Channel::drain`] reads off at most: more than a default
-/// receive buffer (208 KiB) holds.
-const DRAIN_MAX: usize = 1024;
 
 /// One socket to one server and the queries in flight on it.
 #[derive(Debug)]
@@ -574,59 +571,30 @@ impl Channel {
             // A port of its own whose query took its outcome: nothing more
             // is expected from it, so readiness goes with it (see
             // `receive_lone`); what is still queued is read past by the
-            // next query, woken by its reply's edge. A shared port's
-            // receives read until the queue is seen empty, so its
-            // readiness is left as they saw it.
-            let idle = self.one_per_port() && !st.abandoned;
-            let released = if idle {
-                self.sock.release_port_idle()
-            } else {
+            // next query, woken by its reply's edge. One whose query was
+            // withdrawn without its outcome (a timeout) may have met a
+            // receive buffer filled behind a reply: the kernel drops
+            // replies then and raises no edge, so the datagrams left
+            // queued are dropped with the port (`UdpSocket::disconnect`).
+            // A shared port's receives read until the queue is seen
+            // empty, so its readiness is left as they saw it.
+            let released = if !self.one_per_port() {
                 self.sock.release_port()
+            } else if st.abandoned {
+                self.sock.disconnect().map(drop)
+            } else {
+                self.sock.release_port_idle()
             };
             match released {
                 Ok(()) => {
                     st.on_port = 0;
                     st.connected = false;
-                    if self.one_per_port() && st.abandoned {
-                        self.drain(st);
-                    }
                 }
                 Err(_) => st.broken = true,
             }
             st.abandoned = false;
         }
         pool::settled(self, st.broken);
-    }
-
-    /// Reads off what the socket still holds, once a query on a port of
-    /// its own was withdrawn without its outcome. Datagrams left queued
-    /// while readiness is cleared are read past by the next query only if
-    /// its reply raises an edge, and a reply the kernel drops because the
-    /// receive buffer is full raises none: a burst queued behind a reply
-    /// (the kernel keeps charging the buffer for datagrams read while
-    /// more wait behind them) would leave the socket full, not readable,
-    /// and deaf to every later reply. Such a query can only end by being
-    /// withdrawn, so the socket is emptied here (or made to wait no more:
-    /// a receive that finds it empty clears readiness; one that stops at
-    /// the bound leaves it set). An error breaks the channel, as any
-    /// receive's does.
-    fn drain(&self, st: &mut State) {
-        with_scratch::<1, _>(|bufs, _| {
-            let [buf] = bufs else {
-                return;
-            };
-            for _ in 0..DRAIN_MAX {
-                match self.sock.recv_one_now(buf) {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => {
-                        st.broken = true;
-                        return;
-                    }
-                }
-            }
-        });
     }
 
     /// Sends what the outbox holds, in batches; how many datagrams left.
@@ -797,23 +765,20 @@ impl Channel {
     /// server on loopback (or one preempting us on this core) has often
     /// answered by then, which saves a reactor turn and usually a sleep.
     fn receive_now(&self, st: &mut State) {
-        if self.one_per_port() {
-            match self.read_one(st) {
-                // A stray datagram read is not the reply looked for.
-                Ok(()) => early_result(st.all_answered()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => early_result(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => st.fail_all(self.server, &e),
-            }
-            return;
-        }
-        let got = self.read(
-            st,
-            |bufs, meta| self.sock.recv_batch_now(bufs, meta),
-            |r| r.as_ref().ok().copied(),
-        );
+        // Whether the receive brought a reply looked for (a stray datagram
+        // read is not one).
+        let got = if self.one_per_port() {
+            self.read_one(st).map(|()| st.all_answered())
+        } else {
+            self.read(
+                st,
+                |bufs, meta| self.sock.recv_batch_now(bufs, meta),
+                |r| r.as_ref().ok().copied(),
+            )
+            .map(|_| true)
+        };
         match got {
-            Ok(_) => early_result(true),
+            Ok(hit) => early_result(hit),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => early_result(false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => st.fail_all(self.server, &e),
