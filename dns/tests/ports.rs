@@ -1032,6 +1032,17 @@ async fn next_query_by_hand(server: &std::net::UdpSocket) -> (Message, SocketAdd
     (Message::decode(&buf[..n]).unwrap(), from)
 }
 
+/// `n` datagrams to `to` from the server's address that answer no query in
+/// flight: `q`'s answer under other IDs. Past the receiver's buffer the
+/// kernel drops them; the sends succeed.
+fn send_strays(server: &std::net::UdpSocket, q: &Message, to: SocketAddr, n: u16) {
+    for k in 1..=n {
+        let mut stray = answer(q, None, Ipv4Addr::new(203, 0, 113, 9));
+        stray.header.id = q.header.id.wrapping_add(k);
+        server.send_to(&stray.encode(), to).unwrap();
+    }
+}
+
 /// A query on a port of its own reads one datagram at a time and stops at
 /// its reply, and giving the port back marks the socket not readable
 /// without a receive that finds the queue empty. So stray datagrams
@@ -1057,14 +1068,9 @@ async fn a_stray_datagram_left_on_a_released_port_does_not_hide_the_next_reply()
         server
             .send_to(&answer(&q, None, IP).encode(), from)
             .unwrap();
-        // From the server's address, but for no query in flight: three,
-        // so that some are still queued whether or not the next query's
-        // receive right after its send takes one.
-        for k in 1..=3 {
-            let mut stray = answer(&q, None, Ipv4Addr::new(203, 0, 113, 9));
-            stray.header.id = q.header.id.wrapping_add(k);
-            server.send_to(&stray.encode(), from).unwrap();
-        }
+        // Three, so that some are still queued whether or not the next
+        // query's receive right after its send takes one.
+        send_strays(&server, &q, from, 3);
         let got = lookup.await.unwrap();
         assert_eq!(
             a_addrs(&got.unwrap_or_else(|e| panic!("round {round}: {e}"))),
@@ -1137,15 +1143,9 @@ async fn a_burst_that_fills_the_buffer_behind_a_reply_does_not_deafen_the_port()
             .send_to(&answer(&q, None, IP).encode(), from)
             .unwrap();
         if round == 0 {
-            // From the server's address but for no query in flight: far
-            // more than a default receive buffer (212,992 bytes) holds at
-            // several hundred bytes of kernel memory each. Past it the
-            // kernel drops them; the sends succeed.
-            for k in 1..=4000u16 {
-                let mut stray = answer(&q, None, Ipv4Addr::new(203, 0, 113, 9));
-                stray.header.id = q.header.id.wrapping_add(k);
-                let _ = server.send_to(&stray.encode(), from);
-            }
+            // Far more than a default receive buffer (212,992 bytes)
+            // holds at several hundred bytes of kernel memory each.
+            send_strays(&server, &q, from, 4000);
         }
         let got = lookup.await.unwrap();
         outcomes.push(got.map(|got| a_addrs(&got)).map_err(|e| e.to_string()));
