@@ -202,7 +202,13 @@ fn plain_parser_agrees_with_the_general_one() {
             taken += 1;
             let general = parse_escaped(&text);
             match (&plain, &general) {
-                (Ok(a), Ok(b)) => assert_eq!(a.as_wire(), b.as_wire(), "{text:?}"),
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a.as_wire(), b.as_wire(), "{text:?}");
+                    // Kept the same way: inline when short, on the heap else.
+                    let inline = |n: &Name| matches!(n.wire, Wire::Inline { .. });
+                    assert_eq!(inline(a), inline(b), "{text:?}");
+                    assert_eq!(inline(a), a.as_wire().len() <= INLINE_LEN, "{text:?}");
+                }
                 (Err(a), Err(b)) => assert_eq!(a, b, "{text:?}"),
                 _ => panic!("{text:?}: plain {plain:?}, general {general:?}"),
             }
