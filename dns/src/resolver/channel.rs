@@ -25,10 +25,11 @@
 //!
 //! # Implementation
 //!
-//! Queries wait in an outbox until one of them is polled after the run
-//! queue's other tasks have had their turn (the caller yields once, on a
-//! port that carries several queries), so the queries started in one pass
-//! leave in one `sendmmsg`; right after a
+//! Queries wait in an outbox until the run queue's other tasks have had
+//! their turn: the channel's driver (below) sends them when it runs after
+//! those tasks, or, with no driver yet, the first query polled after them
+//! (its caller yields once when other tasks are ready), so the queries
+//! started in one pass leave in one `sendmmsg`; right after a
 //! send the socket is read once without waiting (a server on loopback has
 //! often answered by then). A query alone on its channel (always so with
 //! the default of 1) then waits for the socket itself. Once two queries
@@ -295,9 +296,7 @@ pub(crate) struct Question<'a> {
 
 /// Whether a port carries more than one query under `udp_max_queries`
 /// (0: every query; 1, the default: a fresh port per query). A shared
-/// port is connected to its server ([`Channel::flush`]), and its queries
-/// wait one pass of the run queue so that those started together leave in
-/// one `sendmmsg`.
+/// port is connected to its server ([`Channel::flush`]).
 pub(crate) fn port_is_shared(udp_max_queries: u32) -> bool {
     udp_max_queries != 1
 }
@@ -355,6 +354,15 @@ pub(crate) fn start(
 }
 
 impl Ticket {
+    /// Whether the query should wait for the run queue's other tasks before
+    /// its first poll sends it: when any are ready and the channel has no
+    /// driver, which would send it after them without the query's task
+    /// being polled again (see [`Ticket::poll_exchange`]).
+    pub(crate) fn waits_its_turn(&self) -> bool {
+        let driven = self.chan.st.try_borrow().is_ok_and(|st| st.driving);
+        !driven && tern_runtime::others_ready()
+    }
+
     /// Sends the query if it has not left yet and waits for the reply; the
     /// query and the reply (or the error that ended the wait).
     pub(crate) async fn exchange(mut self) -> (Asked, Outcome) {
@@ -372,7 +380,10 @@ impl Ticket {
         let mine = st.find(id).and_then(|p| p.waker.take());
         chan.withdraw_queued(&mut st);
         let mut done = chan.take_done(id, &mut st);
-        if done.is_none() && !st.outbox.is_empty() {
+        // With a driver, the outbox is its to send: it runs after the
+        // tasks that are ready now, so what they queue leaves in one batch
+        // (it is nudged below).
+        if done.is_none() && !st.outbox.is_empty() && !st.driving {
             // A failed send may have given this query its outcome too.
             if chan.flush(&mut st, cx) > 0 && early_receive_due() {
                 chan.receive_now(&mut st);

@@ -218,19 +218,16 @@ async fn udp_exchange(
         edns: payload.map(|p| (p, option)),
     };
     let ticket = channel::start(server, udp_max_queries, question, sent_client)?;
-    // On a port that carries several queries, sent after the other ready
-    // tasks have had their turn: queries started in one pass of the run
-    // queue then leave together, in one `sendmmsg` per channel, and a
-    // server that sleeps between queries is woken once per batch instead
-    // of once per query. A lookup alone runs again at once. A port for one
-    // query has nobody to share a `sendmmsg` with, but its send still
-    // waits for the other ready tasks if there are any (replies to hand
-    // out, lookups to start): the sends of one pass then leave back to
-    // back, so the server is still busy with the first when the next
-    // arrives, instead of falling asleep between them and being woken by
-    // each send (the kernel's largest cost in a send). With nothing else
-    // ready the query leaves at once, which saves the lookup a poll.
-    if channel::port_is_shared(udp_max_queries) || tern_runtime::others_ready() {
+    // Sent after the other ready tasks have had their turn when there are
+    // any (replies to hand out, lookups to start): the queries started in
+    // one pass then leave together, in one `sendmmsg` on a shared port and
+    // back to back on ports of their own, so a server that sleeps between
+    // queries is still busy with the first when the next arrives instead
+    // of being woken by each send (the kernel's largest cost in a send).
+    // On a channel whose driver runs, the driver sends them when it runs
+    // after those tasks: the query needs no turn of its own, which saves
+    // its lookup a poll. With nothing else ready the query leaves at once.
+    if ticket.waits_its_turn() {
         tern_runtime::yield_now().await;
     }
     match timeout_at(deadline, ticket.exchange()).await {
