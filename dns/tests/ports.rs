@@ -928,6 +928,30 @@ impl<F: std::future::Future> std::future::Future for Counted<F> {
     }
 }
 
+/// Spawns a task that makes `n` A lookups one after another
+/// (`{prefix}-{i}.test.`, each answered with `IP`), its polls counted in
+/// `polls`.
+fn counted_lookups(
+    r: &Rc<Resolver>,
+    polls: &Rc<std::cell::Cell<usize>>,
+    prefix: String,
+    n: usize,
+) -> tern::JoinHandle<()> {
+    let r = r.clone();
+    tern::spawn(Counted {
+        polls: polls.clone(),
+        inner: Box::pin(async move {
+            for i in 0..n {
+                let got = r
+                    .lookup(&format!("{prefix}-{i}.test."), RecordType::A)
+                    .await
+                    .unwrap();
+                assert_eq!(a_addrs(&got), [IP]);
+            }
+        }),
+    })
+}
+
 /// A lookup alone on its socket reads its reply in its own task, and then
 /// does not wake that task again: lookups one after another cost one poll
 /// each (the poll that takes a reply sends the next query), plus the
@@ -943,21 +967,7 @@ async fn a_lookup_reading_its_own_reply_does_not_wake_itself() {
     for max in [1, 0] {
         let r = Rc::new(Resolver::new(config(server.addr, max)));
         let polls = Rc::new(std::cell::Cell::new(0));
-        let task = tern::spawn(Counted {
-            polls: polls.clone(),
-            inner: Box::pin({
-                let r = r.clone();
-                async move {
-                    for i in 0..N {
-                        let got = r
-                            .lookup(&format!("w{max}-{i}.test."), RecordType::A)
-                            .await
-                            .unwrap();
-                        assert_eq!(a_addrs(&got), [IP]);
-                    }
-                }
-            }),
-        });
+        let task = counted_lookups(&r, &polls, format!("w{max}"), N);
         tern::time::timeout(Duration::from_secs(10), task)
             .await
             .expect("lookups finish")
@@ -988,21 +998,7 @@ async fn lookups_on_a_driven_socket_are_polled_once_each() {
     let r = Rc::new(Resolver::new(config(server.addr, 0)));
     let polls = Rc::new(std::cell::Cell::new(0));
     let tasks: Vec<_> = (0..TASKS)
-        .map(|t| {
-            let r = r.clone();
-            tern::spawn(Counted {
-                polls: polls.clone(),
-                inner: Box::pin(async move {
-                    for i in 0..EACH {
-                        let got = r
-                            .lookup(&format!("d{t}-{i}.test."), RecordType::A)
-                            .await
-                            .unwrap();
-                        assert_eq!(a_addrs(&got), [IP]);
-                    }
-                }),
-            })
-        })
+        .map(|t| counted_lookups(&r, &polls, format!("d{t}"), EACH))
         .collect();
     for task in tasks {
         tern::time::timeout(Duration::from_secs(10), task)
