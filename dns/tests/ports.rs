@@ -1007,11 +1007,12 @@ async fn lookups_on_a_driven_socket_are_polled_once_each() {
             .unwrap();
     }
     let lookups = TASKS * EACH;
-    // One poll per lookup and the first of each task, and a few where a
-    // query started while the driver was not running yet (it starts with
-    // the second query in flight) and so yielded.
+    // One poll per lookup and the first of each task, and one for each
+    // task's first query, started before the driver ran (it starts with
+    // the second query in flight) and so yielded; slack for a few more.
+    // Yielding before every query made it 264.
     assert!(
-        polls.get() <= lookups + 2 * TASKS,
+        polls.get() <= lookups + 4 * TASKS,
         "{} polls for {lookups} lookups in {TASKS} tasks",
         polls.get()
     );
