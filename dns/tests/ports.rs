@@ -1034,27 +1034,32 @@ async fn queries_started_together_on_a_driven_socket_leave_in_one_send() {
         let r = r.clone();
         tern::spawn(async move { r.lookup(&name, RecordType::A).await })
     };
-    let drain = |server: &std::net::UdpSocket| {
+    fn drain(server: &std::net::UdpSocket) -> usize {
         let mut buf = [0u8; 512];
         let mut n = 0;
         while server.recv_from(&mut buf).is_ok() {
             n += 1;
         }
         n
-    };
+    }
+    // The queries arrived, read between turns until `n` have (a bounded
+    // number of turns).
+    async fn arrived(server: &std::net::UdpSocket, n: usize) -> usize {
+        let mut got = 0;
+        for _ in 0..1000 {
+            got += drain(server);
+            if got >= n {
+                break;
+            }
+            tern::yield_now().await;
+        }
+        got
+    }
     // Two lookups in flight on the socket bring its driver.
     let warm: Vec<_> = (0..2)
         .map(|i| spawn_lookup(format!("warm{i}.test.")))
         .collect();
-    let mut warmed = 0;
-    for _ in 0..1000 {
-        warmed += drain(&server);
-        if warmed == 2 {
-            break;
-        }
-        tern::yield_now().await;
-    }
-    assert_eq!(warmed, 2);
+    assert_eq!(arrived(&server, 2).await, 2);
     let mut lookups = Vec::new();
     let mut looks = Vec::new();
     for i in 0..K {
@@ -1067,15 +1072,7 @@ async fn queries_started_together_on_a_driven_socket_leave_in_one_send() {
         seen.push(look.await.unwrap());
     }
     assert_eq!(seen, [0; K], "queries at the server behind each lookup");
-    let mut arrived = 0;
-    for _ in 0..1000 {
-        arrived += drain(&server);
-        if arrived >= K {
-            break;
-        }
-        tern::yield_now().await;
-    }
-    assert_eq!(arrived, K);
+    assert_eq!(arrived(&server, K).await, K);
     drop(lookups);
     drop(warm);
 }

@@ -29,9 +29,10 @@
 //! their turn: the channel's driver (below) sends them when it runs after
 //! those tasks, or, with no driver yet, the first query polled after them
 //! (its caller yields once when other tasks are ready), so the queries
-//! started in one pass leave in one `sendmmsg`; right after a
-//! send the socket is read once without waiting (a server on loopback has
-//! often answered by then). A query alone on its channel (always so with
+//! started in one pass leave in one `sendmmsg`; right after a query's
+//! own send the socket is read once without waiting (a server on loopback
+//! has often answered by then; the driver's sends are not followed by
+//! such a read, it waits for the socket to be readable). A query alone on its channel (always so with
 //! the default of 1) then waits for the socket itself. Once two queries
 //! share a channel, a query that must wait stores its waker and makes sure
 //! the channel's *driver* runs: a task of its own, spawned then and gone
